@@ -1,0 +1,25 @@
+"""visuomotor: reinforcement learning for robot control on MuJoCo tasks.
+
+    from visuomotor import make_env, train, SAC, SACConfig, TrainConfig, load_agent
+
+    run_dir = train(env="dmc/cartpole-swingup", algo="sac", steps=50_000, seed=0)
+    agent, cfg, step = load_agent(run_dir)
+"""
+
+__version__ = "0.1.0"
+
+from visuomotor._gl import select_gl_backend
+
+select_gl_backend()
+
+from visuomotor.algos import ALGORITHMS, SAC, Agent, SACConfig  # noqa: E402
+from visuomotor.envs import list_env_ids, make_env  # noqa: E402
+from visuomotor.errors import VisuomotorError  # noqa: E402
+from visuomotor.evaluate.load import load_agent  # noqa: E402
+from visuomotor.evaluate.rollout import evaluate  # noqa: E402
+from visuomotor.train import TrainConfig, train  # noqa: E402
+
+__all__ = [
+    "ALGORITHMS", "SAC", "Agent", "SACConfig", "TrainConfig", "VisuomotorError",
+    "evaluate", "list_env_ids", "load_agent", "make_env", "train",
+]

@@ -1,0 +1,64 @@
+"""The small interface between an algorithm and the training loop.
+
+The loop owns time (steps, evaluation, checkpoints, I/O); an agent owns its networks and optimizers
+and answers four calls: ``act``, ``update``, ``state_dict`` and ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+
+@dataclass
+class OffPolicyConfig:
+    """Fields every replay-based algorithm shares; the off-policy loop reads these."""
+
+    buffer_size: int = 1_000_000
+    """Replay capacity in transitions."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    learning_starts: int = 5_000
+    """Env steps of uniform random actions before the first update."""
+    updates_per_step: int = 1
+    """Gradient updates per env step (the update-to-data ratio)."""
+
+    def validate(self) -> None:
+        for name in ("buffer_size", "batch_size", "updates_per_step"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.learning_starts < 0:
+            raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
+
+
+class Agent(ABC):
+    """What the loop sees of an algorithm."""
+
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.spaces.Box, cfg, device: torch.device):
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.cfg = cfg
+        self.device = torch.device(device)
+
+    @abstractmethod
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        """Action(s) in [-1, 1] for one observation [D] or a batch [N, D]."""
+
+    @abstractmethod
+    def update(self, batch) -> dict[str, torch.Tensor]:
+        """One gradient step; returns detached scalar tensors (no host sync in here)."""
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """Everything needed to continue training: networks, optimizers, temperature..."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def policy_state_dict(self) -> dict:
+        """What acting needs (used for the small 'best' checkpoint); defaults to everything."""
+        return self.state_dict()

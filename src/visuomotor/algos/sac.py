@@ -1,0 +1,208 @@
+"""Soft Actor-Critic with automatic entropy tuning.
+
+Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications" (arXiv 1812.05905).
+
+Per update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (not time limits):
+
+    a' ~ pi(.|s'),                 y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s'))
+    J_Q  = sum_i 0.5 E[(Q_i(s, a) - y)^2]                             (twin critics, min target)
+    a~ ~ pi(.|s) (reparameterized), J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)]
+    J_alpha = E[-alpha (log pi(a~|s) + Hbar)],    Hbar = -|A|          (temperature)
+    Qbar <- (1 - tau) Qbar + tau Q                                     (Polyak)
+
+The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean).
+
+All three losses are taken from the same parameters (as in the authors' softlearning code, which
+runs the three train ops together) so one backward pass and one fused Adam step serve them. The
+policy loss goes through the critics with their weights detached, so it moves only the policy. The
+two critics are one ensemble evaluated with batched matmuls. The update never syncs with the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.buffers.replay import Batch
+from visuomotor.nets.distributions import squashed_gaussian_sample
+from visuomotor.nets.mlp import EnsembleMLP, mlp
+
+
+@dataclass
+class SACConfig(OffPolicyConfig):
+    """SAC hyperparameters; defaults from Haarnoja et al. 2018 (table 1)."""
+
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak step of the target critics per update."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of the temperature (log alpha)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the policy and of each critic."""
+    num_critics: int = 2
+    """Critics in the ensemble; the target and policy use the min over all of them."""
+    init_alpha: float = 1.0
+    """Initial temperature."""
+    autotune_alpha: bool = True
+    """Learn the temperature toward the target entropy; if False, alpha stays init_alpha."""
+    target_entropy: float | None = None
+    """Entropy target; None means -|A| (the paper's heuristic)."""
+    log_std_min: float = -5.0
+    """Lower bound of the policy's log std (squashed by tanh into [min, max])."""
+    log_std_max: float = 2.0
+    """Upper bound of the policy's log std."""
+    bf16: bool = False
+    """Run the network matmuls under bfloat16 autocast (losses and targets stay float32)."""
+    compile: bool = False
+    """torch.compile the update step."""
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.num_critics < 1:
+            raise ValueError(f"num_critics must be >= 1, got {self.num_critics}")
+        if self.init_alpha <= 0:
+            raise ValueError(f"init_alpha must be > 0, got {self.init_alpha}")
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+
+
+class Actor(nn.Module):
+    """s -> (mean, log_std) of the pre-squash Gaussian."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden, log_std_min: float, log_std_max: float):
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, 2 * act_dim)
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, raw = self.net(obs).chunk(2, dim=-1)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw) + 1.0)
+        return mean, log_std
+
+
+class SAC(Agent):
+    def __init__(self, observation_space, action_space, cfg: SACConfig | None = None, device="cpu"):
+        cfg = cfg or SACConfig()
+        cfg.validate()
+        super().__init__(observation_space, action_space, cfg, device)
+        obs_dim = int(np.prod(observation_space.shape))
+        act_dim = int(np.prod(action_space.shape))
+        self.act_dim = act_dim
+        self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.log_std_min, cfg.log_std_max).to(self.device)
+        self.critic = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1).to(self.device)
+        self.critic_target = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1).to(self.device)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)), device=self.device))
+        self.log_alpha.requires_grad_(cfg.autotune_alpha)
+        self.target_entropy = float(cfg.target_entropy if cfg.target_entropy is not None else -act_dim)
+
+        groups = [
+            {"params": list(self.actor.parameters()), "lr": cfg.actor_lr},
+            {"params": list(self.critic.parameters()), "lr": cfg.critic_lr},
+        ]
+        if cfg.autotune_alpha:
+            groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
+        fused = self.device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam(groups, fused=fused)
+        self._online = list(self.critic.parameters())
+        self._target = list(self.critic_target.parameters())
+        self._update_fn = torch.compile(self._update) if cfg.compile else self._update
+
+    # ---- acting -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        single = o.dim() == 1
+        if single:
+            o = o.unsqueeze(0)
+        mean, log_std = self.actor(o)
+        a = squashed_gaussian_sample(mean, log_std)[0] if explore else torch.tanh(mean)
+        a = a.cpu().numpy()
+        return a[0] if single else a
+
+    # ---- learning -----------------------------------------------------------------------------
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
+        cfg = self.cfg
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            with autocast:
+                next_mean, next_log_std = self.actor(batch.next_obs)
+            next_a, next_logp = squashed_gaussian_sample(next_mean.float(), next_log_std.float())
+            with autocast:
+                q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1))
+            soft_v = q_next.float().squeeze(-1).amin(0) - alpha * next_logp
+            target = batch.reward + cfg.gamma * (1.0 - batch.terminated) * soft_v
+
+        with autocast:
+            q = self.critic(torch.cat([batch.obs, batch.action], -1))
+        q = q.float().squeeze(-1)  # [n, B]
+        critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
+
+        with autocast:
+            mean, log_std = self.actor(batch.obs)
+        pi_a, logp = squashed_gaussian_sample(mean.float(), log_std.float())
+        with autocast:
+            q_pi = self.critic(torch.cat([batch.obs, pi_a], -1), detach_params=True)
+        actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()
+        alpha_loss = -(self.log_alpha.exp() * (logp.detach() + self.target_entropy)).mean()
+        return {
+            "losses/critic": critic_loss,
+            "losses/actor": actor_loss,
+            "losses/alpha": alpha_loss,
+            "losses/alpha_value": alpha,
+            "losses/q_mean": q.detach().mean(),
+            "losses/entropy": -logp.detach().mean(),
+        }
+
+    def _update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        out = self.losses(batch)
+        loss = out["losses/critic"] + out["losses/actor"]
+        if self.cfg.autotune_alpha:
+            loss = loss + out["losses/alpha"]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+        return {k: v.detach() for k, v in out.items()}
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self._update_fn(batch)
+
+    # ---- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def policy_state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        if "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_target.load_state_dict(state["critic_target"])
+            with torch.no_grad():
+                self.log_alpha.copy_(state["log_alpha"])
+            self.optimizer.load_state_dict(state["optimizer"])

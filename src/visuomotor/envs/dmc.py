@@ -1,0 +1,100 @@
+"""DeepMind Control Suite tasks behind the gymnasium API.
+
+Observations: the task's observation dict flattened (in the task's own key order) to one float32
+vector. Actions: a Box in [-1, 1] mapped affinely onto the task's action bounds. The suite's time
+limit ends an episode with ``truncated=True`` (discount 1), never ``terminated``: a critic must
+bootstrap through it. A step with discount 0 (a real terminal state) is ``terminated=True``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def _flat_size(spec) -> int:
+    return int(np.prod(spec.shape)) if spec.shape else 1
+
+
+class DMCEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        domain: str,
+        task: str,
+        seed: int | None = None,
+        render_mode: str | None = None,
+        render_size: tuple[int, int] = (240, 320),
+        camera_id: int | None = None,
+        environment_kwargs: dict[str, Any] | None = None,
+        fast_render: bool = True,
+    ):
+        from dm_control import suite  # imported late: MUJOCO_GL is chosen first
+
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.domain, self.task_name = domain, task
+        self._env = suite.load(
+            domain,
+            task,
+            task_kwargs={"random": np.random.RandomState(seed)},
+            environment_kwargs=environment_kwargs or {},
+        )
+        self.render_mode = render_mode
+        self.render_size = render_size
+        # Shadows, reflections and 4x multisampling cost ~2/3 of a frame on a software GL; off by
+        # default (the look stays close), back on with fast_render=False.
+        self.fast_render = fast_render
+        if fast_render:
+            self._env.physics.model.vis.quality.offsamples = 0
+        # DrQ-v2's convention: camera 2 looks at the quadruped, camera 0 elsewhere.
+        self.camera_id = camera_id if camera_id is not None else (2 if domain == "quadruped" else 0)
+        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self._env.control_timestep()))}
+
+        aspec = self._env.action_spec()
+        self._act_low = np.asarray(aspec.minimum, dtype=np.float64)
+        self._act_high = np.asarray(aspec.maximum, dtype=np.float64)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=aspec.shape, dtype=np.float32)
+        obs_dim = sum(_flat_size(s) for s in self._env.observation_spec().values())
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+
+    @property
+    def physics(self):
+        return self._env.physics
+
+    @property
+    def max_episode_steps(self) -> int:
+        return int(self._env._step_limit)  # noqa: SLF001 - dm_control exposes no public getter
+
+    def _flatten(self, observation) -> np.ndarray:
+        parts = [np.asarray(v, dtype=np.float32).ravel() for v in observation.values()]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._env.task.random.seed(seed)
+        ts = self._env.reset()
+        return self._flatten(ts.observation), {}
+
+    def step(self, action):
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        scaled = self._act_low + (action + 1.0) * 0.5 * (self._act_high - self._act_low)
+        ts = self._env.step(scaled)
+        reward = float(ts.reward or 0.0)
+        terminated = bool(ts.last() and ts.discount == 0.0)
+        truncated = bool(ts.last() and not terminated)
+        return self._flatten(ts.observation), reward, terminated, truncated, {}
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        h, w = self.render_size
+        flags = {"shadow": False, "reflection": False} if self.fast_render else None
+        return self._env.physics.render(height=h, width=w, camera_id=self.camera_id, render_flag_overrides=flags)
+
+    def close(self):
+        self._env.close()

@@ -1,0 +1,138 @@
+"""Environment ids and ``make_env``.
+
+Three kinds of id:
+
+- ``dmc/<domain>-<task>``: every DeepMind Control Suite task (``dmc/cartpole-swingup``);
+- ``gym/<id>``: any env registered with gymnasium (``gym/HalfCheetah-v5``);
+- ``module.path:factory``: a user's own callable returning a ``gymnasium.Env``.
+
+Every env comes back with a flat float32 observation and a [-1, 1] action Box.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import lru_cache
+
+import gymnasium as gym
+import numpy as np
+
+from visuomotor._gl import select_gl_backend
+from visuomotor.errors import VisuomotorError
+
+select_gl_backend()
+
+
+@lru_cache(maxsize=1)
+def dmc_env_ids() -> tuple[str, ...]:
+    from dm_control import suite
+
+    return tuple(f"dmc/{d}-{t}" for d, t in suite.ALL_TASKS)
+
+
+def gym_mujoco_env_ids() -> tuple[str, ...]:
+    """Registered gymnasium envs that run on MuJoCo (the ones we test)."""
+    ids = []
+    for env_id, spec in gym.registry.items():
+        entry = spec.entry_point if isinstance(spec.entry_point, str) else ""
+        if "mujoco" in entry and "mujoco_py" not in entry and not env_id.startswith(("GymV2", "GymV3")):
+            ids.append(f"gym/{env_id}")
+    return tuple(sorted(ids))
+
+
+def list_env_ids() -> list[str]:
+    return list(dmc_env_ids()) + list(gym_mujoco_env_ids())
+
+
+def _unknown(env_id: str, pool: list[str] | tuple[str, ...]) -> VisuomotorError:
+    close = difflib.get_close_matches(env_id, pool, n=5, cutoff=0.5)
+    hint = f"closest: {', '.join(close)}" if close else "see `visuomotor list` for valid ids"
+    return VisuomotorError(f"unknown env id {env_id!r}; {hint}")
+
+
+def validate_env_id(env_id: str) -> None:
+    """Raise a one-line VisuomotorError for an id that cannot be built. Cheap: builds nothing."""
+    if not isinstance(env_id, str) or not env_id:
+        raise VisuomotorError(f"env id must be a non-empty string, got {env_id!r}")
+    if env_id.startswith("dmc/"):
+        if env_id not in dmc_env_ids():
+            raise _unknown(env_id, dmc_env_ids())
+    elif env_id.startswith("gym/"):
+        name = env_id[4:]
+        if name not in gym.registry:
+            all_gym = [f"gym/{k}" for k in gym.registry]
+            raise _unknown(env_id, all_gym)
+    elif ":" in env_id:
+        module, _, attr = env_id.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise VisuomotorError(f"env id {env_id!r}: cannot import module {module!r} ({e})") from None
+        if not callable(getattr(mod, attr, None)):
+            raise VisuomotorError(f"env id {env_id!r}: module {module!r} has no callable {attr!r}")
+    else:
+        raise _unknown(env_id, list_env_ids())
+
+
+class _FloatObs(gym.ObservationWrapper):
+    """Flatten any Box/Dict observation to one float32 vector."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self._inner_space = env.observation_space
+        dim = gym.spaces.flatdim(self._inner_space)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
+
+    def observation(self, observation):
+        return np.asarray(gym.spaces.flatten(self._inner_space, observation), dtype=np.float32)
+
+
+def _standardize(env: gym.Env, env_id: str) -> gym.Env:
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise VisuomotorError(
+            f"env {env_id!r} has a {type(env.action_space).__name__} action space; "
+            "visuomotor needs a continuous Box action space"
+        )
+    space = env.observation_space
+    if not (isinstance(space, gym.spaces.Box) and space.dtype == np.float32 and len(space.shape) == 1):
+        env = _FloatObs(env)
+    a = env.action_space
+    if not (np.all(a.low == -1.0) and np.all(a.high == 1.0) and a.dtype == np.float32):
+        if not (np.all(np.isfinite(a.low)) and np.all(np.isfinite(a.high))):
+            raise VisuomotorError(f"env {env_id!r} has an unbounded action space; cannot scale to [-1, 1]")
+        env = gym.wrappers.RescaleAction(env, np.float32(-1.0), np.float32(1.0))
+        env.action_space = gym.spaces.Box(-1.0, 1.0, shape=a.shape, dtype=np.float32)
+    return env
+
+
+def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, **kwargs) -> gym.Env:
+    """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
+
+    Extra keyword arguments go to the underlying constructor (``gymnasium.make``, ``DMCEnv`` or the
+    user's factory). Call ``env.reset(seed=seed)`` once before stepping for a reproducible start.
+    """
+    validate_env_id(env_id)
+    if env_id.startswith("dmc/"):
+        from visuomotor.envs.dmc import DMCEnv
+
+        domain, _, task = env_id[4:].partition("-")
+        env: gym.Env = DMCEnv(domain, task, seed=seed, render_mode=render_mode, **kwargs)
+        env.spec = gym.envs.registration.EnvSpec(
+            id=f"visuomotor-{env_id[4:]}", entry_point="visuomotor.envs.dmc:DMCEnv",
+            max_episode_steps=None, kwargs={"domain": domain, "task": task},
+        )
+    elif env_id.startswith("gym/"):
+        env = gym.make(env_id[4:], render_mode=render_mode, **kwargs)
+    else:
+        module, _, attr = env_id.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
+        env = factory(**kwargs)
+        if not isinstance(env, gym.Env):
+            raise VisuomotorError(f"env factory {env_id!r} returned {type(env).__name__}, not a gymnasium.Env")
+    env = _standardize(env, env_id)
+    env.action_space.seed(seed)
+    env.observation_space.seed(seed)
+    return env

@@ -1,0 +1,34 @@
+"""The tanh-squashed Gaussian of SAC (Haarnoja et al. 2018, appendix C)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_LOG_2 = math.log(2.0)
+
+
+def squashed_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reparameterized sample a = tanh(u), u ~ N(mean, std), and log pi(a) summed over the last dim.
+
+    log pi(a) = log N(u) - sum log(1 - tanh(u)^2), with the stable form
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)).
+    """
+    eps = torch.randn_like(mean)
+    u = mean + log_std.exp() * eps
+    log_prob = squashed_gaussian_log_prob(u, mean, log_std, eps)
+    return torch.tanh(u), log_prob
+
+
+def squashed_gaussian_log_prob(
+    u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor | None = None
+) -> torch.Tensor:
+    """log pi(tanh(u)) for pre-squash samples u, summed over the last dim."""
+    if eps is None:
+        eps = (u - mean) / log_std.exp()
+    gaussian = -0.5 * eps.pow(2) - log_std - 0.5 * _LOG_2PI
+    correction = 2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))
+    return (gaussian - correction).sum(-1)

@@ -1,0 +1,64 @@
+"""MLPs and ensembles of MLPs evaluated as one batched matmul per layer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    dims = [in_dim, *hidden]
+    for a, b in zip(dims[:-1], dims[1:]):
+        layers += [nn.Linear(a, b), activation()]
+    layers.append(nn.Linear(dims[-1], out_dim))
+    return nn.Sequential(*layers)
+
+
+class EnsembleLinear(nn.Module):
+    """``n`` independent Linear layers applied as one ``baddbmm``: [n, B, in] -> [n, B, out].
+
+    Initialized like ``nn.Linear`` (uniform in +-1/sqrt(in)) independently per member.
+    """
+
+    def __init__(self, n: int, in_dim: int, out_dim: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(n, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None):
+        w = self.weight if weight is None else weight
+        b = self.bias if bias is None else bias
+        if x.dim() == 2:  # a shared input for every member
+            x = x.unsqueeze(0).expand(w.shape[0], -1, -1)
+        return torch.baddbmm(b, x, w)
+
+
+class EnsembleMLP(nn.Module):
+    """``n`` MLPs with identical shapes, one batched matmul per layer for all of them."""
+
+    def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int):
+        super().__init__()
+        dims = [in_dim, *hidden, out_dim]
+        self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.n = n
+
+    def forward(self, x: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
+        """x: [B, in] (shared) or [n, B, in] -> [n, B, out].
+
+        ``detach_params=True`` evaluates with the parameters cut from autograd, so a loss through
+        the output (an actor's) sends gradients to the input only, not to these weights.
+        """
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if detach_params:
+                x = layer(x, layer.weight.detach(), layer.bias.detach())
+            else:
+                x = layer(x)
+            if i < last:
+                x = torch.relu(x)
+        return x

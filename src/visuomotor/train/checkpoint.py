@@ -1,0 +1,31 @@
+"""Checkpoints: torch state written atomically, read back with a clear error when damaged."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from visuomotor.errors import VisuomotorError
+from visuomotor.fileio import atomic_write_bytes
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise VisuomotorError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a damaged file
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise VisuomotorError(f"checkpoint {path} is corrupt or unreadable ({reason})") from None
+    if not isinstance(state, dict) or "agent" not in state:
+        raise VisuomotorError(f"checkpoint {path} is corrupt or unreadable (no agent state)")
+    return state

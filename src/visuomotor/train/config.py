@@ -1,0 +1,126 @@
+"""The run configuration: loop settings plus one nested config per algorithm."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from visuomotor.algos import ALGORITHMS
+from visuomotor.algos.sac import SACConfig
+
+# Keys that may differ between the command that started a run and the one that resumes it.
+RESUME_MAY_CHANGE = frozenset({"steps", "resume", "run_dir", "progress", "threads", "device"})
+
+
+@dataclass
+class TrainConfig:
+    """Train an agent (writes a run directory: config, metrics, evals, checkpoints, episodes, videos, curves)."""
+
+    env: str = "dmc/cartpole-swingup"
+    """Environment id: dmc/<domain>-<task>, gym/<id>, or module.path:factory (see `visuomotor list`)."""
+    algo: str = "sac"
+    """Algorithm name (see `visuomotor list`)."""
+    steps: int = 100_000
+    """Total environment steps to train for (a resumed run may raise it)."""
+    seed: int = 0
+    """Seed of networks, replay sampling, exploration and every environment episode."""
+    run_dir: Path | None = None
+    """Run directory; default runs/<env>_<algo>_s<seed>_<time>. Never overwritten without --resume."""
+    resume: bool = False
+    """Continue the run in --run-dir from its last checkpoint."""
+    eval_every: int = 10_000
+    """Env steps between evaluations (also at step 0 and at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, deterministic policy."""
+    video: bool = True
+    """Record the first episode of each evaluation to videos/step_<N>.mp4."""
+    checkpoint_every: int = 10_000
+    """Env steps between checkpoints (taken at the next episode end, and at the end of training)."""
+    log_every: int = 1_000
+    """Env steps between rows of metrics.csv / TensorBoard."""
+    device: str = "auto"
+    """Torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
+    threads: int = 0
+    """Torch CPU threads; 0 = every core."""
+    progress: bool = True
+    """Show a progress bar (steps, env-steps/s, ETA, last eval return)."""
+    sac: SACConfig = field(default_factory=SACConfig)
+    """SAC hyperparameters (used with --algo sac)."""
+
+    def algo_config(self):
+        return getattr(self, self.algo)
+
+
+def to_dict(cfg: TrainConfig) -> dict:
+    """The config as plain data, with only the chosen algorithm's section."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if f.name in ALGORITHMS and f.name != cfg.algo:
+            continue
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            value = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(value).items()}
+        elif isinstance(value, Path):
+            value = str(value)
+        out[f.name] = value
+    return out
+
+
+def _coerce(tp, value):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return from_dict(tp, value)
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    if tp is Path or (origin is typing.Union and Path in typing.get_args(tp)):
+        return None if value is None else Path(value)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return value
+    return value
+
+
+def from_dict(cls, data: dict):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: _coerce(hints[k], v) for k, v in data.items() if k in names}
+    return cls(**kwargs)
+
+
+def save_config(path: Path, cfg: TrainConfig, resolved: dict) -> None:
+    from visuomotor.fileio import atomic_write_text
+
+    data = to_dict(cfg)
+    data["resolved"] = resolved
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+
+
+def load_config(path: Path) -> tuple[TrainConfig, dict]:
+    from visuomotor.errors import VisuomotorError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise VisuomotorError(f"cannot read run config {path} ({type(e).__name__})") from None
+    if not isinstance(data, dict) or "algo" not in data:
+        raise VisuomotorError(f"run config {path} is not a visuomotor config")
+    resolved = data.pop("resolved", {}) or {}
+    return from_dict(TrainConfig, data), resolved
+
+
+def config_differences(stored: TrainConfig, given: TrainConfig) -> list[str]:
+    """Dotted keys whose values differ, ignoring those a resume may change."""
+    a, b = to_dict(stored), to_dict(given)
+    diffs = []
+    for k in sorted(set(a) | set(b)):
+        if k in RESUME_MAY_CHANGE:
+            continue
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            diffs += [f"{k}.{kk}" for kk in sorted(set(va) | set(vb)) if va.get(kk) != vb.get(kk)]
+        elif va != vb:
+            diffs.append(k)
+    return diffs

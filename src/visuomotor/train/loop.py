@@ -1,0 +1,346 @@
+"""The off-policy training loop: it owns time, I/O and the run directory; the agent owns learning.
+
+Run directory (one format for every algorithm)::
+
+    config.yaml         full resolved config
+    metrics.csv, tb/    training scalars (CSV + TensorBoard)
+    eval.csv            one row per evaluation: step, mean/std/min/max return, all returns
+    checkpoints/        latest.pt (resume) and best.pt (policy with the best eval), atomic
+    episodes/           every finished training episode as .npz (the replay is rebuilt from these)
+    videos/             step_<N>.mp4 of the first episode of each evaluation
+    curves.png          learning curve
+
+Resume: the latest checkpoint restores the step counter, agent (networks, optimizers, temperature),
+the torch RNG and the replay's sampling RNG; the replay is refilled from the episodes stored up to
+the checkpoint's step. Each training episode is seeded by its index, and checkpoints are taken at
+episode ends, so a killed-and-resumed run continues exactly like one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from visuomotor.algos import ALGORITHMS
+from visuomotor.buffers import EpisodeRecorder, ReplayBuffer, list_episodes, load_episode, transitions, write_episode
+from visuomotor.envs import make_env, validate_env_id
+from visuomotor.errors import VisuomotorError
+from visuomotor.evaluate.plots import plot_run
+from visuomotor.evaluate.rollout import episode_seed, evaluate
+from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
+from visuomotor.train.config import TrainConfig, config_differences, load_config, save_config, to_dict
+from visuomotor.train.logger import Logger
+
+CHECKPOINT_VERSION = 1
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    env = cfg.env.replace("/", "-").replace(":", "-")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{env}_{cfg.algo}_s{cfg.seed}_{stamp}"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise VisuomotorError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VisuomotorError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
+    return dev
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Every check that needs no work: raise a one-line VisuomotorError on bad input."""
+    if cfg.algo not in ALGORITHMS:
+        raise VisuomotorError(f"unknown algo {cfg.algo!r}; choose one of: {', '.join(ALGORITHMS)}")
+    validate_env_id(cfg.env)
+    for name in ("steps", "eval_every", "checkpoint_every", "log_every"):
+        if getattr(cfg, name) <= 0:
+            raise VisuomotorError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
+    if cfg.eval_episodes < 1:
+        raise VisuomotorError(f"--eval-episodes must be >= 1, got {cfg.eval_episodes}")
+    if cfg.seed < 0:
+        raise VisuomotorError(f"--seed must be >= 0, got {cfg.seed}")
+    if cfg.threads < 0:
+        raise VisuomotorError(f"--threads must be >= 0, got {cfg.threads}")
+    try:
+        cfg.algo_config().validate()
+    except ValueError as e:
+        raise VisuomotorError(f"--{cfg.algo}: {e}") from None
+    resolve_device(cfg.device)
+
+
+def prepare_run_dir(cfg: TrainConfig) -> TrainConfig:
+    """Pick and check the run directory; on --resume, adopt the stored config (steps may grow)."""
+    if cfg.resume:
+        if cfg.run_dir is None:
+            raise VisuomotorError("--resume needs --run-dir PATH of the run to continue")
+        cfg_path = Path(cfg.run_dir) / "config.yaml"
+        if not cfg_path.is_file():
+            raise VisuomotorError(f"cannot resume: {cfg_path} does not exist")
+        stored, _ = load_config(cfg_path)
+        diffs = config_differences(stored, cfg)
+        if diffs:
+            raise VisuomotorError(
+                f"cannot resume {cfg.run_dir}: settings differ from the stored config.yaml ({', '.join(diffs)})"
+            )
+        return dataclasses.replace(
+            stored, steps=cfg.steps, resume=True, run_dir=Path(cfg.run_dir),
+            progress=cfg.progress, threads=cfg.threads, device=cfg.device,
+        )
+    run_dir = Path(cfg.run_dir) if cfg.run_dir is not None else default_run_dir(cfg)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise VisuomotorError(f"run dir {run_dir} already exists; pass --resume to continue it or choose another --run-dir")
+    return dataclasses.replace(cfg, run_dir=run_dir)
+
+
+def _versions() -> dict:
+    import dm_control  # noqa: F401
+    import gymnasium
+    import mujoco
+
+    from visuomotor import __version__
+
+    dmc_version = getattr(sys.modules.get("dm_control"), "__version__", None)
+    if dmc_version is None:
+        from importlib.metadata import version
+
+        dmc_version = version("dm_control")
+    return {"visuomotor": __version__, "torch": str(torch.__version__), "mujoco": mujoco.__version__,
+            "dm_control": dmc_version, "gymnasium": gymnasium.__version__, "python": sys.version.split()[0]}
+
+
+class OffPolicyTrainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.run_dir = Path(cfg.run_dir)
+        self.algo_cfg = cfg.algo_config()
+        self.device = resolve_device(cfg.device)
+        self.threads = cfg.threads or os.cpu_count() or 1
+        torch.set_num_threads(self.threads)
+        torch.manual_seed(cfg.seed)
+
+        self.env = make_env(cfg.env, seed=cfg.seed)
+        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None)
+        agent_cls, _ = ALGORITHMS[cfg.algo]
+        self.agent = agent_cls(self.env.observation_space, self.env.action_space, self.algo_cfg, self.device)
+        obs_dim = int(np.prod(self.env.observation_space.shape))
+        self.act_dim = int(np.prod(self.env.action_space.shape))
+        self.replay = ReplayBuffer(self.algo_cfg.buffer_size, obs_dim, self.act_dim, self.device, seed=cfg.seed)
+
+        self.step = 0
+        self.episode_index = 0
+        self.eval_round = 0
+        self.best_eval = -math.inf
+        self.last_eval = math.nan
+        self.wall_offset = 0.0
+        self.resumed_from: int | None = None
+
+    # ---- paths -----------------------------------------------------------------------------------
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @property
+    def episode_dir(self) -> Path:
+        return self.run_dir / "episodes"
+
+    # ---- state -------------------------------------------------------------------------------------
+    def _checkpoint(self, partial: EpisodeRecorder | None = None) -> None:
+        state = {
+            "version": CHECKPOINT_VERSION,
+            "step": self.step,
+            "episode_index": self.episode_index,
+            "eval_round": self.eval_round,
+            "best_eval": self.best_eval,
+            "last_eval": self.last_eval,
+            "wall_time": self._wall(),
+            "agent": self.agent.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "replay_rng": self.replay.rng_state(),
+            "config": to_dict(self.cfg),
+        }
+        if partial is not None and len(partial):
+            state["partial_episode"] = {k: torch.as_tensor(v) for k, v in partial.arrays().items()}
+        save_checkpoint(self.ckpt_dir / "latest.pt", state)
+
+    def _restore(self) -> bool:
+        path = self.ckpt_dir / "latest.pt"
+        episodes = list_episodes(self.episode_dir)
+        if not path.exists():
+            self._set_aside([p for _, _, p in episodes], "no checkpoint was written before the run stopped")
+            return False
+        state = load_checkpoint(path, map_location=self.device)
+        self.agent.load_state_dict(state["agent"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.replay.set_rng_state(state["replay_rng"])
+        self.step = int(state["step"])
+        self.episode_index = int(state["episode_index"])
+        self.eval_round = int(state["eval_round"])
+        self.best_eval = float(state["best_eval"])
+        self.last_eval = float(state["last_eval"])
+        self.wall_offset = float(state["wall_time"])
+        kept = [(i, p) for i, end, p in episodes if end <= self.step and i < self.episode_index]
+        self._set_aside([p for i, end, p in episodes if not (end <= self.step and i < self.episode_index)],
+                        f"they finished after the checkpoint at step {self.step}")
+        for _, p in kept:
+            self.replay.add_many(*transitions(load_episode(p)))
+        if "partial_episode" in state:
+            self.replay.add_many(*transitions({k: v.numpy() for k, v in state["partial_episode"].items()}))
+        self.resumed_from = self.step
+        return True
+
+    def _set_aside(self, paths: list[Path], why: str) -> None:
+        if not paths:
+            return
+        dest = self.episode_dir / "discarded"
+        dest.mkdir(parents=True, exist_ok=True)
+        for p in paths:
+            os.replace(p, dest / p.name)
+        print(f"[visuomotor] moved {len(paths)} episode file(s) to {dest}: {why}", file=sys.stderr)
+
+    def _wall(self) -> float:
+        return self.wall_offset + (time.perf_counter() - self._t0)
+
+    # ---- evaluation --------------------------------------------------------------------------------
+    def _evaluate(self) -> None:
+        video = self.run_dir / "videos" / f"step_{self.step:09d}.mp4" if self.cfg.video else None
+        res = evaluate(self.agent, self.eval_env, self.cfg.eval_episodes, seed=self.cfg.seed,
+                       round_index=self.eval_round, video_path=video)
+        self.eval_round += 1
+        summary = res.summary()
+        self.last_eval = summary["mean_return"]
+        row = {**summary, "wall_time": self._wall(), "returns": ";".join(f"{r:.4g}" for r in res.returns)}
+        self.logger.log_eval(self.step, row)
+        if summary["mean_return"] > self.best_eval:
+            self.best_eval = summary["mean_return"]
+            save_checkpoint(self.ckpt_dir / "best.pt", {
+                "version": CHECKPOINT_VERSION, "step": self.step, "mean_return": self.best_eval,
+                "agent": self.agent.policy_state_dict(), "config": to_dict(self.cfg),
+            })
+        plot_run(self.run_dir, title=f"{self.cfg.env}  {self.cfg.algo}  seed {self.cfg.seed}")
+
+    # ---- main loop ---------------------------------------------------------------------------------
+    def run(self) -> Path:
+        cfg, acfg = self.cfg, self.algo_cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self._restore() if cfg.resume else False
+        if not resumed:
+            save_config(self.run_dir / "config.yaml", cfg, {
+                "device": str(self.device), "threads": self.threads,
+                "observation_shape": list(self.env.observation_space.shape),
+                "action_shape": list(self.env.action_space.shape),
+                "target_entropy": getattr(self.agent, "target_entropy", None),
+                "versions": _versions(), "command": sys.argv,
+            })
+        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else None)
+        self._t0 = time.perf_counter()
+        if self.step >= cfg.steps:
+            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
+            self.logger.close()
+            return self.run_dir
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not cfg.progress, dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.env} {cfg.algo}")
+        if not resumed:
+            self._evaluate()
+        next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+
+        rec = EpisodeRecorder()
+        obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
+        rec.start(obs)
+        ep_return, ep_returns, ep_lengths = 0.0, [], []
+        sums: dict[str, torch.Tensor] = {}
+        n_updates = 0
+        win_t, win_step = time.perf_counter(), self.step
+        try:
+            while self.step < cfg.steps:
+                if self.step < acfg.learning_starts:
+                    action = (torch.rand(self.act_dim) * 2.0 - 1.0).numpy()
+                else:
+                    action = self.agent.act(obs, explore=True)
+                next_obs, reward, terminated, truncated, _ = self.env.step(action)
+                self.replay.add(obs, action, reward, next_obs, terminated)
+                rec.step(action, reward, next_obs, terminated, truncated)
+                ep_return += reward
+                obs = next_obs
+                self.step += 1
+
+                if self.step > acfg.learning_starts:
+                    for _ in range(acfg.updates_per_step):
+                        metrics = self.agent.update(self.replay.sample(acfg.batch_size))
+                        for k, v in metrics.items():
+                            sums[k] = sums[k] + v if k in sums else v.clone()
+                        n_updates += 1
+
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    self._evaluate()
+                    bar.set_postfix_str(f"eval {self.last_eval:.1f}", refresh=False)
+
+                if terminated or truncated:
+                    write_episode(self.episode_dir, self.episode_index, self.step, rec.arrays())
+                    ep_returns.append(ep_return)
+                    ep_lengths.append(len(rec))
+                    self.episode_index += 1
+                    ep_return = 0.0
+                    obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
+                    rec.start(obs)
+                    if self.step >= next_ckpt:
+                        self._checkpoint()
+                        next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    now = time.perf_counter()
+                    sps = (self.step - win_step) / max(now - win_t, 1e-9)
+                    row = {"wall_time": self._wall(), "perf/sps": sps, "charts/episodes": self.episode_index}
+                    if ep_returns:
+                        row["charts/episode_return"] = float(np.mean(ep_returns))
+                        row["charts/episode_length"] = float(np.mean(ep_lengths))
+                    if n_updates:
+                        keys = list(sums)
+                        values = (torch.stack([sums[k].float() for k in keys]) / n_updates).tolist()
+                        row.update(zip(keys, values))
+                    self.logger.log(self.step, row)
+                    sums, n_updates, ep_returns, ep_lengths = {}, 0, [], []
+                    win_t, win_step = now, self.step
+                    bar.set_postfix_str(f"sps {sps:.0f} | eval {self.last_eval:.1f}", refresh=False)
+                    bar.update(self.step - bar.n)
+        except KeyboardInterrupt:
+            self._checkpoint(partial=rec)
+            bar.close()
+            self.logger.close()
+            raise
+        bar.update(self.step - bar.n)
+        bar.close()
+        self._checkpoint(partial=rec)
+        self.logger.close()
+        plot_run(self.run_dir, title=f"{cfg.env}  {cfg.algo}  seed {cfg.seed}")
+        print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
+              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
+        return self.run_dir
+
+
+def train(config: TrainConfig | None = None, **overrides) -> Path:
+    """Train from a config (and/or keyword overrides of its fields); returns the run directory.
+
+    >>> train(env="dmc/cartpole-swingup", algo="sac", steps=20_000, run_dir="runs/demo")
+    """
+    cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+    if cfg.run_dir is not None:
+        cfg = dataclasses.replace(cfg, run_dir=Path(cfg.run_dir))
+    validate(cfg)
+    cfg = prepare_run_dir(cfg)
+    return OffPolicyTrainer(cfg).run()
