@@ -75,11 +75,12 @@ def validate_env_id(env_id: str) -> None:
         raise _unknown(env_id, list_env_ids())
 
 
-class _FloatObs(gym.ObservationWrapper):
+class FloatObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Flatten any Box/Dict observation to one float32 vector."""
 
     def __init__(self, env: gym.Env):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         self._inner_space = env.observation_space
         dim = gym.spaces.flatdim(self._inner_space)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
@@ -96,7 +97,7 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
         )
     space = env.observation_space
     if not (isinstance(space, gym.spaces.Box) and space.dtype == np.float32 and len(space.shape) == 1):
-        env = _FloatObs(env)
+        env = FloatObservation(env)
     a = env.action_space
     if not (np.all(a.low == -1.0) and np.all(a.high == 1.0) and a.dtype == np.float32):
         if not (np.all(np.isfinite(a.low)) and np.all(np.isfinite(a.high))):

@@ -1,0 +1,5 @@
+import sys
+
+from visuomotor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,166 @@
+"""End to end through the CLI: artifacts, kill -9 and resume, bad input."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from tests.conftest import TINY_SAC, run_cli
+
+ENV = "dmc/cartpole-swingup"
+
+
+def _train_args(run_dir, steps, *extra):
+    return ["train", "--env", ENV, "--algo", "sac", "--steps", steps, "--seed", "0", "--run-dir", run_dir,
+            "--eval-every", "1000", "--eval-episodes", "1", "--checkpoint-every", "1000", "--log-every", "500",
+            "--threads", "1", "--no-progress", *TINY_SAC, *extra]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_short_run_writes_every_artifact(tmp_path):
+    run = tmp_path / "run"
+    run_cli(*_train_args(run, 2000), check=True)
+    for name in ("config.yaml", "metrics.csv", "eval.csv", "curves.png", "checkpoints/latest.pt",
+                 "checkpoints/best.pt"):
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    videos = sorted((run / "videos").glob("*.mp4"))
+    assert [v.name for v in videos] == ["step_000000000.mp4", "step_000001000.mp4", "step_000002000.mp4"]
+    assert all(v.stat().st_size > 1000 for v in videos)
+    episodes = sorted((run / "episodes").glob("ep_*.npz"))
+    assert [e.name for e in episodes] == ["ep_000000_000001000.npz", "ep_000001_000002000.npz"]
+    ep = np.load(episodes[0])
+    assert ep["obs"].shape == (1001, 5) and ep["action"].shape == (1000, 1)
+    assert not ep["terminated"].any() and ep["truncated"][-1] and not ep["truncated"][:-1].any()
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["env"] == ENV and cfg["sac"]["hidden"] == [32, 32] and cfg["sac"]["gamma"] == 0.99
+    assert cfg["resolved"]["target_entropy"] == -1.0 and "torch" in cfg["resolved"]["versions"]
+    evals = _rows(run / "eval.csv")
+    assert [int(r["step"]) for r in evals] == [0, 1000, 2000]
+    metrics = _rows(run / "metrics.csv")
+    assert [int(r["step"]) for r in metrics] == [500, 1000, 1500, 2000]
+    assert metrics[-1]["losses/critic"] != "" and float(metrics[-1]["perf/sps"]) > 0
+    ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert ckpt["step"] == 2000
+
+    out = run_cli("eval", run, "--episodes", "2", "--video", check=True)
+    assert "mean" in out.stdout and "std" in out.stdout and "min" in out.stdout and "max" in out.stdout
+    assert len(list((run / "videos").glob("eval_latest_*.mp4"))) == 1
+    out = run_cli("eval", run, "--episodes", "1", "--checkpoint", "best", check=True)
+    assert "best checkpoint" in out.stdout
+
+
+def _final_actor(run):
+    return torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["agent"]["actor"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_continues_exactly(tmp_path):
+    steps = 4000
+    straight = tmp_path / "straight"
+    run_cli(*_train_args(straight, steps), check=True)
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-m", "visuomotor", *map(str, _train_args(killed, steps))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    ckpt = killed / "checkpoints" / "latest.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill it once it has checkpointed past step 2000, mid-training
+        if ckpt.exists() and len(list((killed / "episodes").glob("ep_*.npz"))) >= 2:
+            try:
+                if torch.load(ckpt, weights_only=True)["step"] >= 2000:
+                    break
+            except Exception:  # noqa: BLE001 - read while being replaced; poll again
+                pass
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    stopped_at = torch.load(ckpt, weights_only=True)["step"]
+    assert 2000 <= stopped_at < steps
+
+    # the same command with --resume; refusing without it
+    again = run_cli(*_train_args(killed, steps))
+    assert again.returncode != 0 and "--resume" in again.stderr
+    run_cli(*_train_args(killed, steps, "--resume"), check=True)
+    final = torch.load(ckpt, weights_only=True)
+    assert final["step"] == steps
+    eps = sorted(p.name for p in (killed / "episodes").glob("ep_*.npz"))
+    assert eps == [f"ep_{i:06d}_{(i + 1) * 1000:09d}.npz" for i in range(4)]
+    steps_logged = [int(r["step"]) for r in _rows(killed / "metrics.csv")]
+    assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == steps
+    # same RNG, optimizer, replay contents and episode seeds: the resumed run equals the straight one
+    a, b = _final_actor(straight), _final_actor(killed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert _rows(straight / "eval.csv")[-1]["mean_return"] == _rows(killed / "eval.csv")[-1]["mean_return"]
+
+
+def test_list_prints_envs_and_algos():
+    out = run_cli("list", check=True).stdout
+    assert "sac" in out and "dmc/cartpole-swingup" in out and "dmc/walker-walk" in out and "gym/HalfCheetah-v5" in out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--env", "dmc/cartpol-swingup"], "dmc/cartpole-swingup"),
+    (["--algo", "sacc"], "sacc"),
+    (["--steps", "-5"], "--steps"),
+    (["--sac.gamma", "2"], "gamma"),
+    (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+])
+def test_bad_input_is_one_line_error(tmp_path, args, needle):
+    run = tmp_path / "never"
+    proc = run_cli("train", "--run-dir", run, *args)
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("visuomotor: error:") and needle in lines[0], proc.stderr
+    assert not run.exists()
+
+
+def test_existing_run_dir_is_never_overwritten(tmp_path):
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / "notes.txt").write_text("keep me")
+    proc = run_cli("train", "--run-dir", run, "--steps", "10")
+    assert proc.returncode != 0 and "already exists" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (run / "notes.txt").read_text() == "keep me" and sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+
+
+def test_resume_errors(tmp_path):
+    proc = run_cli("train", "--run-dir", tmp_path / "nothing", "--resume")
+    assert proc.returncode != 0 and "config.yaml" in proc.stderr
+
+
+def test_corrupt_checkpoint_is_one_line_error(tmp_path):
+    run = tmp_path / "run"
+    run_cli(*_train_args(run, 300), check=True)
+    ckpt = run / "checkpoints" / "latest.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    before = ckpt.read_bytes()
+    for args in (_train_args(run, 600, "--resume"), ["eval", run, "--episodes", "1"]):
+        proc = run_cli(*args)
+        assert proc.returncode != 0
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "corrupt" in lines[0] and str(ckpt) in lines[0], proc.stderr
+    assert ckpt.read_bytes() == before
+
+
+def test_resume_with_changed_settings_refused(tmp_path):
+    run = tmp_path / "run"
+    run_cli(*_train_args(run, 300), check=True)
+    proc = run_cli(*_train_args(run, 600, "--resume", "--sac.gamma", "0.9"))
+    assert proc.returncode != 0 and "sac.gamma" in proc.stderr

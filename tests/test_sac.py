@@ -1,0 +1,178 @@
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from visuomotor.algos.sac import SAC, SACConfig
+from visuomotor.buffers.replay import Batch
+from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
+
+
+def test_squashed_log_prob_hand_computed():
+    # u = 0.5 from N(0, 1): log N = -0.125 - 0.5 log(2 pi); log(1 - tanh(0.5)^2) = log(0.7864477)
+    expected = -0.125 - 0.5 * math.log(2 * math.pi) - math.log(1 - math.tanh(0.5) ** 2)
+    got = squashed_gaussian_log_prob(torch.tensor([0.5]), torch.tensor([0.0]), torch.tensor([0.0]))
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+    assert expected == pytest.approx(-0.80371, abs=1e-5)
+
+
+def test_squashed_log_prob_matches_torch_distributions():
+    torch.manual_seed(0)
+    mean, log_std = torch.randn(64, 3), torch.randn(64, 3).clamp(-2, 1)
+    a, logp = squashed_gaussian_sample(mean, log_std)
+    ref = torch.distributions.TransformedDistribution(
+        torch.distributions.Normal(mean, log_std.exp()), [torch.distributions.TanhTransform(cache_size=1)])
+    torch.testing.assert_close(logp, ref.log_prob(a).sum(-1), atol=2e-3, rtol=1e-3)
+    # stable even deep in the tails where tanh saturates
+    u = torch.tensor([[30.0]])
+    assert torch.isfinite(squashed_gaussian_log_prob(u, torch.zeros(1, 1), torch.zeros(1, 1))).all()
+
+
+def _tiny(**kw):
+    obs = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    act = gym.spaces.Box(-1, 1, (1,), np.float32)
+    torch.manual_seed(0)
+    return SAC(obs, act, SACConfig(hidden=(3,), **kw))
+
+
+def _batch():
+    return Batch(obs=torch.tensor([[0.1, -0.2], [0.3, 0.4]]), action=torch.tensor([[0.5], [-0.7]]),
+                 reward=torch.tensor([1.0, -0.5]), next_obs=torch.tensor([[0.2, 0.1], [-0.3, 0.0]]),
+                 terminated=torch.tensor([0.0, 1.0]))
+
+
+def _q(layers, x):
+    """Critic i by hand: Linear -> ReLU -> Linear, from the ensemble's stacked weights."""
+    w1, b1, w2, b2 = layers
+    return [torch.relu(x @ w1[i] + b1[i, 0]) @ w2[i] + b2[i, 0] for i in range(w1.shape[0])]
+
+
+def _pi(actor, x, eps):
+    l1, l2 = actor.net[0], actor.net[2]
+    out = torch.relu(x @ l1.weight.T + l1.bias) @ l2.weight.T + l2.bias
+    mean, raw = out[:, :1], out[:, 1:]
+    log_std = -5 + 0.5 * 7 * (torch.tanh(raw) + 1)
+    u = mean + log_std.exp() * eps
+    logp = (-0.5 * eps**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1) - torch.log(1 - torch.tanh(u) ** 2).sum(-1)
+    return torch.tanh(u), logp
+
+
+def test_sac_losses_against_hand_computation():
+    agent = _tiny(init_alpha=0.5)
+    b = _batch()
+    torch.manual_seed(123)
+    got = agent.losses(b)
+    torch.manual_seed(123)  # same noise draws, same order: next action first, then policy action
+    eps_next, eps_pi = torch.randn(2, 1), torch.randn(2, 1)
+    crit = [p.detach() for p in agent.critic.parameters()]
+    targ = [p.detach() for p in agent.critic_target.parameters()]
+    alpha = 0.5
+    with torch.no_grad():
+        a2, logp2 = _pi(agent.actor, b.next_obs, eps_next)
+        q_next = torch.minimum(*_q(targ, torch.cat([b.next_obs, a2], 1))).squeeze(-1)
+        y = b.reward + 0.99 * (1 - b.terminated) * (q_next - alpha * logp2)
+        q1, q2 = (q.squeeze(-1) for q in _q(crit, torch.cat([b.obs, b.action], 1)))
+        critic = 0.5 * ((q1 - y) ** 2).mean() + 0.5 * ((q2 - y) ** 2).mean()
+        a, logp = _pi(agent.actor, b.obs, eps_pi)
+        q_pi = torch.minimum(*_q(crit, torch.cat([b.obs, a], 1))).squeeze(-1)
+        actor = (alpha * logp - q_pi).mean()
+        alpha_loss = -(alpha * (logp - 1.0)).mean()  # target entropy -|A| = -1
+    torch.testing.assert_close(got["losses/critic"], critic, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got["losses/actor"], actor, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got["losses/alpha"], alpha_loss, atol=1e-5, rtol=1e-5)
+    assert agent.target_entropy == -1.0
+
+
+def test_target_bootstraps_through_truncation_only():
+    """terminated=0 (a time limit ended the episode) keeps gamma * V(s'); terminated=1 drops it."""
+    agent = _tiny(gamma=0.9, init_alpha=1.0)
+    b = _batch()
+    b.reward = torch.zeros(2)
+    b.next_obs = torch.tensor([[0.2, 0.1], [0.2, 0.1]])
+    b.terminated = torch.tensor([0.0, 1.0])
+    torch.manual_seed(5)
+    eps = torch.randn(2, 1)
+    torch.manual_seed(5)
+    got = agent.losses(b)["losses/critic"]
+    with torch.no_grad():
+        a2, logp2 = _pi(agent.actor, b.next_obs, eps)
+        targ = [p.detach() for p in agent.critic_target.parameters()]
+        v = torch.minimum(*_q(targ, torch.cat([b.next_obs, a2], 1))).squeeze(-1) - logp2
+        assert v[0].abs() > 1e-3  # a bootstrap that matters
+        y = torch.stack([0.9 * v[0], torch.zeros(())])
+        q1, q2 = (q.squeeze(-1) for q in _q([p.detach() for p in agent.critic.parameters()],
+                                              torch.cat([b.obs, b.action], 1)))
+        expected = 0.5 * ((q1 - y) ** 2).mean() + 0.5 * ((q2 - y) ** 2).mean()
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_update_moves_all_parts_and_polyak():
+    agent = _tiny(tau=0.5)
+    b = _batch()
+    before_actor = [p.clone() for p in agent.actor.parameters()]
+    before_critic = [p.clone() for p in agent.critic.parameters()]
+    before_target = [p.clone() for p in agent.critic_target.parameters()]
+    alpha0 = agent.log_alpha.item()
+    metrics = agent.update(b)
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in metrics.values())
+    assert any(not torch.equal(a, p) for a, p in zip(before_actor, agent.actor.parameters()))
+    assert all(not torch.equal(a, p) for a, p in zip(before_critic, agent.critic.parameters()))
+    assert agent.log_alpha.item() != alpha0
+    for t0, t1, c1 in zip(before_target, agent.critic_target.parameters(), agent.critic.parameters()):
+        torch.testing.assert_close(t1, 0.5 * t0 + 0.5 * c1)
+
+
+def test_actor_loss_does_not_move_critic():
+    """The policy loss reaches the critics with detached weights: critic grads come from J_Q only."""
+    agent = _tiny()
+    b = _batch()
+    out = agent.losses(b)
+    grads = torch.autograd.grad(out["losses/actor"], list(agent.critic.parameters()), allow_unused=True)
+    assert all(g is None for g in grads)
+
+
+def test_deterministic_eval_action_and_state_roundtrip():
+    agent = _tiny()
+    obs = np.array([0.3, -0.1], np.float32)
+    a1, a2 = agent.act(obs, explore=False), agent.act(obs, explore=False)
+    np.testing.assert_array_equal(a1, a2)
+    assert a1.shape == (1,) and -1 <= a1[0] <= 1
+    agent.update(_batch())
+    other = _tiny()
+    other.load_state_dict(agent.state_dict())
+    np.testing.assert_array_equal(other.act(obs, explore=False), agent.act(obs, explore=False))
+    torch.manual_seed(1)
+    m1 = agent.update(_batch())
+    torch.manual_seed(1)
+    m2 = other.update(_batch())
+    for k in m1:
+        torch.testing.assert_close(m1[k], m2[k])
+
+
+def test_same_seed_same_first_losses():
+    def first_losses():
+        agent = _tiny()
+        torch.manual_seed(7)
+        return [agent.update(_batch())["losses/critic"].item() for _ in range(3)]
+
+    assert first_losses() == first_losses()
+
+
+def test_bf16_losses_close_to_fp32():
+    fp32, bf16 = _tiny(), _tiny(bf16=True)
+    bf16.load_state_dict(fp32.state_dict())
+    torch.manual_seed(3)
+    a = fp32.losses(_batch())
+    torch.manual_seed(3)
+    b = bf16.losses(_batch())
+    for k in ("losses/critic", "losses/actor"):
+        torch.testing.assert_close(a[k], b[k], atol=2e-2, rtol=2e-2)
+
+
+def test_bad_config_rejected():
+    with pytest.raises(ValueError, match="gamma"):
+        _tiny(gamma=1.5)
+    with pytest.raises(ValueError, match="batch_size"):
+        _tiny(batch_size=0)
