@@ -1,0 +1,23 @@
+# visuomotor: the two set-up commands of the README.
+#   make demo   install everything, then train SAC on dmc/cartpole-swingup (~7 min on 2 CPU cores)
+#   make test   install everything (with test extras), then run the test suite
+.PHONY: setup setup-test demo test bench
+
+DEMO_STEPS ?= 40000
+
+setup:
+	bash scripts/setup.sh
+
+setup-test:
+	bash scripts/setup.sh test
+
+demo: setup
+	.venv/bin/visuomotor train --env dmc/cartpole-swingup --algo sac --steps $(DEMO_STEPS) --seed 0 \
+		--eval-every 5000 --eval-episodes 5
+
+test: setup-test
+	.venv/bin/python -m pytest -q -p no:cacheprovider
+
+bench:
+	bash scripts/setup.sh bench
+	.venv/bin/python benchmarks/sac_speed.py
