@@ -53,7 +53,8 @@ def cmd_eval(args: EvalArgs) -> None:
     if args.episodes < 1:
         raise VisuomotorError(f"--episodes must be >= 1, got {args.episodes}")
     agent, cfg, step = load_agent(args.run_dir, args.checkpoint, args.device)
-    env = make_env(cfg.env, seed=args.seed, render_mode="rgb_array" if args.video else None)
+    env = make_env(cfg.env, seed=args.seed, action_repeat=cfg.action_repeat,
+                   render_mode="rgb_array" if args.video else None)
     video = None
     if args.video:
         video = args.run_dir / "videos" / f"eval_{args.checkpoint}_{datetime.now():%Y%m%d-%H%M%S}.mp4"

@@ -107,8 +107,11 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
     return env
 
 
-def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, **kwargs) -> gym.Env:
+def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_repeat: int = 1,
+             **kwargs) -> gym.Env:
     """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
+
+    ``action_repeat`` > 1 repeats each action that many simulator steps, summing rewards.
 
     Extra keyword arguments go to the underlying constructor (``gymnasium.make``, ``DMCEnv`` or the
     user's factory). Call ``env.reset(seed=seed)`` once before stepping for a reproducible start.
@@ -134,6 +137,10 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, **kwarg
         if not isinstance(env, gym.Env):
             raise VisuomotorError(f"env factory {env_id!r} returned {type(env).__name__}, not a gymnasium.Env")
     env = _standardize(env, env_id)
+    if action_repeat != 1:
+        from visuomotor.envs.wrappers import ActionRepeat
+
+        env = ActionRepeat(env, action_repeat)
     env.action_space.seed(seed)
     env.observation_space.seed(seed)
     return env

@@ -27,7 +27,7 @@ def _col(rows, key):
     return np.asarray(xs), np.asarray(ys)
 
 
-def plot_run(run_dir: Path, title: str | None = None) -> Path:
+def plot_run(run_dir: Path, title: str | None = None, xlabel: str = "env steps") -> Path:
     """Write ``curves.png``: eval mean return (min-max band) and training episode returns vs steps."""
     import matplotlib
 
@@ -47,7 +47,7 @@ def plot_run(run_dir: Path, title: str | None = None) -> Path:
         ax.plot(x, y, color="tab:blue", marker="o", ms=3, label="eval mean return")
         if len(lo) == len(x):
             ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.2, label="eval min-max")
-    ax.set_xlabel("env steps")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("episode return")
     ax.set_title(title or run_dir.name, fontsize=9)
     ax.grid(alpha=0.3)

@@ -25,7 +25,9 @@ class TrainConfig:
     algo: str = "sac"
     """Algorithm name (see `visuomotor list`)."""
     steps: int = 100_000
-    """Total environment steps to train for (a resumed run may raise it)."""
+    """Total policy steps to train for (env frames = steps x action_repeat; a resumed run may raise it)."""
+    action_repeat: int = 1
+    """Simulator steps per policy step (PlaNet/CURL state-SAC protocol: 8 on cartpole, 4 on most DMC)."""
     seed: int = 0
     """Seed of networks, replay sampling, exploration and every environment episode."""
     run_dir: Path | None = None

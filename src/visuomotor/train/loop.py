@@ -68,6 +68,8 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("steps", "eval_every", "checkpoint_every", "log_every"):
         if getattr(cfg, name) <= 0:
             raise VisuomotorError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
+    if cfg.action_repeat < 1:
+        raise VisuomotorError(f"--action-repeat must be >= 1, got {cfg.action_repeat}")
     if cfg.eval_episodes < 1:
         raise VisuomotorError(f"--eval-episodes must be >= 1, got {cfg.eval_episodes}")
     if cfg.seed < 0:
@@ -131,8 +133,9 @@ class OffPolicyTrainer:
         torch.set_num_threads(self.threads)
         torch.manual_seed(cfg.seed)
 
-        self.env = make_env(cfg.env, seed=cfg.seed)
-        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None)
+        self.env = make_env(cfg.env, seed=cfg.seed, action_repeat=cfg.action_repeat)
+        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, action_repeat=cfg.action_repeat,
+                                 render_mode="rgb_array" if cfg.video else None)
         agent_cls, _ = ALGORITHMS[cfg.algo]
         self.agent = agent_cls(self.env.observation_space, self.env.action_space, self.algo_cfg, self.device)
         obs_dim = int(np.prod(self.env.observation_space.shape))
@@ -229,7 +232,12 @@ class OffPolicyTrainer:
                 "version": CHECKPOINT_VERSION, "step": self.step, "mean_return": self.best_eval,
                 "agent": self.agent.policy_state_dict(), "config": to_dict(self.cfg),
             })
-        plot_run(self.run_dir, title=f"{self.cfg.env}  {self.cfg.algo}  seed {self.cfg.seed}")
+        self._plot()
+
+    def _plot(self) -> None:
+        ar = self.cfg.action_repeat
+        plot_run(self.run_dir, title=f"{self.cfg.env}  {self.cfg.algo}  seed {self.cfg.seed}",
+                 xlabel="env steps" if ar == 1 else f"policy steps (x{ar} simulator steps)")
 
     # ---- main loop ---------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -286,10 +294,6 @@ class OffPolicyTrainer:
                             sums[k] = sums[k] + v if k in sums else v.clone()
                         n_updates += 1
 
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                    self._evaluate()
-                    bar.set_postfix_str(f"eval {self.last_eval:.1f}", refresh=False)
-
                 if terminated or truncated:
                     write_episode(self.episode_dir, self.episode_index, self.step, rec.arrays())
                     ep_returns.append(ep_return)
@@ -298,14 +302,12 @@ class OffPolicyTrainer:
                     ep_return = 0.0
                     obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
                     rec.start(obs)
-                    if self.step >= next_ckpt:
-                        self._checkpoint()
-                        next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
 
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     now = time.perf_counter()
                     sps = (self.step - win_step) / max(now - win_t, 1e-9)
-                    row = {"wall_time": self._wall(), "perf/sps": sps, "charts/episodes": self.episode_index}
+                    row = {"wall_time": self._wall(), "perf/sps": sps, "charts/episodes": self.episode_index,
+                           "charts/env_frames": self.step * cfg.action_repeat}
                     if ep_returns:
                         row["charts/episode_return"] = float(np.mean(ep_returns))
                         row["charts/episode_length"] = float(np.mean(ep_lengths))
@@ -318,6 +320,17 @@ class OffPolicyTrainer:
                     win_t, win_step = now, self.step
                     bar.set_postfix_str(f"sps {sps:.0f} | eval {self.last_eval:.1f}", refresh=False)
                     bar.update(self.step - bar.n)
+
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    t_eval = time.perf_counter()
+                    self._evaluate()
+                    win_t += time.perf_counter() - t_eval  # env-steps/s counts training time only
+                    bar.set_postfix_str(f"eval {self.last_eval:.1f}", refresh=False)
+
+                # checkpoints at episode ends: the next episode then starts from its own seed on resume
+                if len(rec) == 0 and self.step >= next_ckpt:
+                    self._checkpoint()
+                    next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
         except KeyboardInterrupt:
             self._checkpoint(partial=rec)
             bar.close()
@@ -327,7 +340,7 @@ class OffPolicyTrainer:
         bar.close()
         self._checkpoint(partial=rec)
         self.logger.close()
-        plot_run(self.run_dir, title=f"{cfg.env}  {cfg.algo}  seed {cfg.seed}")
+        self._plot()
         print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
               f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
         return self.run_dir

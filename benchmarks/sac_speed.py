@@ -1,0 +1,95 @@
+"""Env-steps/s of our SAC vs Stable-Baselines3's SAC, same settings, one process.
+
+    python benchmarks/sac_speed.py [--envs gym/HalfCheetah-v5 dmc/walker-walk] [--steps 3000] [--warmup 1000]
+
+Both: 2x256 MLPs, batch 256, one update per env step, same torch thread count, the same gymnasium
+env built by visuomotor.make_env. Timed: the `--steps` env steps after `--warmup` random steps,
+with updates on (SB3 through a callback clock, ours through the training loop's own sps log,
+which includes writing episodes to disk). Runs alternate libraries `--repeats` times; medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from visuomotor import SACConfig, TrainConfig, make_env, train
+
+
+def sb3_sps(env_id: str, warmup: int, steps: int, seed: int) -> float:
+    from stable_baselines3 import SAC as SB3SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Clock(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.t0 = self.t1 = None
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps == warmup + 1:
+                self.t0 = time.perf_counter()
+            if self.num_timesteps == warmup + steps + 1:
+                self.t1 = time.perf_counter()
+            return True
+
+    env = make_env(env_id, seed=seed)
+    model = SB3SAC("MlpPolicy", env, learning_rate=3e-4, buffer_size=1_000_000, learning_starts=warmup,
+                   batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
+                   policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=0)
+    clock = Clock()
+    model.learn(total_timesteps=warmup + steps + 1, callback=clock)
+    return steps / (clock.t1 - clock.t0)
+
+
+def ours_sps(env_id: str, warmup: int, steps: int, seed: int, threads: int, **sac_kw) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        cfg = TrainConfig(env=env_id, algo="sac", steps=warmup + steps, seed=seed, run_dir=run,
+                          eval_every=10**9, eval_episodes=1, video=False, checkpoint_every=10**9,
+                          log_every=warmup, threads=threads, progress=False, device="cpu",
+                          sac=SACConfig(learning_starts=warmup, **sac_kw))
+        train(cfg)
+        with open(run / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        # rows at warmup, 2*warmup, ...: the ones after the warmup window time the learning phase
+        timed = [r for r in rows if int(r["step"]) > warmup]
+        total = sum(warmup if int(r["step"]) % warmup == 0 else int(r["step"]) % warmup for r in timed)
+        secs = sum((warmup if int(r["step"]) % warmup == 0 else int(r["step"]) % warmup) / float(r["perf/sps"])
+                   for r in timed)
+        return total / secs
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--envs", nargs="+", default=["gym/HalfCheetah-v5", "dmc/walker-walk"])
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    variants = {"ours fp32": {}, "ours bf16": {"bf16": True}}
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.steps} timed steps after {args.warmup} warmup")
+    for env_id in args.envs:
+        res: dict[str, list[float]] = {"sb3": [], **{k: [] for k in variants}}
+        for _ in range(args.repeats):
+            res["sb3"].append(sb3_sps(env_id, args.warmup, args.steps, args.seed))
+            torch.set_num_threads(args.threads)
+            for name, kw in variants.items():
+                res[name].append(ours_sps(env_id, args.warmup, args.steps, args.seed, args.threads, **kw))
+        med = {k: statistics.median(v) for k, v in res.items()}
+        line = "  ".join(f"{k} {v:6.1f}" for k, v in med.items())
+        ratios = "  ".join(f"{k}/sb3 {med[k] / med['sb3']:.2f}x" for k in variants)
+        print(f"{env_id:<22} env-steps/s: {line}   |  {ratios}")
+        print(f"{'':<22} runs: " + "; ".join(f"{k} " + ",".join(f"{x:.0f}" for x in v) for k, v in res.items()))
+
+
+if __name__ == "__main__":
+    main()
