@@ -75,7 +75,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    variants = {"ours fp32": {}, "ours bf16": {"bf16": True}}
+    variants = {"ours fp32": {"bf16": False}, "ours bf16": {"bf16": True}}
     print(f"torch {torch.__version__}, {args.threads} threads, {args.steps} timed steps after {args.warmup} warmup")
     for env_id in args.envs:
         res: dict[str, list[float]] = {"sb3": [], **{k: [] for k in variants}}

@@ -71,7 +71,7 @@ def main() -> None:
     n = 20_000
     rb.add_many(np.random.randn(n, args.obs_dim), np.random.uniform(-1, 1, (n, args.act_dim)), np.random.randn(n),
                 np.random.randn(n, args.obs_dim), np.random.rand(n) < 0.01)
-    agents = {"fp32": SAC(obs_space, act_space, SACConfig()), "bf16": SAC(obs_space, act_space, SACConfig(bf16=True))}
+    agents = {"fp32": SAC(obs_space, act_space, SACConfig(bf16=False)), "bf16": SAC(obs_space, act_space, SACConfig(bf16=True))}
     shapes = gemm_shapes(args.obs_dim, args.act_dim, (256, 256), args.batch)
     times: dict[str, list[float]] = {k: [] for k in [*agents, "gemm fp32", "gemm bf16"]}
     for agent in agents.values():

@@ -34,6 +34,7 @@ def _tiny(**kw):
     obs = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
     act = gym.spaces.Box(-1, 1, (1,), np.float32)
     torch.manual_seed(0)
+    kw.setdefault("bf16", False)
     return SAC(obs, act, SACConfig(hidden=(3,), **kw))
 
 

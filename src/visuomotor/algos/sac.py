@@ -60,8 +60,9 @@ class SACConfig(OffPolicyConfig):
     """Lower bound of the policy's log std (squashed by tanh into [min, max])."""
     log_std_max: float = 2.0
     """Upper bound of the policy's log std."""
-    bf16: bool = False
-    """Run the network matmuls under bfloat16 autocast (losses and targets stay float32)."""
+    bf16: bool | None = None
+    """bfloat16 autocast for the network matmuls (losses, targets, log-probs stay float32).
+    None = on where the hardware does bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
     compile: bool = False
     """torch.compile the update step."""
 
@@ -77,6 +78,20 @@ class SACConfig(OffPolicyConfig):
             raise ValueError(f"init_alpha must be > 0, got {self.init_alpha}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matmuls run natively (and so faster than float32) on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = next((line for line in f if line.startswith("flags")), "")
+        except OSError:
+            return False
+        return " avx512_bf16" in flags or " amx_bf16" in flags
+    return False
 
 
 class Actor(nn.Module):
@@ -116,10 +131,12 @@ class SAC(Agent):
         ]
         if cfg.autotune_alpha:
             groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
-        fused = self.device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam(groups, fused=fused)
+        if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
+            groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
+        self.optimizer = torch.optim.Adam(groups, fused=self.device.type in ("cpu", "cuda"))
         self._online = list(self.critic.parameters())
         self._target = list(self.critic_target.parameters())
+        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
         self._update_fn = torch.compile(self._update) if cfg.compile else self._update
 
     # ---- acting -------------------------------------------------------------------------------
@@ -137,29 +154,28 @@ class SAC(Agent):
     # ---- learning -----------------------------------------------------------------------------
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
+        # One autocast region (when bf16 is on) so each weight is cast once per update; sampling,
+        # log-probs, targets and losses are computed in float32 from the networks' outputs.
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self._losses(batch)
+
+    def _losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
-            with autocast:
-                next_mean, next_log_std = self.actor(batch.next_obs)
+            next_mean, next_log_std = self.actor(batch.next_obs)
             next_a, next_logp = squashed_gaussian_sample(next_mean.float(), next_log_std.float())
-            with autocast:
-                q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1))
-            soft_v = q_next.float().squeeze(-1).amin(0) - alpha * next_logp
+            q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1)).float().squeeze(-1)
+            soft_v = q_next.amin(0) - alpha * next_logp
             target = batch.reward + cfg.gamma * (1.0 - batch.terminated) * soft_v
 
-        with autocast:
-            q = self.critic(torch.cat([batch.obs, batch.action], -1))
-        q = q.float().squeeze(-1)  # [n, B]
+        q = self.critic(torch.cat([batch.obs, batch.action], -1)).float().squeeze(-1)  # [n, B]
         critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
 
-        with autocast:
-            mean, log_std = self.actor(batch.obs)
+        mean, log_std = self.actor(batch.obs)
         pi_a, logp = squashed_gaussian_sample(mean.float(), log_std.float())
-        with autocast:
-            q_pi = self.critic(torch.cat([batch.obs, pi_a], -1), detach_params=True)
-        actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()
+        q_pi = self.critic(torch.cat([batch.obs, pi_a], -1), detach_params=True).float().squeeze(-1)
+        actor_loss = (alpha * logp - q_pi.amin(0)).mean()
         alpha_loss = -(self.log_alpha.exp() * (logp.detach() + self.target_entropy)).mean()
         return {
             "losses/critic": critic_loss,

@@ -250,6 +250,7 @@ class OffPolicyTrainer:
                 "observation_shape": list(self.env.observation_space.shape),
                 "action_shape": list(self.env.action_space.shape),
                 "target_entropy": getattr(self.agent, "target_entropy", None),
+                "bf16": getattr(self.agent, "bf16", None),
                 "versions": _versions(), "command": sys.argv,
             })
         self.logger = Logger(self.run_dir, resume_step=self.step if resumed else None)
@@ -271,7 +272,7 @@ class OffPolicyTrainer:
         obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
         rec.start(obs)
         ep_return, ep_returns, ep_lengths = 0.0, [], []
-        sums: dict[str, torch.Tensor] = {}
+        metric_sum: torch.Tensor | None = None
         n_updates = 0
         win_t, win_step = time.perf_counter(), self.step
         try:
@@ -290,8 +291,8 @@ class OffPolicyTrainer:
                 if self.step > acfg.learning_starts:
                     for _ in range(acfg.updates_per_step):
                         metrics = self.agent.update(self.replay.sample(acfg.batch_size))
-                        for k, v in metrics.items():
-                            sums[k] = sums[k] + v if k in sums else v.clone()
+                        values = torch.stack(list(metrics.values()))  # one add per update, no host sync
+                        metric_sum = values if metric_sum is None else metric_sum + values
                         n_updates += 1
 
                 if terminated or truncated:
@@ -312,11 +313,9 @@ class OffPolicyTrainer:
                         row["charts/episode_return"] = float(np.mean(ep_returns))
                         row["charts/episode_length"] = float(np.mean(ep_lengths))
                     if n_updates:
-                        keys = list(sums)
-                        values = (torch.stack([sums[k].float() for k in keys]) / n_updates).tolist()
-                        row.update(zip(keys, values))
+                        row.update(zip(metrics.keys(), (metric_sum.float() / n_updates).tolist()))
                     self.logger.log(self.step, row)
-                    sums, n_updates, ep_returns, ep_lengths = {}, 0, [], []
+                    metric_sum, n_updates, ep_returns, ep_lengths = None, 0, [], []
                     win_t, win_step = now, self.step
                     bar.set_postfix_str(f"sps {sps:.0f} | eval {self.last_eval:.1f}", refresh=False)
                     bar.update(self.step - bar.n)
