@@ -102,8 +102,17 @@ class Actor(nn.Module):
         self.net = mlp(obs_dim, hidden, 2 * act_dim)
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, raw = self.net(obs).chunk(2, dim=-1)
+    def forward(self, obs: torch.Tensor, params: list[torch.Tensor] | None = None):
+        """``params`` (weight, bias, ...) replaces the module's own, e.g. a bf16 copy."""
+        if params is None:
+            out = self.net(obs)
+        else:
+            out, last = obs, len(params) // 2 - 1
+            for i in range(last + 1):
+                out = torch.addmm(params[2 * i + 1], out, params[2 * i].t())
+                if i < last:
+                    out = torch.relu(out)
+        mean, raw = out.float().chunk(2, dim=-1)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw) + 1.0)
         return mean, log_std
 
@@ -153,29 +162,32 @@ class SAC(Agent):
 
     # ---- learning -----------------------------------------------------------------------------
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
-        # One autocast region (when bf16 is on) so each weight is cast once per update; sampling,
-        # log-probs, targets and losses are computed in float32 from the networks' outputs.
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self._losses(batch)
+        """The three SAC losses (and diagnostics) on one batch, from the current parameters.
 
-    def _losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        With bf16 on, each float32 master weight is cast once here (gradients flow back through
+        the cast) and the networks run in bf16; sampling, log-probs, targets and losses stay float32.
+        """
         cfg = self.cfg
+        dt = torch.bfloat16 if self.bf16 else torch.float32
+        actor_w = [p.to(dt) for p in self.actor.parameters()]
+        critic_w = [p.to(dt) for p in self.critic.parameters()]
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
-            next_mean, next_log_std = self.actor(batch.next_obs)
-            next_a, next_logp = squashed_gaussian_sample(next_mean.float(), next_log_std.float())
-            q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1)).float().squeeze(-1)
-            soft_v = q_next.amin(0) - alpha * next_logp
+            target_w = [p.to(dt) for p in self.critic_target.parameters()]
+            next_mean, next_log_std = self.actor(batch.next_obs.to(dt), [w.detach() for w in actor_w])
+            next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std)
+            q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)
+            soft_v = q_next.float().squeeze(-1).amin(0) - alpha * next_logp
             target = batch.reward + cfg.gamma * (1.0 - batch.terminated) * soft_v
 
-        q = self.critic(torch.cat([batch.obs, batch.action], -1)).float().squeeze(-1)  # [n, B]
+        q = self.critic(torch.cat([batch.obs, batch.action], -1).to(dt), critic_w).float().squeeze(-1)  # [n, B]
         critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
 
-        mean, log_std = self.actor(batch.obs)
-        pi_a, logp = squashed_gaussian_sample(mean.float(), log_std.float())
-        q_pi = self.critic(torch.cat([batch.obs, pi_a], -1), detach_params=True).float().squeeze(-1)
-        actor_loss = (alpha * logp - q_pi.amin(0)).mean()
+        mean, log_std = self.actor(batch.obs.to(dt), actor_w)
+        pi_a, logp = squashed_gaussian_sample(mean, log_std)
+        # the policy loss reaches the critics through detached weights: it moves only the policy
+        q_pi = self.critic(torch.cat([batch.obs, pi_a], -1).to(dt), [w.detach() for w in critic_w])
+        actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()
         alpha_loss = -(self.log_alpha.exp() * (logp.detach() + self.target_entropy)).mean()
         return {
             "losses/critic": critic_loss,

@@ -47,18 +47,20 @@ class EnsembleMLP(nn.Module):
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.n = n
 
-    def forward(self, x: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
-        """x: [B, in] (shared) or [n, B, in] -> [n, B, out].
+    def forward(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """x: [B, in] (shared by every member) or [n, B, in] -> [n, B, out].
 
-        ``detach_params=True`` evaluates with the parameters cut from autograd, so a loss through
-        the output (an actor's) sends gradients to the input only, not to these weights.
+        ``params`` (weight, bias, weight, bias, ...) replaces the module's own parameters: a cast
+        copy (bf16 compute from float32 masters) or detached ones (a loss that must reach the
+        input but not these weights).
         """
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            if detach_params:
-                x = layer(x, layer.weight.detach(), layer.bias.detach())
-            else:
-                x = layer(x)
+        if params is None:
+            params = [t for layer in self.layers for t in (layer.weight, layer.bias)]
+        last = len(params) // 2 - 1
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.n, -1, -1)
+        for i in range(last + 1):
+            x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
             if i < last:
                 x = torch.relu(x)
         return x
