@@ -16,7 +16,7 @@ def _pendulum_factory(**kwargs):
                                     "gym/Hopper-v5", "tests.test_envs:_pendulum_factory"])
 def test_check_env_passes(env_id):
     env = make_env(env_id, seed=0)
-    check_env(env.unwrapped if False else env, skip_render_check=True)
+    check_env(env, skip_render_check=True)
     assert env.observation_space.dtype == np.float32 and len(env.observation_space.shape) == 1
     assert np.all(env.action_space.low == -1) and np.all(env.action_space.high == 1)
     obs, _ = env.reset(seed=0)
@@ -73,6 +73,30 @@ def test_dmc_reset_seed_reproduces_and_actions_scale():
     # actions in [-1, 1] map onto the task's bounds: +1 is the max torque
     low, high = env.unwrapped._act_low, env.unwrapped._act_high
     np.testing.assert_allclose(low + (np.ones(6) + 1) * 0.5 * (high - low), high)
+
+
+def test_gym_render_rgb_array_and_action_repeat():
+    env = make_env("gym/HalfCheetah-v5", seed=0, render_mode="rgb_array", action_repeat=4)
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
+    assert env.metadata["render_fps"] == 5  # 20 fps / 4
+
+
+def test_action_repeat_sums_rewards_and_stops_at_episode_end():
+    base, rep = make_env("dmc/cartpole-swingup", seed=0), make_env("dmc/cartpole-swingup", seed=0, action_repeat=3)
+    base.reset(seed=4)
+    rep.reset(seed=4)
+    a = np.array([0.3], np.float32)
+    total = sum(base.step(a)[1] for _ in range(3))
+    _, r, _, _, _ = rep.step(a)
+    assert r == pytest.approx(total)
+    steps, done = 1, False
+    while not done:
+        _, _, term, trunc, _ = rep.step(a)
+        done = term or trunc
+        steps += 1
+    assert steps == 334 and trunc  # ceil(1000 / 3): the last repeat is cut at the time limit
 
 
 def test_dmc_render_rgb_array():

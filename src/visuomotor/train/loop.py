@@ -148,6 +148,7 @@ class OffPolicyTrainer:
         self.best_eval = -math.inf
         self.last_eval = math.nan
         self.wall_offset = 0.0
+        self.eval_time = 0.0  # wall seconds spent evaluating, so train_time excludes them
         self.resumed_from: int | None = None
 
     # ---- paths -----------------------------------------------------------------------------------
@@ -169,6 +170,7 @@ class OffPolicyTrainer:
             "best_eval": self.best_eval,
             "last_eval": self.last_eval,
             "wall_time": self._wall(),
+            "eval_time": self.eval_time,
             "agent": self.agent.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "replay_rng": self.replay.rng_state(),
@@ -194,6 +196,7 @@ class OffPolicyTrainer:
         self.best_eval = float(state["best_eval"])
         self.last_eval = float(state["last_eval"])
         self.wall_offset = float(state["wall_time"])
+        self.eval_time = float(state.get("eval_time", 0.0))
         kept = [(i, p) for i, end, p in episodes if end <= self.step and i < self.episode_index]
         self._set_aside([p for i, end, p in episodes if not (end <= self.step and i < self.episode_index)],
                         f"they finished after the checkpoint at step {self.step}")
@@ -219,12 +222,16 @@ class OffPolicyTrainer:
     # ---- evaluation --------------------------------------------------------------------------------
     def _evaluate(self) -> None:
         video = self.run_dir / "videos" / f"step_{self.step:09d}.mp4" if self.cfg.video else None
+        t0 = time.perf_counter()
         res = evaluate(self.agent, self.eval_env, self.cfg.eval_episodes, seed=self.cfg.seed,
                        round_index=self.eval_round, video_path=video)
+        eval_seconds = time.perf_counter() - t0
         self.eval_round += 1
         summary = res.summary()
         self.last_eval = summary["mean_return"]
-        row = {**summary, "wall_time": self._wall(), "returns": ";".join(f"{r:.4g}" for r in res.returns)}
+        self.eval_time += eval_seconds
+        row = {**summary, "wall_time": self._wall(), "train_time": self._wall() - self.eval_time,
+               "eval_seconds": eval_seconds, "returns": ";".join(f"{r:.4g}" for r in res.returns)}
         self.logger.log_eval(self.step, row)
         if summary["mean_return"] > self.best_eval:
             self.best_eval = summary["mean_return"]

@@ -1,0 +1,158 @@
+"""Learning benchmark: our SAC vs Stable-Baselines3's SAC, same settings, from states.
+
+    python benchmarks/sac_learning.py run --lib ours --env dmc/cartpole-swingup --seed 0 [--steps 100000]
+    python benchmarks/sac_learning.py run --lib sb3  --env dmc/cartpole-swingup --seed 0
+    python benchmarks/sac_learning.py table            # summarize benchmarks/results/sac_learning/*.csv
+
+Identical settings for both: 2x256 MLPs, batch 256, lr 3e-4, gamma 0.99, tau 0.005, one update per
+env step, 5000 uniform-random warm-up steps, automatic temperature toward -|A| from alpha 1, action
+repeat 1, the same visuomotor env and the same evaluation: every 10k steps, 10 deterministic
+episodes whose seeds are the same for both libraries. Each run writes one CSV (step,
+mean_return, train_seconds) where train_seconds excludes evaluation time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sac_learning"
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    from visuomotor.fileio import atomic_write_text
+
+    lines = ["lib,env,seed,step,mean_return,train_seconds"]
+    lines += [f"{r['lib']},{r['env']},{r['seed']},{r['step']},{r['mean_return']:.2f},{r['train_seconds']:.1f}"
+              for r in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path, **sac_kw) -> None:
+    from visuomotor import SACConfig, TrainConfig, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        train(TrainConfig(env=env_id, algo="sac", steps=steps, seed=seed, run_dir=run, eval_every=eval_every,
+                          eval_episodes=10, video=False, checkpoint_every=steps, threads=threads,
+                          progress=False, device="cpu", sac=SACConfig(learning_starts=5000, **sac_kw)))
+        with open(run / "eval.csv", newline="") as f:
+            rows = [{"lib": out.stem.split("__")[0], "env": env_id, "seed": seed, "step": int(r["step"]),
+                     "mean_return": float(r["mean_return"]), "train_seconds": float(r["train_time"])}
+                    for r in csv.DictReader(f)]
+    _write(out, rows)
+
+
+def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path) -> None:
+    from stable_baselines3 import SAC as SB3SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from visuomotor import make_env
+    from visuomotor.evaluate import evaluate
+
+    torch.set_num_threads(threads)
+    env, eval_env = make_env(env_id, seed=seed), make_env(env_id, seed=seed + 1)
+
+    class Policy:
+        def __init__(self, model):
+            self.model = model
+
+        def act(self, obs, explore):
+            return self.model.predict(obs, deterministic=not explore)[0]
+
+    rows: list[dict] = []
+
+    class EvalClock(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.t0 = time.perf_counter()
+            self.eval_seconds = 0.0
+            self.round = 0
+
+        def evaluate_now(self, step: int) -> None:
+            t = time.perf_counter()
+            res = evaluate(Policy(self.model), eval_env, 10, seed=seed, round_index=self.round)
+            self.round += 1
+            self.eval_seconds += time.perf_counter() - t
+            rows.append({"lib": "sb3", "env": env_id, "seed": seed, "step": step,
+                         "mean_return": res.summary()["mean_return"],
+                         "train_seconds": time.perf_counter() - self.t0 - self.eval_seconds})
+            _write(out, rows)
+
+        def _on_training_start(self) -> None:
+            self.evaluate_now(0)
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps % eval_every == 0:
+                self.evaluate_now(self.num_timesteps)
+            return True
+
+    model = SB3SAC("MlpPolicy", env, learning_rate=3e-4, buffer_size=1_000_000, learning_starts=5000,
+                   batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1, ent_coef="auto",
+                   policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=0)
+    model.learn(total_timesteps=steps, callback=EvalClock())
+
+
+def table() -> None:
+    runs: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
+    for path in sorted(RESULTS.glob("*.csv")):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                key = (r["env"], r["lib"])
+                runs.setdefault(key, {}).setdefault(int(r["step"]), []).append(
+                    (float(r["mean_return"]), float(r["train_seconds"])))
+    envs = sorted({e for e, _ in runs})
+    for env in envs:
+        libs = sorted(lib for e, lib in runs if e == env)
+        steps = sorted({s for lib in libs for s in runs[(env, lib)]})
+        print(f"\n{env}: eval return, mean ± std over seeds (n seeds); train minutes (mean)\n")
+        print("| step | " + " | ".join(libs) + " |")
+        print("|---|" + "---|" * len(libs))
+        for s in steps:
+            cells = []
+            for lib in libs:
+                vals = runs[(env, lib)].get(s, [])
+                if not vals:
+                    cells.append("-")
+                    continue
+                rets = [v[0] for v in vals]
+                sd = statistics.stdev(rets) if len(rets) > 1 else 0.0
+                cells.append(f"{np.mean(rets):.0f} ± {sd:.0f} (n={len(rets)}), {np.mean([v[1] for v in vals]) / 60:.1f} min")
+            print(f"| {s} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--lib", choices=["ours", "ours-fp32", "sb3"], required=True)
+    r.add_argument("--env", default="dmc/cartpole-swingup")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--steps", type=int, default=100_000)
+    r.add_argument("--eval-every", type=int, default=10_000)
+    r.add_argument("--threads", type=int, default=1)
+    sub.add_parser("table")
+    args = p.parse_args()
+    if args.cmd == "table":
+        table()
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{args.lib}__{args.env.replace('/', '-')}__s{args.seed}.csv"
+    if args.lib == "sb3":
+        run_sb3(args.env, args.seed, args.steps, args.eval_every, args.threads, out)
+    else:
+        extra = {"bf16": False} if args.lib == "ours-fp32" else {}
+        run_ours(args.env, args.seed, args.steps, args.eval_every, args.threads, out, **extra)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
