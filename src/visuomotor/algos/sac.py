@@ -61,8 +61,9 @@ class SACConfig(OffPolicyConfig):
     log_std_max: float = 2.0
     """Upper bound of the policy's log std."""
     bf16: bool | None = None
-    """bfloat16 autocast for the network matmuls (losses, targets, log-probs stay float32).
-    None = on where the hardware does bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    """bfloat16 compute in the networks, from float32 master weights (sampling, log-probs, targets,
+    losses and optimizer stay float32). None = on where the hardware does bf16 natively (CUDA;
+    CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
 
