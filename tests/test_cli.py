@@ -164,3 +164,16 @@ def test_resume_with_changed_settings_refused(tmp_path):
     run_cli(*_train_args(run, 300), check=True)
     proc = run_cli(*_train_args(run, 600, "--resume", "--sac.gamma", "0.9"))
     assert proc.returncode != 0 and "sac.gamma" in proc.stderr
+
+
+def test_resume_before_first_checkpoint_starts_over_cleanly(tmp_path):
+    """Killed before any checkpoint: --resume starts from step 0 without duplicated rows."""
+    run = tmp_path / "run"
+    args = _train_args(run, 300, "--action-repeat", "4")  # 250-step episodes: one ends
+    run_cli(*args, check=True)
+    (run / "checkpoints" / "latest.pt").unlink()  # as if killed before the first checkpoint
+    run_cli(*args, "--resume", check=True)
+    assert [int(r["step"]) for r in _rows(run / "eval.csv")] == [0, 300]
+    assert [int(r["step"]) for r in _rows(run / "metrics.csv")] == [300]
+    assert [p.name for p in (run / "episodes" / "discarded").iterdir()] == ["ep_000000_000000250.npz"]
+    assert [p.name for p in (run / "episodes").glob("ep_*.npz")] == ["ep_000000_000000250.npz"]

@@ -64,6 +64,8 @@ class Logger:
     def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True):
         self.metrics = CSVLog(run_dir / "metrics.csv")
         self.evals = CSVLog(run_dir / "eval.csv")
+        # resume_step: rows up to and including it belong to the checkpoint and stay; later ones
+        # are redone by the resumed run. -1 means start over (no checkpoint was ever written).
         if resume_step is not None:
             self.metrics.truncate_after(resume_step)
             self.evals.truncate_after(resume_step)
@@ -71,7 +73,8 @@ class Logger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+            purge = None if resume_step is None else resume_step + 1
+            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=purge)
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         self.metrics.write({"step": step, **scalars})

@@ -260,7 +260,7 @@ class OffPolicyTrainer:
                 "bf16": getattr(self.agent, "bf16", None),
                 "versions": _versions(), "command": sys.argv,
             })
-        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else None)
+        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
         self._t0 = time.perf_counter()
         if self.step >= cfg.steps:
             print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
