@@ -172,6 +172,17 @@ def test_bf16_losses_close_to_fp32():
         torch.testing.assert_close(a[k], b[k], atol=2e-2, rtol=2e-2)
 
 
+def test_bf16_keeps_q_resolution():
+    """Hidden layers in bf16, output layer in float32: large Q values are not rounded to bf16."""
+    agent = _tiny(bf16=True)
+    with torch.no_grad():
+        agent.critic.layers[-1].bias.fill_(100.3)
+    b = _batch()
+    q = agent.losses(b)["losses/q_mean"]
+    assert q.dtype == torch.float32
+    assert (q * 8).frac().abs() > 1e-3  # 100.3-ish, not a bf16 value (multiples of 0.5 near 100)
+
+
 def test_bad_config_rejected():
     with pytest.raises(ValueError, match="gamma"):
         _tiny(gamma=1.5)

@@ -61,8 +61,8 @@ class SACConfig(OffPolicyConfig):
     log_std_max: float = 2.0
     """Upper bound of the policy's log std."""
     bf16: bool | None = None
-    """bfloat16 compute in the networks, from float32 master weights (sampling, log-probs, targets,
-    losses and optimizer stay float32). None = on where the hardware does bf16 natively (CUDA;
+    """bfloat16 compute in the hidden layers, from float32 master weights (output layers, sampling,
+    log-probs, targets, losses and optimizer stay float32). None = on where the hardware does bf16 natively (CUDA;
     CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
@@ -79,6 +79,12 @@ class SACConfig(OffPolicyConfig):
             raise ValueError(f"init_alpha must be > 0, got {self.init_alpha}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+
+
+def _hidden_cast(params, dtype: torch.dtype) -> list[torch.Tensor]:
+    """(weight, bias, ...) with every layer but the output layer cast to ``dtype``."""
+    params = list(params)
+    return [p.to(dtype) for p in params[:-2]] + params[-2:]
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -110,7 +116,7 @@ class Actor(nn.Module):
         else:
             out, last = obs, len(params) // 2 - 1
             for i in range(last + 1):
-                out = torch.addmm(params[2 * i + 1], out, params[2 * i].t())
+                out = torch.addmm(params[2 * i + 1], out.to(params[2 * i].dtype), params[2 * i].t())
                 if i < last:
                     out = torch.relu(out)
         mean, raw = out.float().chunk(2, dim=-1)
@@ -165,16 +171,18 @@ class SAC(Agent):
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The three SAC losses (and diagnostics) on one batch, from the current parameters.
 
-        With bf16 on, each float32 master weight is cast once here (gradients flow back through
-        the cast) and the networks run in bf16; sampling, log-probs, targets and losses stay float32.
+        With bf16 on, the hidden layers' float32 master weights are cast once here (gradients flow
+        back through the cast) and run in bf16; output layers, sampling, log-probs, targets and
+        losses stay float32: a bf16 Q output would be rounded to steps of 0.5 at Q = 100, as large
+        as a per-step reward.
         """
         cfg = self.cfg
         dt = torch.bfloat16 if self.bf16 else torch.float32
-        actor_w = [p.to(dt) for p in self.actor.parameters()]
-        critic_w = [p.to(dt) for p in self.critic.parameters()]
+        actor_w = _hidden_cast(self.actor.parameters(), dt)
+        critic_w = _hidden_cast(self.critic.parameters(), dt)
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
-            target_w = [p.to(dt) for p in self.critic_target.parameters()]
+            target_w = _hidden_cast(self.critic_target.parameters(), dt)
             next_mean, next_log_std = self.actor(batch.next_obs.to(dt), [w.detach() for w in actor_w])
             next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std)
             q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)

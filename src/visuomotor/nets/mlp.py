@@ -60,7 +60,8 @@ class EnsembleMLP(nn.Module):
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.n, -1, -1)
         for i in range(last + 1):
-            x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
+            w = params[2 * i]
+            x = torch.baddbmm(params[2 * i + 1], x.to(w.dtype), w)  # layers may differ in precision
             if i < last:
                 x = torch.relu(x)
         return x
