@@ -177,3 +177,18 @@ def test_resume_before_first_checkpoint_starts_over_cleanly(tmp_path):
     assert [int(r["step"]) for r in _rows(run / "metrics.csv")] == [300]
     assert [p.name for p in (run / "episodes" / "discarded").iterdir()] == ["ep_000000_000000250.npz"]
     assert [p.name for p in (run / "episodes").glob("ep_*.npz")] == ["ep_000000_000000250.npz"]
+
+
+@pytest.mark.slow
+def test_gym_env_run_with_terminations(tmp_path):
+    """A gymnasium MuJoCo env: variable-length episodes ending in real terminations, gym rendering."""
+    run = tmp_path / "run"
+    run_cli("train", "--env", "gym/InvertedPendulum-v5", "--steps", 600, "--run-dir", run, "--eval-every", 600,
+            "--eval-episodes", 2, "--threads", 1, "--no-progress", *TINY_SAC, check=True)
+    episodes = sorted((run / "episodes").glob("ep_*.npz"))
+    assert len(episodes) > 3
+    ep = np.load(episodes[0])
+    assert ep["terminated"][-1] and not ep["truncated"].any()  # the pole fell: a true terminal state
+    assert [v.name for v in sorted((run / "videos").glob("*.mp4"))] == ["step_000000000.mp4", "step_000000600.mp4"]
+    out = run_cli("eval", run, "--episodes", 2, check=True)
+    assert "gym/InvertedPendulum-v5" in out.stdout
