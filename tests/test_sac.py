@@ -53,8 +53,7 @@ def _q(layers, x):
 def _pi(actor, x, eps):
     l1, l2 = actor.net[0], actor.net[2]
     out = torch.relu(x @ l1.weight.T + l1.bias) @ l2.weight.T + l2.bias
-    mean, raw = out[:, :1], out[:, 1:]
-    log_std = -5 + 0.5 * 7 * (torch.tanh(raw) + 1)
+    mean, log_std = out[:, :1], out[:, 1:].clamp(-20, 2)
     u = mean + log_std.exp() * eps
     logp = (-0.5 * eps**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1) - torch.log(1 - torch.tanh(u) ** 2).sum(-1)
     return torch.tanh(u), logp
