@@ -78,7 +78,7 @@ def test_sac_losses_against_hand_computation():
         a, logp = _pi(agent.actor, b.obs, eps_pi)
         q_pi = torch.minimum(*_q(crit, torch.cat([b.obs, a], 1))).squeeze(-1)
         actor = (alpha * logp - q_pi).mean()
-        alpha_loss = -(alpha * (logp - 1.0)).mean()  # target entropy -|A| = -1
+        alpha_loss = -(math.log(alpha) * (logp - 1.0)).mean()  # on log alpha; target entropy -|A| = -1
     torch.testing.assert_close(got["losses/critic"], critic, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got["losses/actor"], actor, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got["losses/alpha"], alpha_loss, atol=1e-5, rtol=1e-5)

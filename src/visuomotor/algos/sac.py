@@ -7,7 +7,8 @@ Per update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (no
     a' ~ pi(.|s'),                 y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s'))
     J_Q  = sum_i 0.5 E[(Q_i(s, a) - y)^2]                             (twin critics, min target)
     a~ ~ pi(.|s) (reparameterized), J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)]
-    J_alpha = E[-alpha (log pi(a~|s) + Hbar)],    Hbar = -|A|          (temperature)
+    J_alpha = E[-log(alpha) (log pi(a~|s) + Hbar)], Hbar = -|A|        (temperature, on log alpha
+                                                                        as in the authors' code)
     Qbar <- (1 - tau) Qbar + tau Q                                     (Polyak)
 
 The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean).
@@ -198,7 +199,7 @@ class SAC(Agent):
         # the policy loss reaches the critics through detached weights: it moves only the policy
         q_pi = self.critic(torch.cat([batch.obs, pi_a], -1).to(dt), [w.detach() for w in critic_w])
         actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()
-        alpha_loss = -(self.log_alpha.exp() * (logp.detach() + self.target_entropy)).mean()
+        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         return {
             "losses/critic": critic_loss,
             "losses/actor": actor_loss,
