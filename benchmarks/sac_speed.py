@@ -57,11 +57,14 @@ def ours_sps(env_id: str, warmup: int, steps: int, seed: int, threads: int, **sa
         train(cfg)
         with open(run / "metrics.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        # rows at warmup, 2*warmup, ...: the ones after the warmup window time the learning phase
-        timed = [r for r in rows if int(r["step"]) > warmup]
-        total = sum(warmup if int(r["step"]) % warmup == 0 else int(r["step"]) % warmup for r in timed)
-        secs = sum((warmup if int(r["step"]) % warmup == 0 else int(r["step"]) % warmup) / float(r["perf/sps"])
-                   for r in timed)
+        # each row's perf/sps covers the steps since the previous row; time the rows after warm-up
+        total, secs, prev = 0, 0.0, warmup
+        for r in rows:
+            step = int(r["step"])
+            if step > warmup:
+                total += step - prev
+                secs += (step - prev) / float(r["perf/sps"])
+                prev = step
         return total / secs
 
 
