@@ -63,8 +63,8 @@ class SACConfig(OffPolicyConfig):
     """Upper clip of the policy's log std."""
     bf16: bool | None = None
     """bfloat16 compute in the hidden layers, from float32 master weights (output layers, sampling,
-    log-probs, targets, losses and optimizer stay float32). None = on where the hardware does bf16 natively (CUDA;
-    CPUs with AVX512-BF16 or AMX), off elsewhere."""
+    log-probs, targets, losses and optimizer stay float32). None = on where the hardware does bf16
+    natively (CUDA; CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
 

@@ -197,10 +197,11 @@ class OffPolicyTrainer:
         self.last_eval = float(state["last_eval"])
         self.wall_offset = float(state["wall_time"])
         self.eval_time = float(state.get("eval_time", 0.0))
-        kept = [(i, p) for i, end, p in episodes if end <= self.step and i < self.episode_index]
-        self._set_aside([p for i, end, p in episodes if not (end <= self.step and i < self.episode_index)],
-                        f"they finished after the checkpoint at step {self.step}")
-        for _, p in kept:
+        kept, later = [], []
+        for i, end, p in episodes:
+            (kept if end <= self.step and i < self.episode_index else later).append(p)
+        self._set_aside(later, f"they finished after the checkpoint at step {self.step}")
+        for p in kept:
             self.replay.add_many(*transitions(load_episode(p)))
         if "partial_episode" in state:
             self.replay.add_many(*transitions({k: v.numpy() for k, v in state["partial_episode"].items()}))
@@ -230,7 +231,8 @@ class OffPolicyTrainer:
         summary = res.summary()
         self.last_eval = summary["mean_return"]
         self.eval_time += eval_seconds
-        row = {**summary, "wall_time": self._wall(), "train_time": self._wall() - self.eval_time,
+        wall = self._wall()
+        row = {**summary, "wall_time": wall, "train_time": wall - self.eval_time,
                "eval_seconds": eval_seconds, "returns": ";".join(f"{r:.4g}" for r in res.returns)}
         self.logger.log_eval(self.step, row)
         if summary["mean_return"] > self.best_eval:
