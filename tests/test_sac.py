@@ -62,10 +62,11 @@ def _pi(actor, x, eps):
 def test_sac_losses_against_hand_computation():
     agent = _tiny(init_alpha=0.5)
     b = _batch()
-    torch.manual_seed(123)
+    agent.seed(123)
     got = agent.losses(b)
-    torch.manual_seed(123)  # same noise draws, same order: next action first, then policy action
-    eps_next, eps_pi = torch.randn(2, 1), torch.randn(2, 1)
+    # the same noise: the target's next actions from seed 123, the policy's actions from seed 124
+    eps_next = torch.randn(2, 1, generator=torch.Generator().manual_seed(123))
+    eps_pi = torch.randn(2, 1, generator=torch.Generator().manual_seed(124))
     crit = [p.detach() for p in agent.critic.parameters()]
     targ = [p.detach() for p in agent.critic_target.parameters()]
     alpha = 0.5
@@ -92,9 +93,8 @@ def test_target_bootstraps_through_truncation_only():
     b.reward = torch.zeros(2)
     b.next_obs = torch.tensor([[0.2, 0.1], [0.2, 0.1]])
     b.terminated = torch.tensor([0.0, 1.0])
-    torch.manual_seed(5)
-    eps = torch.randn(2, 1)
-    torch.manual_seed(5)
+    agent.seed(5)
+    eps = torch.randn(2, 1, generator=torch.Generator().manual_seed(5))
     got = agent.losses(b)["losses/critic"]
     with torch.no_grad():
         a2, logp2 = _pi(agent.actor, b.next_obs, eps)
@@ -153,11 +153,76 @@ def test_deterministic_eval_action_and_state_roundtrip():
 
 def test_same_seed_same_first_losses():
     def first_losses():
-        agent = _tiny()
-        torch.manual_seed(7)
+        agent = _tiny()  # seeds torch's generator, which seeds the update's noise
         return [agent.update(_batch())["losses/critic"].item() for _ in range(3)]
 
     assert first_losses() == first_losses()
+
+
+def _space_agent(obs_dim=5, act_dim=2, **kw):
+    obs = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+    act = gym.spaces.Box(-1, 1, (act_dim,), np.float32)
+    torch.manual_seed(0)
+    return SAC(obs, act, SACConfig(hidden=(32, 32), bf16=False, **kw))
+
+
+def _random_batch(n=64, obs_dim=5, act_dim=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return Batch(obs=torch.randn(n, obs_dim, generator=g), action=torch.rand(n, act_dim, generator=g) * 2 - 1,
+                 reward=torch.randn(n, generator=g), next_obs=torch.randn(n, obs_dim, generator=g),
+                 terminated=(torch.rand(n, generator=g) < 0.1).float())
+
+
+def test_parallel_update_equals_serial_update():
+    """The two halves on two threads (one intra-op thread each) give bit-identical parameters to
+    the same halves one after the other on one thread."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = _space_agent(parallel_update=False)
+        torch.set_num_threads(2)
+        parallel = _space_agent(parallel_update=True)
+        assert parallel.parallel and not serial.parallel
+        for i in range(5):
+            b = _random_batch(seed=i)
+            torch.set_num_threads(1)
+            m_s = serial.update(b)
+            torch.set_num_threads(2)
+            m_p = parallel.update(b)
+            assert torch.get_num_threads() == 2  # restored after the update
+            for k in m_s:
+                assert torch.equal(m_s[k], m_p[k]), k
+        for a, b in zip(serial.state_dict()["actor"].values(), parallel.state_dict()["actor"].values()):
+            assert torch.equal(a, b)
+        for a, b in zip(serial.critic.parameters(), parallel.critic.parameters()):
+            assert torch.equal(a, b)
+        assert torch.equal(serial.log_alpha, parallel.log_alpha)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_parallel_update_defaults():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert _space_agent().parallel
+        assert not _space_agent(compile=True).parallel
+        torch.set_num_threads(1)
+        assert not _space_agent().parallel
+        with pytest.raises(ValueError, match="compile"):
+            _space_agent(parallel_update=True, compile=True)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_noise_state_in_checkpoint():
+    a, b = _space_agent(), _space_agent()
+    a.update(_random_batch())
+    b.load_state_dict(a.state_dict())
+    batch = _random_batch(seed=1)
+    m_a, m_b = a.update(batch), b.update(batch)
+    for k in m_a:
+        assert torch.equal(m_a[k], m_b[k]), k
 
 
 def test_bf16_losses_close_to_fp32():

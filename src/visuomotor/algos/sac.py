@@ -14,13 +14,16 @@ Per update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (no
 The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean).
 
 All three losses are taken from the same parameters (as in the authors' softlearning code, which
-runs the three train ops together) so one backward pass and one fused Adam step serve them. The
-policy loss goes through the critics with their weights detached, so it moves only the policy. The
-two critics are one ensemble evaluated with batched matmuls. The update never syncs with the host.
+runs the three train ops together), so they are independent: the critic half and the policy half
+(policy and temperature) can be computed at the same time on two CPU threads, and one fused Adam
+step applies all gradients. The policy loss goes through the critics with their weights detached,
+so it moves only the policy. The two critics are one ensemble evaluated with batched matmuls. The
+update never syncs with the host.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +70,11 @@ class SACConfig(OffPolicyConfig):
     natively (CUDA; CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
+    parallel_update: bool | None = None
+    """Compute the update's two independent halves (the critic loss; the policy and temperature
+    losses, which read the same parameters) in two CPU threads at once, each with half the torch
+    threads, then take one optimizer step. Same numbers as computing them one after the other.
+    None = on for CPU runs with at least 2 torch threads (and no ``compile``)."""
 
     def validate(self) -> None:
         super().validate()
@@ -155,6 +163,18 @@ class SAC(Agent):
         self._online = list(self.critic.parameters())
         self._target = list(self.critic_target.parameters())
         self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
+        # the update's noise has its own generators (one per half, so running the halves in two
+        # threads draws the same numbers); seeded from torch's global generator
+        self.target_noise = torch.Generator(device=self.device)
+        self.policy_noise = torch.Generator(device=self.device)
+        self.seed(int(torch.randint(0, 2**62, (1,))))
+        if cfg.parallel_update and self.device.type != "cpu":
+            raise ValueError(f"parallel_update runs on CPU threads; device is {self.device}")
+        if cfg.parallel_update and cfg.compile:
+            raise ValueError("parallel_update and compile cannot be combined; choose one")
+        self.parallel = (cfg.parallel_update if cfg.parallel_update is not None
+                         else self.device.type == "cpu" and not cfg.compile and torch.get_num_threads() >= 2)
+        self._executor: ThreadPoolExecutor | None = None
         self._update_fn = torch.compile(self._update) if cfg.compile else self._update
 
     # ---- acting -------------------------------------------------------------------------------
@@ -170,59 +190,117 @@ class SAC(Agent):
         return a[0] if single else a
 
     # ---- learning -----------------------------------------------------------------------------
-    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """The three SAC losses (and diagnostics) on one batch, from the current parameters.
-
-        With bf16 on, the hidden layers' float32 master weights are cast once here (gradients flow
-        back through the cast) and run in bf16; output layers, sampling, log-probs, targets and
-        losses stay float32: a bf16 Q output would be rounded to steps of 0.5 at Q = 100, as large
-        as a per-step reward.
-        """
-        cfg = self.cfg
+    def _weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """Policy, critic and target-critic weights as the losses use them: with bf16 on, the
+        hidden layers' float32 master weights are cast once (gradients flow back through the cast)
+        and run in bf16; output layers, sampling, log-probs, targets and losses stay float32 (a bf16
+        Q output would be rounded to steps of 0.5 at Q = 100, as large as a per-step reward)."""
         dt = torch.bfloat16 if self.bf16 else torch.float32
         actor_w = _hidden_cast(self.actor.parameters(), dt)
         critic_w = _hidden_cast(self.critic.parameters(), dt)
-        alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             target_w = _hidden_cast(self.critic_target.parameters(), dt)
+        return actor_w, critic_w, target_w
+
+    def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
+        """J_Q (summed over the ensemble) and the mean Q, from the given weights."""
+        dt = critic_w[0].dtype
+        with torch.no_grad():
             next_mean, next_log_std = self.actor(batch.next_obs.to(dt), [w.detach() for w in actor_w])
-            next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std)
+            next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std, self.target_noise)
             q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)
             soft_v = q_next.float().squeeze(-1).amin(0) - alpha * next_logp
-            target = batch.reward + cfg.gamma * (1.0 - batch.terminated) * soft_v
-
+            target = batch.reward + self.cfg.gamma * (1.0 - batch.terminated) * soft_v
         q = self.critic(torch.cat([batch.obs, batch.action], -1).to(dt), critic_w).float().squeeze(-1)  # [n, B]
-        critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
+        return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
 
+    def policy_losses(self, batch: Batch, actor_w, critic_w, alpha) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """J_pi, J_alpha and the policy's entropy estimate, from the given weights."""
+        dt = critic_w[0].dtype
         mean, log_std = self.actor(batch.obs.to(dt), actor_w)
-        pi_a, logp = squashed_gaussian_sample(mean, log_std)
+        pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise)
         # the policy loss reaches the critics through detached weights: it moves only the policy
         q_pi = self.critic(torch.cat([batch.obs, pi_a], -1).to(dt), [w.detach() for w in critic_w])
         actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+        return actor_loss, alpha_loss, -logp.detach().mean()
+
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
+        actor_w, critic_w, target_w = self._weights()
+        alpha = self.log_alpha.exp().detach()
+        critic_loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
+        actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
         return {
             "losses/critic": critic_loss,
             "losses/actor": actor_loss,
             "losses/alpha": alpha_loss,
             "losses/alpha_value": alpha,
-            "losses/q_mean": q.detach().mean(),
-            "losses/entropy": -logp.detach().mean(),
+            "losses/q_mean": q_mean,
+            "losses/entropy": entropy,
         }
 
+    def _critic_half(self, batch, actor_w, critic_w, target_w, alpha):
+        loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
+        loss.backward()  # gradients of the critics only
+        return loss.detach(), q_mean
+
+    def _policy_half(self, batch, actor_w, critic_w, alpha, threads: int | None = None):
+        if threads is not None:  # in the worker thread: its own intra-op thread count
+            torch.set_num_threads(threads)
+        actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
+        (actor_loss + alpha_loss if self.cfg.autotune_alpha else actor_loss).backward()  # policy, log alpha
+        return actor_loss.detach(), alpha_loss.detach(), entropy
+
     def _update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        out = self.losses(batch)
-        loss = out["losses/critic"] + out["losses/actor"]
-        if self.cfg.autotune_alpha:
-            loss = loss + out["losses/alpha"]
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
-        return {k: v.detach() for k, v in out.items()}
+        actor_w, critic_w, target_w = self._weights()
+        alpha = self.log_alpha.exp().detach()
+        if self.parallel:
+            # the two halves share no gradient: the critic half on this thread, the policy half on
+            # the worker, each with half the intra-op threads (small GEMMs and the per-op overhead
+            # scale better this way than one op at a time on all threads)
+            threads = torch.get_num_threads()
+            half = max(1, threads // 2)
+            torch.set_num_threads(half)
+            try:
+                policy = self._pool().submit(self._policy_half, batch, actor_w, critic_w, alpha, half)
+                try:
+                    critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
+                finally:
+                    actor_loss, alpha_loss, entropy = policy.result()
+                self.optimizer.step()
+                with torch.no_grad():
+                    torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
+            actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
+            self.optimizer.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+        return {
+            "losses/critic": critic_loss,
+            "losses/actor": actor_loss,
+            "losses/alpha": alpha_loss,
+            "losses/alpha_value": alpha,
+            "losses/q_mean": q_mean,
+            "losses/entropy": entropy,
+        }
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sac-policy-half")
+        return self._executor
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self._update_fn(batch)
+
+    def seed(self, seed: int) -> None:
+        """Seed the update's two noise generators (next actions of the target; policy actions)."""
+        self.target_noise.manual_seed(seed)
+        self.policy_noise.manual_seed(seed + 1)
 
     # ---- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -232,6 +310,7 @@ class SAC(Agent):
             "critic_target": self.critic_target.state_dict(),
             "log_alpha": self.log_alpha.detach().clone(),
             "optimizer": self.optimizer.state_dict(),
+            "noise": [self.target_noise.get_state(), self.policy_noise.get_state()],
         }
 
     def policy_state_dict(self) -> dict:
@@ -245,3 +324,5 @@ class SAC(Agent):
             with torch.no_grad():
                 self.log_alpha.copy_(state["log_alpha"])
             self.optimizer.load_state_dict(state["optimizer"])
+            self.target_noise.set_state(state["noise"][0])
+            self.policy_noise.set_state(state["noise"][1])

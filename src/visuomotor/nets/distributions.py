@@ -11,13 +11,19 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_2 = math.log(2.0)
 
 
-def squashed_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def squashed_gaussian_sample(
+    mean: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Reparameterized sample a = tanh(u), u ~ N(mean, std), and log pi(a) summed over the last dim.
 
     log pi(a) = log N(u) - sum log(1 - tanh(u)^2), with the stable form
-    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)).
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)). The noise comes from ``generator`` when
+    given (else torch's global generator).
     """
-    eps = torch.randn_like(mean)
+    if generator is None:
+        eps = torch.randn_like(mean)
+    else:
+        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     u = mean + log_std.exp() * eps
     log_prob = squashed_gaussian_log_prob(u, mean, log_std, eps)
     return torch.tanh(u), log_prob
