@@ -68,6 +68,16 @@ def ours_sps(env_id: str, warmup: int, steps: int, seed: int, threads: int, **sa
         return total / secs
 
 
+# our configurations: float32 or bf16 hidden layers; the update's two halves on two threads
+# (the default with >= 2 threads) or one after the other with all threads on each op
+VARIANTS = {
+    "fp32-serial": {"bf16": False, "parallel_update": False},
+    "fp32": {"bf16": False},
+    "bf16-serial": {"bf16": True, "parallel_update": False},
+    "bf16": {"bf16": True},
+}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["gym/HalfCheetah-v5", "dmc/walker-walk"])
@@ -76,9 +86,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                   help="which of our configurations to time next to SB3")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    variants = {"ours fp32": {"bf16": False}, "ours bf16": {"bf16": True}}
+    variants = {k: v for k, v in VARIANTS.items() if k in args.variants}
     print(f"torch {torch.__version__}, {args.threads} threads, {args.steps} timed steps after {args.warmup} warmup")
     for env_id in args.envs:
         res: dict[str, list[float]] = {"sb3": [], **{k: [] for k in variants}}

@@ -70,11 +70,10 @@ class SACConfig(OffPolicyConfig):
     natively (CUDA; CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
-    parallel_update: bool | None = None
+    parallel_update: bool = False
     """Compute the update's two independent halves (the critic loss; the policy and temperature
     losses, which read the same parameters) in two CPU threads at once, each with half the torch
-    threads, then take one optimizer step. Same numbers as computing them one after the other.
-    None = on for CPU runs with at least 2 torch threads (and no ``compile``)."""
+    threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
     def validate(self) -> None:
         super().validate()
@@ -172,8 +171,7 @@ class SAC(Agent):
             raise ValueError(f"parallel_update runs on CPU threads; device is {self.device}")
         if cfg.parallel_update and cfg.compile:
             raise ValueError("parallel_update and compile cannot be combined; choose one")
-        self.parallel = (cfg.parallel_update if cfg.parallel_update is not None
-                         else self.device.type == "cpu" and not cfg.compile and torch.get_num_threads() >= 2)
+        self.parallel = cfg.parallel_update
         self._executor: ThreadPoolExecutor | None = None
         self._update_fn = torch.compile(self._update) if cfg.compile else self._update
 
