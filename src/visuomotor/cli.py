@@ -1,7 +1,8 @@
-"""The ``visuomotor`` command: train | eval | list."""
+"""The ``visuomotor`` command: train | eval | sweep | report | list."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,49 @@ class EvalArgs:
     """Seed of the evaluation episodes."""
     device: str = "cpu"
     """Torch device for the policy."""
+
+
+@dataclass
+class SweepArgs:
+    """Run a grid of trainings (algorithms x envs x overrides x seeds) from a YAML file, as local
+    processes or on Ray. Each trial is an ordinary run directory under <sweep-dir>/trials/.
+
+    sweep.yaml:  algos: [sac] / envs: [dmc/cartpole-swingup] / seeds: 0-4 /
+                 base: {steps: 100000} / grid: {sac.batch_size: [128, 256]}
+    """
+
+    file: Annotated[Path, tyro.conf.Positional]
+    """The sweep's YAML file."""
+    sweep_dir: Path | None = None
+    """Where the sweep writes; default runs/sweeps/<file name without .yaml>."""
+    backend: Literal["local", "ray"] = "local"
+    """local: processes on this machine; ray: Ray tasks (pip install 'visuomotor[ray]')."""
+    address: str | None = None
+    """Ray cluster address (e.g. ray://head:10001 or auto); default starts a local Ray."""
+    workers: int = 0
+    """Trials at a time (local, or the CPUs of a local Ray); 0 = the number of CPU cores."""
+    resume: bool = False
+    """Continue an interrupted sweep: run only the trials that are not done."""
+
+
+@dataclass
+class ReportArgs:
+    """Compare runs: learning curves with 95% CIs over seeds, and IQM / mean / median / optimality
+    gap with stratified-bootstrap CIs and performance profiles (rliable) at chosen budgets."""
+
+    runs: Annotated[list[Path], tyro.conf.Positional]
+    """Run directories, or directories to search for them (e.g. a sweep directory)."""
+    output: Annotated[Path, tyro.conf.arg(aliases=["-o"])] = Path("report")
+    """Directory for index.html, report.md, scores.csv and the plots."""
+    budgets: list[int] | None = None
+    """Env-step budgets to score at; default half and all of the steps every run reached."""
+    x: Literal["steps", "time", "train-time"] = "steps"
+    """Curves against env steps, wall-clock seconds, or training seconds (evaluation excluded)."""
+    score_range: list[str] = dataclasses.field(default_factory=list)
+    """Normalization PATTERN=LOW:HIGH per task (fnmatch on env ids), score = (return - LOW) / (HIGH - LOW);
+    dmc/*=0:1000 is built in; tasks without a range are scored by raw return."""
+    reps: int = 2000
+    """Bootstrap samples for the confidence intervals."""
 
 
 @dataclass
@@ -69,6 +113,29 @@ def cmd_eval(args: EvalArgs) -> None:
         print(f"video: {video}")
 
 
+def cmd_sweep(args: SweepArgs) -> None:
+    from visuomotor.sweep import Sweep, load_sweep
+
+    if args.workers < 0:
+        raise VisuomotorError(f"--workers must be >= 0, got {args.workers}")
+    spec = load_sweep(args.file)
+    sweep_dir = args.sweep_dir or Path("runs") / "sweeps" / args.file.stem
+    sweep = Sweep(spec, sweep_dir)
+    sweep.prepare(resume=args.resume)
+    statuses = sweep.run(args.backend, workers=args.workers, address=args.address)
+    failed = [n for n, st in statuses.items() if st.get("state") != "done"]
+    if failed:
+        raise VisuomotorError(f"{len(failed)} of {len(statuses)} trials did not finish (see {sweep_dir}/summary.csv); "
+                              f"continue with --resume")
+
+
+def cmd_report(args: ReportArgs) -> None:
+    from visuomotor.evaluate.report import write_report
+
+    write_report(args.runs, args.output, budgets=args.budgets, x=args.x, score_ranges=args.score_range,
+                 reps=args.reps)
+
+
 def cmd_list(_: ListArgs) -> None:
     from visuomotor.algos import ALGORITHMS
     from visuomotor.envs.registry import dmc_env_ids, gym_mujoco_env_ids
@@ -90,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parsed = tyro.cli(
         Annotated[TrainConfig, tyro.conf.subcommand("train", prefix_name=False)]
         | Annotated[EvalArgs, tyro.conf.subcommand("eval", prefix_name=False)]
+        | Annotated[SweepArgs, tyro.conf.subcommand("sweep", prefix_name=False)]
+        | Annotated[ReportArgs, tyro.conf.subcommand("report", prefix_name=False)]
         | Annotated[ListArgs, tyro.conf.subcommand("list", prefix_name=False)],
         args=argv,
         prog="visuomotor",
@@ -100,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_train(parsed)
         elif isinstance(parsed, EvalArgs):
             cmd_eval(parsed)
+        elif isinstance(parsed, SweepArgs):
+            cmd_sweep(parsed)
+        elif isinstance(parsed, ReportArgs):
+            cmd_report(parsed)
         else:
             cmd_list(parsed)
     except VisuomotorError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from visuomotor.algos import ALGORITHMS
 from visuomotor.algos.sac import SACConfig
 
 # Keys that may differ between the command that started a run and the one that resumes it.
-RESUME_MAY_CHANGE = frozenset({"steps", "resume", "run_dir", "progress", "threads", "device"})
+RESUME_MAY_CHANGE = frozenset({"steps", "resume", "run_dir", "progress", "threads", "device", "workers", "label"})
 
 
 @dataclass
@@ -30,6 +31,13 @@ class TrainConfig:
     """Simulator steps per policy step (PlaNet/CURL state-SAC protocol: 8 on cartpole, 4 on most DMC)."""
     seed: int = 0
     """Seed of networks, replay sampling, exploration and every environment episode."""
+    seeds: str | None = None
+    """Train several seeds at once, e.g. 0-4 or 0,2,7: one run per seed in one sweep directory
+    (--run-dir, default runs/<env>_<algo>_seeds<...>_<time>), up to --workers processes at a time."""
+    workers: int = 0
+    """With --seeds: runs at a time; 0 = the number of CPU cores (each run gets cores/workers threads)."""
+    label: str = ""
+    """Name that `visuomotor report` groups this run under (default: the algorithm)."""
     run_dir: Path | None = None
     """Run directory; default runs/<env>_<algo>_s<seed>_<time>. Never overwritten without --resume."""
     resume: bool = False
@@ -78,10 +86,8 @@ def _coerce(tp, value):
         return from_dict(tp, value)
     if origin is tuple and isinstance(value, list):
         return tuple(value)
-    if tp is Path or (origin is typing.Union and Path in typing.get_args(tp)):
+    if tp is Path or (origin in (typing.Union, types.UnionType) and Path in typing.get_args(tp)):
         return None if value is None else Path(value)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        return value
     return value
 
 

@@ -322,7 +322,12 @@ class OffPolicyTrainer:
                         row["charts/episode_return"] = float(np.mean(ep_returns))
                         row["charts/episode_length"] = float(np.mean(ep_lengths))
                     if n_updates:
-                        row.update(zip(metrics.keys(), (metric_sum.float() / n_updates).tolist()))
+                        values = (metric_sum.float() / n_updates).tolist()
+                        bad = [k for k, v in zip(metrics.keys(), values) if not math.isfinite(v)]
+                        if bad:  # fail loudly (the last checkpoint stays the last good state)
+                            raise VisuomotorError(f"training diverged at step {self.step}: non-finite "
+                                                  f"{', '.join(bad)}")
+                        row.update(zip(metrics.keys(), values))
                     self.logger.log(self.step, row)
                     metric_sum, n_updates, ep_returns, ep_lengths = None, 0, [], []
                     win_t, win_step = now, self.step
@@ -362,6 +367,48 @@ def train(config: TrainConfig | None = None, **overrides) -> Path:
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
     if cfg.run_dir is not None:
         cfg = dataclasses.replace(cfg, run_dir=Path(cfg.run_dir))
+    if cfg.seeds is not None:
+        return train_seeds(cfg)
     validate(cfg)
     cfg = prepare_run_dir(cfg)
     return OffPolicyTrainer(cfg).run()
+
+
+def train_seeds(cfg: TrainConfig) -> Path:
+    """``--seeds``: one run per seed (a sweep over seeds, local processes); returns the sweep directory."""
+    from visuomotor.sweep import Sweep, SweepSpec, parse_seeds
+
+    seeds = parse_seeds(cfg.seeds)
+    if cfg.workers < 0:
+        raise VisuomotorError(f"--workers must be >= 0, got {cfg.workers}")
+    validate(dataclasses.replace(cfg, seeds=None, seed=seeds[0]))
+    owned = {"env", "algo", "seed", "seeds", "run_dir", "resume", "workers", "label", "threads", "progress"}
+    base = {k: v for k, v in _flat(to_dict(cfg)).items() if k.split(".")[0] not in owned}
+    spec = SweepSpec(algos=[cfg.algo], envs=[cfg.env], seeds=seeds, base=base, grid={})
+    if cfg.run_dir is not None:
+        sweep_dir = Path(cfg.run_dir)
+    else:
+        env = cfg.env.replace("/", "-").replace(":", "-")
+        sweep_dir = Path("runs") / f"{env}_{cfg.algo}_seeds{cfg.seeds.replace(',', '_')}_{datetime.now():%Y%m%d-%H%M%S}"
+    sweep = Sweep(spec, sweep_dir)
+    if cfg.label:
+        for t in sweep.trials:
+            t.config.label = cfg.label
+    sweep.prepare(resume=cfg.resume)
+    statuses = sweep.run("local", workers=cfg.workers)
+    failed = [f"seed {t.config.seed} ({statuses[t.name].get('error')})" for t in sweep.trials
+              if statuses[t.name].get("state") != "done"]
+    if failed:
+        raise VisuomotorError(f"{len(failed)} of {len(seeds)} runs did not finish: {'; '.join(failed)}; "
+                              f"see {sweep_dir}/summary.csv and logs/, continue with --resume")
+    return sweep_dir
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
