@@ -1,3 +1,4 @@
+import copy
 import math
 
 import gymnasium as gym
@@ -179,9 +180,9 @@ def test_parallel_update_equals_serial_update():
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        serial = _space_agent(parallel_update=False)
+        serial = _space_agent(simultaneous_update=True)
         torch.set_num_threads(2)
-        parallel = _space_agent(parallel_update=True)
+        parallel = _space_agent(simultaneous_update=True, parallel_update=True)
         assert parallel.parallel and not serial.parallel
         for i in range(5):
             b = _random_batch(seed=i)
@@ -204,13 +205,32 @@ def test_parallel_update_equals_serial_update():
 def test_parallel_update_options():
     assert not _space_agent().parallel
     with pytest.raises(ValueError, match="compile"):
-        _space_agent(parallel_update=True, compile=True)
+        _space_agent(simultaneous_update=True, parallel_update=True, compile=True)
+    with pytest.raises(ValueError, match="needs simultaneous_update"):
+        _space_agent(parallel_update=True)
+
+
+def test_sequential_update_steps_policy_against_updated_critics():
+    """Default (Algorithm 1): the policy's loss is taken after the critic step; simultaneous: before."""
+    batch = _random_batch()
+    for simultaneous in (False, True):
+        agent = _space_agent(simultaneous_update=simultaneous)
+        ref = _space_agent(simultaneous_update=simultaneous)
+        ref.load_state_dict(agent.state_dict())
+        metrics = agent.update(batch)
+        # recompute the policy loss from the reference: with the critics before or after their step
+        if not simultaneous:
+            ref._critic_half(batch, *ref._weights(), ref.log_alpha.exp().detach())
+            ref.optimizer.step()
+        w = ref._weights()
+        actor_loss, _, _ = ref.policy_losses(batch, w[0], [x.detach() for x in w[1]], ref.log_alpha.exp().detach())
+        torch.testing.assert_close(metrics["losses/actor"], actor_loss.detach(), rtol=0, atol=0)
 
 
 def test_noise_state_in_checkpoint():
     a, b = _space_agent(), _space_agent()
     a.update(_random_batch())
-    b.load_state_dict(a.state_dict())
+    b.load_state_dict(copy.deepcopy(a.state_dict()))  # as through a checkpoint file: no shared tensors
     batch = _random_batch(seed=1)
     m_a, m_b = a.update(batch), b.update(batch)
     for k in m_a:

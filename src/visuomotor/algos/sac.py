@@ -13,12 +13,14 @@ Per update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (no
 
 The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean).
 
-All three losses are taken from the same parameters (as in the authors' softlearning code, which
-runs the three train ops together), so they are independent: the critic half and the policy half
-(policy and temperature) can be computed at the same time on two CPU threads, and one fused Adam
-step applies all gradients. The policy loss goes through the critics with their weights detached,
-so it moves only the policy. The two critics are one ensemble evaluated with batched matmuls. The
-update never syncs with the host.
+As in the paper's Algorithm 1 (and softlearning's TF2 code, SB3, CleanRL), each update first steps
+the critics, then the policy and temperature against the updated critics. ``simultaneous_update``
+instead takes all three losses from the same parameters (the authors' original TF1 code runs the
+three train ops together); the two halves (critic; policy and temperature) are then independent
+and can be computed at once on two CPU threads (``parallel_update``). The policy loss goes through
+the critics with their weights detached, so it moves only the policy. The two critics are one
+ensemble evaluated with batched matmuls; one fused Adam serves all parameters. The update never
+syncs with the host.
 """
 
 from __future__ import annotations
@@ -70,8 +72,11 @@ class SACConfig(OffPolicyConfig):
     natively (CUDA; CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
+    simultaneous_update: bool = False
+    """Take the policy and temperature losses from the critics before this update's critic step
+    (the authors' TF1 code) instead of after it (Algorithm 1 of the paper, SB3, CleanRL)."""
     parallel_update: bool = False
-    """Compute the update's two independent halves (the critic loss; the policy and temperature
+    """With simultaneous_update: compute the update's two independent halves (the critic loss; the policy and temperature
     losses, which read the same parameters) in two CPU threads at once, each with half the torch
     threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
@@ -171,6 +176,8 @@ class SAC(Agent):
             raise ValueError(f"parallel_update runs on CPU threads; device is {self.device}")
         if cfg.parallel_update and cfg.compile:
             raise ValueError("parallel_update and compile cannot be combined; choose one")
+        if cfg.parallel_update and not cfg.simultaneous_update:
+            raise ValueError("parallel_update needs simultaneous_update (the halves must be independent)")
         self.parallel = cfg.parallel_update
         self._executor: ThreadPoolExecutor | None = None
         self._update_fn = torch.compile(self._update) if cfg.compile else self._update
@@ -254,10 +261,18 @@ class SAC(Agent):
         self.optimizer.zero_grad(set_to_none=True)
         actor_w, critic_w, target_w = self._weights()
         alpha = self.log_alpha.exp().detach()
-        if self.parallel:
+        if not self.cfg.simultaneous_update:
+            # Algorithm 1: critic step, then the policy and temperature against the updated critics
+            # (one Adam over all parameters: a step moves only those that hold gradients)
+            critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            critic_w = [w.detach() for w in self._weights()[1]]
+            actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
+            self.optimizer.step()
+        elif self.parallel:
             # the two halves share no gradient: the critic half on this thread, the policy half on
-            # the worker, each with half the intra-op threads (small GEMMs and the per-op overhead
-            # scale better this way than one op at a time on all threads)
+            # the worker, each with half the intra-op threads
             threads = torch.get_num_threads()
             half = max(1, threads // 2)
             torch.set_num_threads(half)
@@ -268,16 +283,14 @@ class SAC(Agent):
                 finally:
                     actor_loss, alpha_loss, entropy = policy.result()
                 self.optimizer.step()
-                with torch.no_grad():
-                    torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
             finally:
                 torch.set_num_threads(threads)
         else:
             critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
             actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
             self.optimizer.step()
-            with torch.no_grad():
-                torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
         return {
             "losses/critic": critic_loss,
             "losses/actor": actor_loss,
