@@ -31,6 +31,16 @@ def nan_env(**kwargs):
     return _NaNReward(gym.make("Pendulum-v1", **kwargs))
 
 
+class _Killed(gym.Wrapper):
+    def step(self, action):
+        os.kill(os.getpid(), signal.SIGKILL)  # like the OOM killer or a lost machine
+
+
+def killed_env(**kwargs):
+    """A user env whose process is killed at its first step (reached as tests.test_sweep:killed_env)."""
+    return _Killed(gym.make("Pendulum-v1", **kwargs))
+
+
 def test_parse_seeds():
     assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
     assert parse_seeds("0,2,7") == [0, 2, 7]
@@ -76,10 +86,13 @@ def _write_sweep(path, envs, seeds, **extra):
 
 
 def test_local_sweep_records_a_failed_trial_and_goes_on(tmp_path, cli):
-    sweep_file = _write_sweep(tmp_path / "sw.yaml", ["dmc/cartpole-swingup", "tests.test_sweep:nan_env"], "0")
+    sweep_file = _write_sweep(tmp_path / "sw.yaml", ["dmc/cartpole-swingup", "tests.test_sweep:nan_env",
+                                                     "tests.test_sweep:killed_env"], "0")
     out = tmp_path / "sweep"
     proc = cli("sweep", sweep_file, "--sweep-dir", out, "--workers", "2", timeout=600)
-    assert proc.returncode == 2 and "1 of 2 trials did not finish" in proc.stderr
+    assert proc.returncode == 2 and "2 of 3 trials did not finish" in proc.stderr
+    killed = {r["env"]: r for r in csv.DictReader(open(out / "summary.csv"))}["tests.test_sweep:killed_env"]
+    assert killed["state"] == "failed" and killed["error"] == "killed by SIGKILL"
     rows = {r["env"]: r for r in csv.DictReader(open(out / "summary.csv"))}
     assert rows["dmc/cartpole-swingup"]["state"] == "done" and rows["dmc/cartpole-swingup"]["last_step"] == "400"
     bad = rows["tests.test_sweep:nan_env"]
