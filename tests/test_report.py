@@ -150,6 +150,8 @@ def test_html_renders_in_headless_chromium(tmp_path):
 
 
 def test_report_errors(tmp_path):
+    with pytest.raises(VisuomotorError, match="at least one run directory"):
+        write_report([], tmp_path / "rep")
     with pytest.raises(VisuomotorError, match="no such run directory"):
         write_report([tmp_path / "nope"], tmp_path / "rep")
     (tmp_path / "empty").mkdir()

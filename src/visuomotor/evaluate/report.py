@@ -379,6 +379,8 @@ def write_report(paths: list[Path], out_dir: Path, budgets: list[int] | None = N
         raise VisuomotorError(f"--reps must be >= 100 bootstrap samples, got {reps}")
     if budgets is not None and any(b <= 0 for b in budgets):
         raise VisuomotorError(f"--budgets must be positive env steps, got {budgets}")
+    if not paths:
+        raise VisuomotorError("give at least one run directory (or a directory holding runs, e.g. a sweep)")
     ranges = parse_score_ranges(score_ranges or [])
     data = load_report_data(paths)
     budgets = sorted(set(budgets)) if budgets else default_budgets(data)

@@ -379,6 +379,8 @@ def train_seeds(cfg: TrainConfig) -> Path:
     from visuomotor.sweep import Sweep, SweepSpec, parse_seeds
 
     seeds = parse_seeds(cfg.seeds)
+    if cfg.resume and cfg.run_dir is None:
+        raise VisuomotorError("--resume with --seeds needs --run-dir PATH of the sweep to continue")
     if cfg.workers < 0:
         raise VisuomotorError(f"--workers must be >= 0, got {cfg.workers}")
     validate(dataclasses.replace(cfg, seeds=None, seed=seeds[0]))
