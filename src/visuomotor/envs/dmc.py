@@ -96,5 +96,11 @@ class DMCEnv(gym.Env):
         flags = {"shadow": False, "reflection": False} if self.fast_render else None
         return self._env.physics.render(height=h, width=w, camera_id=self.camera_id, render_flag_overrides=flags)
 
+    def render_pixels(self, height: int, width: int, camera_id: int | None = None) -> np.ndarray:
+        """An RGB frame [H, W, 3] uint8 for pixel observations, whatever ``render_mode`` is."""
+        flags = {"shadow": False, "reflection": False} if self.fast_render else None
+        cam = self.camera_id if camera_id is None else camera_id
+        return self._env.physics.render(height=height, width=width, camera_id=cam, render_flag_overrides=flags)
+
     def close(self):
         self._env.close()

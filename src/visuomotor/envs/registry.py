@@ -108,10 +108,14 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
 
 
 def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_repeat: int = 1,
-             **kwargs) -> gym.Env:
+             pixels: bool = False, pixel_size: int = 84, frame_stack: int = 3, camera_id: int | None = None,
+             fast_render: bool = True, **kwargs) -> gym.Env:
     """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
 
     ``action_repeat`` > 1 repeats each action that many simulator steps, summing rewards.
+    ``pixels=True`` makes the observation the last ``frame_stack`` RGB frames, uint8
+    [3 * frame_stack, pixel_size, pixel_size], rendered once per policy step (DMC: from
+    ``camera_id``, default DrQ-v2's camera; the fast render path unless ``fast_render=False``).
 
     Extra keyword arguments go to the underlying constructor (``gymnasium.make``, ``DMCEnv`` or the
     user's factory). Call ``env.reset(seed=seed)`` once before stepping for a reproducible start.
@@ -121,16 +125,24 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
         from visuomotor.envs.dmc import DMCEnv
 
         domain, _, task = env_id[4:].partition("-")
-        env: gym.Env = DMCEnv(domain, task, seed=seed, render_mode=render_mode, **kwargs)
+        env: gym.Env = DMCEnv(domain, task, seed=seed, render_mode=render_mode, fast_render=fast_render,
+                              camera_id=camera_id, **kwargs)
         env.spec = gym.envs.registration.EnvSpec(
             id=f"visuomotor-{env_id[4:]}", entry_point="visuomotor.envs.dmc:DMCEnv",
             max_episode_steps=None, kwargs={"domain": domain, "task": task},
         )
     elif env_id.startswith("gym/"):
+        if pixels:  # the env's own renderer makes the observation (and the videos) at pixel_size
+            kwargs = {"width": pixel_size, "height": pixel_size, **kwargs}
+            if camera_id is not None:
+                kwargs["camera_id"] = camera_id
+            render_mode = "rgb_array"
         env = gym.make(env_id[4:], render_mode=render_mode, **kwargs)
     else:
         module, _, attr = env_id.partition(":")
         factory = getattr(importlib.import_module(module), attr)
+        if pixels:
+            render_mode = "rgb_array"
         if render_mode is not None:
             kwargs["render_mode"] = render_mode
         env = factory(**kwargs)
@@ -141,6 +153,13 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
         from visuomotor.envs.wrappers import ActionRepeat
 
         env = ActionRepeat(env, action_repeat)
+    if pixels:
+        from visuomotor.envs.pixels import FrameStack, PixelObservation
+
+        if pixel_size < 8:
+            raise VisuomotorError(f"pixel_size must be >= 8, got {pixel_size}")
+        env = FrameStack(PixelObservation(env, pixel_size, camera_id if env_id.startswith("dmc/") else None),
+                         frame_stack)
     env.action_space.seed(seed)
     env.observation_space.seed(seed)
     return env
