@@ -81,8 +81,8 @@ def test_hand_computed_nstep_with_termination_and_truncation():
     # episode A: rewards 1, 2, 4, terminated at its last step; episode B: rewards 8, 16, truncated
     rb = FrameReplay(50, (C, H, W), 1, frame_stack=1, n_step=3, gamma=0.5, seed=0)
     for frames, action, reward, term, trunc in _episodes([3, 2], [True, False]):
-        rb.add_episode(frames, action, np.array([1.0, 2.0, 4.0][: len(reward)] if len(reward) == 3 else [8.0, 16.0],
-                                                dtype=np.float32), term, trunc)
+        reward = np.array([1.0, 2.0, 4.0] if len(reward) == 3 else [8.0, 16.0], dtype=np.float32)
+        rb.add_episode({"obs": frames, "action": action, "reward": reward, "terminated": term, "truncated": trunc})
     b = _all_samples(rb)
     got = {int(b.obs[i, 0, 0, 0]): (b.reward[i].item(), b.discount[i].item(), int(b.next_obs[i, 0, 0, 0]))
            for i in range(len(b.reward))}

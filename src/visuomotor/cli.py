@@ -97,7 +97,7 @@ def cmd_eval(args: EvalArgs) -> None:
     if args.episodes < 1:
         raise VisuomotorError(f"--episodes must be >= 1, got {args.episodes}")
     agent, cfg, step = load_agent(args.run_dir, args.checkpoint, args.device)
-    env = make_env(cfg.env, seed=args.seed, action_repeat=cfg.action_repeat,
+    env = make_env(cfg.env, seed=args.seed, **cfg.env_kwargs(),
                    render_mode="rgb_array" if args.video else None)
     video = None
     if args.video:

@@ -25,10 +25,20 @@ class OffPolicyConfig:
     learning_starts: int = 5_000
     """Env steps of uniform random actions before the first update."""
     updates_per_step: int = 1
-    """Gradient updates per env step (the update-to-data ratio)."""
+    """Gradient updates per update round (the update-to-data ratio is updates_per_step / update_every)."""
+    update_every: int = 1
+    """Env steps between update rounds."""
+
+    def default_steps(self, action_repeat: int) -> int:
+        """Policy steps a run trains for when --steps is not given."""
+        return 100_000
+
+    def resolved(self, env_id: str = ""):
+        """This config with task-dependent defaults filled in (none here)."""
+        return self
 
     def validate(self) -> None:
-        for name in ("buffer_size", "batch_size", "updates_per_step"):
+        for name in ("buffer_size", "batch_size", "updates_per_step", "update_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.learning_starts < 0:
@@ -62,3 +72,14 @@ class Agent(ABC):
     def policy_state_dict(self) -> dict:
         """What acting needs (used for the small 'best' checkpoint); defaults to everything."""
         return self.state_dict()
+
+    def set_step(self, step: int) -> None:
+        """The loop's env-step counter, before each act/update (for schedules); default: unused."""
+
+    def make_replay(self, capacity: int, device: torch.device, seed: int):
+        """The replay this algorithm learns from; default: flat transitions (states)."""
+        from visuomotor.buffers.replay import ReplayBuffer
+
+        obs_dim = int(np.prod(self.observation_space.shape))
+        act_dim = int(np.prod(self.action_space.shape))
+        return ReplayBuffer(capacity, obs_dim, act_dim, device, seed=seed)

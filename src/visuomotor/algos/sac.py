@@ -52,6 +52,8 @@ class SACConfig(OffPolicyConfig):
     """Adam learning rate of the critics."""
     alpha_lr: float = 3e-4
     """Adam learning rate of the temperature (log alpha)."""
+    adam_eps: float = 1e-8
+    """Adam's epsilon (the authors' TensorFlow default; SB3 uses 1e-5 for its actor and critics)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the policy and of each critic."""
     num_critics: int = 2
@@ -66,6 +68,8 @@ class SACConfig(OffPolicyConfig):
     """Lower clip of the policy's log std (the authors' softlearning value)."""
     log_std_max: float = 2.0
     """Upper clip of the policy's log std."""
+    log_prob_epsilon: float = 0.0
+    """0 = the exact tanh log-prob correction; e.g. 1e-6 = SB3/CleanRL's log(1 - tanh(u)^2 + 1e-6)."""
     bf16: bool | None = None
     """bfloat16 compute in the hidden layers, from float32 master weights (output layers, sampling,
     log-probs, targets, losses and optimizer stay float32). None = on where the hardware does bf16
@@ -163,7 +167,7 @@ class SAC(Agent):
             groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
         if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
             groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
-        self.optimizer = torch.optim.Adam(groups, fused=self.device.type in ("cpu", "cuda"))
+        self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=self.device.type in ("cpu", "cuda"))
         self._online = list(self.critic.parameters())
         self._target = list(self.critic_target.parameters())
         self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
@@ -212,7 +216,8 @@ class SAC(Agent):
         dt = critic_w[0].dtype
         with torch.no_grad():
             next_mean, next_log_std = self.actor(batch.next_obs.to(dt), [w.detach() for w in actor_w])
-            next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std, self.target_noise)
+            next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std, self.target_noise,
+                                                         self.cfg.log_prob_epsilon)
             q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)
             soft_v = q_next.float().squeeze(-1).amin(0) - alpha * next_logp
             target = batch.reward + self.cfg.gamma * (1.0 - batch.terminated) * soft_v
@@ -223,7 +228,7 @@ class SAC(Agent):
         """J_pi, J_alpha and the policy's entropy estimate, from the given weights."""
         dt = critic_w[0].dtype
         mean, log_std = self.actor(batch.obs.to(dt), actor_w)
-        pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise)
+        pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise, self.cfg.log_prob_epsilon)
         # the policy loss reaches the critics through detached weights: it moves only the policy
         q_pi = self.critic(torch.cat([batch.obs, pi_a], -1).to(dt), [w.detach() for w in critic_w])
         actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()

@@ -20,21 +20,28 @@ _NAME = re.compile(r"^ep_(\d{6,})_(\d{9,})\.npz$")
 
 @dataclass
 class EpisodeRecorder:
-    """Accumulates one episode in memory; ``arrays()`` turns it into the on-disk layout."""
+    """Accumulates one episode in memory; ``arrays()`` turns it into the on-disk layout.
 
+    ``frame_channels``: for stacked pixel observations keep only each observation's newest frame
+    (its last ``frame_channels`` channels), so every frame is stored once."""
+
+    frame_channels: int | None = None
     obs: list = field(default_factory=list)
     action: list = field(default_factory=list)
     reward: list = field(default_factory=list)
     terminated: list = field(default_factory=list)
     truncated: list = field(default_factory=list)
 
+    def _keep(self, obs):
+        return obs if self.frame_channels is None else obs[-self.frame_channels:]
+
     def start(self, obs) -> None:
-        self.obs, self.action, self.reward, self.terminated, self.truncated = [obs], [], [], [], []
+        self.obs, self.action, self.reward, self.terminated, self.truncated = [self._keep(obs)], [], [], [], []
 
     def step(self, action, reward, next_obs, terminated: bool, truncated: bool) -> None:
         self.action.append(action)
         self.reward.append(reward)
-        self.obs.append(next_obs)
+        self.obs.append(self._keep(next_obs))
         self.terminated.append(terminated)
         self.truncated.append(truncated)
 

@@ -101,9 +101,10 @@ class FrameReplay:
         if terminated or truncated:
             self._open = False
 
-    def add_episode(self, frames, action, reward, terminated, truncated=None) -> None:
-        """A whole stored episode: frames [T+1, C, H, W] (or stacks), action [T, A], reward [T]."""
-        frames = np.asarray(frames)
+    def add_episode(self, episode: dict) -> None:
+        """A stored episode (``buffers.episodes`` layout): obs [T+1, C, H, W] frames (or stacks),
+        action [T, A], reward [T], terminated [T]."""
+        frames, action, reward, terminated = (np.asarray(episode[k]) for k in ("obs", "action", "reward", "terminated"))
         self.start_episode(frames[0])
         for t in range(len(reward)):  # once per episode on resume, not in the training hot path
             self._write(self._frame(frames[t + 1]), action[t], reward[t], bool(terminated[t]))

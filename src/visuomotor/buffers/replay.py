@@ -43,7 +43,7 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated) -> None:
+    def add(self, obs, action, reward, next_obs, terminated, truncated: bool = False) -> None:
         """Add one transition (the per-env-step path: five slot writes, nothing else)."""
         i = self.pos
         self.obs[i] = torch.as_tensor(obs)
@@ -74,6 +74,12 @@ class ReplayBuffer:
             buf[idx] = torch.as_tensor(np.asarray(value), dtype=torch.float32).to(self.device).reshape(buf[idx].shape)
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
+
+    def add_episode(self, episode: dict) -> None:
+        """A stored episode (the on-disk layout of ``buffers.episodes``)."""
+        from visuomotor.buffers.episodes import transitions
+
+        self.add_many(*transitions(episode))
 
     def sample(self, batch_size: int) -> Batch:
         if self.size == 0:

@@ -25,7 +25,7 @@ def load_agent(run_dir: str | Path, checkpoint: str = "latest", device: str = "c
     if cfg.algo not in ALGORITHMS:
         raise VisuomotorError(f"run {run_dir} used algo {cfg.algo!r}, unknown to this version")
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=device)
-    env = make_env(cfg.env, seed=cfg.seed, action_repeat=cfg.action_repeat)
+    env = make_env(cfg.env, seed=cfg.seed, **cfg.env_kwargs())
     agent_cls, _ = ALGORITHMS[cfg.algo]
     agent = agent_cls(env.observation_space, env.action_space, cfg.algo_config(), device)
     agent.load_state_dict(state["agent"])

@@ -12,7 +12,7 @@ _LOG_2 = math.log(2.0)
 
 
 def squashed_gaussian_sample(
-    mean: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None
+    mean: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None, epsilon: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reparameterized sample a = tanh(u), u ~ N(mean, std), and log pi(a) summed over the last dim.
 
@@ -25,16 +25,24 @@ def squashed_gaussian_sample(
     else:
         eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     u = mean + log_std.exp() * eps
-    log_prob = squashed_gaussian_log_prob(u, mean, log_std, eps)
+    log_prob = squashed_gaussian_log_prob(u, mean, log_std, eps, epsilon)
     return torch.tanh(u), log_prob
 
 
 def squashed_gaussian_log_prob(
-    u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor | None = None
+    u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor | None = None,
+    epsilon: float = 0.0,
 ) -> torch.Tensor:
-    """log pi(tanh(u)) for pre-squash samples u, summed over the last dim."""
+    """log pi(tanh(u)) for pre-squash samples u, summed over the last dim.
+
+    ``epsilon`` > 0 uses log(1 - tanh(u)^2 + epsilon) instead of the exact term (SB3's and
+    CleanRL's form with 1e-6: it caps the correction, and its push away from saturation, near
+    |u| = 7)."""
     if eps is None:
         eps = (u - mean) / log_std.exp()
     gaussian = -0.5 * eps.pow(2) - log_std - 0.5 * _LOG_2PI
-    correction = 2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))
+    if epsilon > 0.0:
+        correction = torch.log(1.0 - torch.tanh(u).pow(2) + epsilon)
+    else:
+        correction = 2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))
     return (gaussian - correction).sum(-1)

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from visuomotor.algos import ALGORITHMS
+from visuomotor.algos.drqv2 import DrQv2Config
 from visuomotor.algos.sac import SACConfig
 
 # Keys that may differ between the command that started a run and the one that resumes it.
@@ -25,10 +26,18 @@ class TrainConfig:
     """Environment id: dmc/<domain>-<task>, gym/<id>, or module.path:factory (see `visuomotor list`)."""
     algo: str = "sac"
     """Algorithm name (see `visuomotor list`)."""
-    steps: int = 100_000
-    """Total policy steps to train for (env frames = steps x action_repeat; a resumed run may raise it)."""
-    action_repeat: int = 1
-    """Simulator steps per policy step (PlaNet/CURL state-SAC protocol: 8 on cartpole, 4 on most DMC)."""
+    steps: int | None = None
+    """Total policy steps to train for (env frames = steps x action_repeat; a resumed run may raise it);
+    default the algorithm's: SAC 100,000, DrQ-v2 its preset's frames / action repeat."""
+    action_repeat: int | None = None
+    """Simulator steps per policy step; default the algorithm's (SAC 1, DrQ-v2 2). The PlaNet/CURL
+    state-SAC protocol uses 8 on cartpole, 4 on most DMC tasks."""
+    pixels: bool = False
+    """Observe rendered RGB frames instead of states (pixel algorithms such as DrQ-v2 always do)."""
+    frame_stack: int = 3
+    """With --pixels: frames stacked into one observation."""
+    pixel_size: int = 84
+    """With --pixels: frame height and width."""
     seed: int = 0
     """Seed of networks, replay sampling, exploration and every environment episode."""
     seeds: str | None = None
@@ -60,9 +69,29 @@ class TrainConfig:
     """Show a progress bar (steps, env-steps/s, ETA, last eval return)."""
     sac: SACConfig = field(default_factory=SACConfig)
     """SAC hyperparameters (used with --algo sac)."""
+    drqv2: DrQv2Config = field(default_factory=DrQv2Config)
+    """DrQ-v2 hyperparameters (used with --algo drqv2)."""
 
     def algo_config(self):
         return getattr(self, self.algo)
+
+    def env_kwargs(self) -> dict:
+        """make_env's settings for this run (action repeat and pixels resolved)."""
+        cfg = resolve_defaults(self)
+        return {"action_repeat": cfg.action_repeat, "pixels": cfg.pixels, "frame_stack": cfg.frame_stack,
+                "pixel_size": cfg.pixel_size}
+
+
+def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
+    """Fill the settings whose default depends on the algorithm (action repeat, pixels)."""
+    if cfg.algo not in ALGORITHMS:
+        return cfg
+    agent_cls, _ = ALGORITHMS[cfg.algo]
+    acfg = cfg.algo_config().resolved(cfg.env)
+    repeat = cfg.action_repeat if cfg.action_repeat is not None else getattr(acfg, "action_repeat", 1)
+    pixels = cfg.pixels or bool(getattr(agent_cls, "pixels", False))
+    steps = cfg.steps if cfg.steps is not None else acfg.default_steps(repeat)
+    return dataclasses.replace(cfg, action_repeat=repeat, pixels=pixels, steps=steps, **{cfg.algo: acfg})
 
 
 def to_dict(cfg: TrainConfig) -> dict:

@@ -30,13 +30,14 @@ import numpy as np
 import torch
 
 from visuomotor.algos import ALGORITHMS
-from visuomotor.buffers import EpisodeRecorder, ReplayBuffer, list_episodes, load_episode, transitions, write_episode
+from visuomotor.buffers import EpisodeRecorder, list_episodes, load_episode, write_episode
 from visuomotor.envs import make_env, validate_env_id
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.plots import plot_run
 from visuomotor.evaluate.rollout import episode_seed, evaluate
 from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
-from visuomotor.train.config import TrainConfig, config_differences, load_config, save_config, to_dict
+from visuomotor.train.config import (TrainConfig, config_differences, load_config, resolve_defaults, save_config,
+                                     to_dict)
 from visuomotor.train.logger import Logger
 
 CHECKPOINT_VERSION = 1
@@ -66,10 +67,15 @@ def validate(cfg: TrainConfig) -> None:
         raise VisuomotorError(f"unknown algo {cfg.algo!r}; choose one of: {', '.join(ALGORITHMS)}")
     validate_env_id(cfg.env)
     for name in ("steps", "eval_every", "checkpoint_every", "log_every"):
-        if getattr(cfg, name) <= 0:
+        if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
             raise VisuomotorError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
-    if cfg.action_repeat < 1:
+    if cfg.action_repeat is not None and cfg.action_repeat < 1:
         raise VisuomotorError(f"--action-repeat must be >= 1, got {cfg.action_repeat}")
+    if cfg.frame_stack < 1 or cfg.pixel_size < 8:
+        raise VisuomotorError(f"--frame-stack must be >= 1 and --pixel-size >= 8, got {cfg.frame_stack}, {cfg.pixel_size}")
+    agent_cls, _ = ALGORITHMS[cfg.algo]
+    if cfg.pixels and not getattr(agent_cls, "pixels", False):
+        raise VisuomotorError(f"--algo {cfg.algo} learns from states; for pixels use --algo drqv2")
     if cfg.eval_episodes < 1:
         raise VisuomotorError(f"--eval-episodes must be >= 1, got {cfg.eval_episodes}")
     if cfg.seed < 0:
@@ -133,14 +139,14 @@ class OffPolicyTrainer:
         torch.set_num_threads(self.threads)
         torch.manual_seed(cfg.seed)
 
-        self.env = make_env(cfg.env, seed=cfg.seed, action_repeat=cfg.action_repeat)
-        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, action_repeat=cfg.action_repeat,
-                                 render_mode="rgb_array" if cfg.video else None)
+        env_kw = cfg.env_kwargs()
+        self.env = make_env(cfg.env, seed=cfg.seed, **env_kw)
+        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None, **env_kw)
+        self.frame_channels = 3 if cfg.pixels else None
         agent_cls, _ = ALGORITHMS[cfg.algo]
         self.agent = agent_cls(self.env.observation_space, self.env.action_space, self.algo_cfg, self.device)
-        obs_dim = int(np.prod(self.env.observation_space.shape))
         self.act_dim = int(np.prod(self.env.action_space.shape))
-        self.replay = ReplayBuffer(self.algo_cfg.buffer_size, obs_dim, self.act_dim, self.device, seed=cfg.seed)
+        self.replay = self.agent.make_replay(self.algo_cfg.buffer_size, self.device, cfg.seed)
 
         self.step = 0
         self.episode_index = 0
@@ -202,9 +208,9 @@ class OffPolicyTrainer:
             (kept if end <= self.step and i < self.episode_index else later).append(p)
         self._set_aside(later, f"they finished after the checkpoint at step {self.step}")
         for p in kept:
-            self.replay.add_many(*transitions(load_episode(p)))
+            self.replay.add_episode(load_episode(p))
         if "partial_episode" in state:
-            self.replay.add_many(*transitions({k: v.numpy() for k, v in state["partial_episode"].items()}))
+            self.replay.add_episode({k: v.numpy() for k, v in state["partial_episode"].items()})
         self.resumed_from = self.step
         return True
 
@@ -277,7 +283,7 @@ class OffPolicyTrainer:
             self._evaluate()
         next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
 
-        rec = EpisodeRecorder()
+        rec = EpisodeRecorder(frame_channels=self.frame_channels)
         obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
         rec.start(obs)
         ep_return, ep_returns, ep_lengths = 0.0, [], []
@@ -286,18 +292,19 @@ class OffPolicyTrainer:
         win_t, win_step = time.perf_counter(), self.step
         try:
             while self.step < cfg.steps:
+                self.agent.set_step(self.step)
                 if self.step < acfg.learning_starts:
                     action = (torch.rand(self.act_dim) * 2.0 - 1.0).numpy()
                 else:
                     action = self.agent.act(obs, explore=True)
                 next_obs, reward, terminated, truncated, _ = self.env.step(action)
-                self.replay.add(obs, action, reward, next_obs, terminated)
+                self.replay.add(obs, action, reward, next_obs, terminated, truncated)
                 rec.step(action, reward, next_obs, terminated, truncated)
                 ep_return += reward
                 obs = next_obs
                 self.step += 1
 
-                if self.step > acfg.learning_starts:
+                if self.step > acfg.learning_starts and self.step % acfg.update_every == 0:
                     for _ in range(acfg.updates_per_step):
                         metrics = self.agent.update(self.replay.sample(acfg.batch_size))
                         values = torch.stack(list(metrics.values()))  # one add per update, no host sync
@@ -370,6 +377,7 @@ def train(config: TrainConfig | None = None, **overrides) -> Path:
     if cfg.seeds is not None:
         return train_seeds(cfg)
     validate(cfg)
+    cfg = resolve_defaults(cfg)
     cfg = prepare_run_dir(cfg)
     return OffPolicyTrainer(cfg).run()
 

@@ -1,0 +1,314 @@
+"""DrQ-v2: data-augmented actor-critic from pixels.
+
+Yarats et al. 2021, "Mastering Visual Continuous Control: Improved Data-Augmented Reinforcement
+Learning" (arXiv 2107.09645); defaults from the paper and the authors' code (facebookresearch/drqv2).
+
+Per update, on a batch (o, a, R, d, o') of frame stacks with n-step returns R and discounts d:
+
+    o, o' <- random_shift(o), random_shift(o')         (pad 4, independent shifts)
+    h = f(o) (encoder, trained by the critic loss only), h' = f(o') without gradient
+    sigma = schedule(step)                              (exploration std, e.g. linear(1.0,0.1,500000))
+    a' = clip_[-1,1](mu(h') + clip(sigma eps, -c, c))   (c = stddev_clip = 0.3)
+    y  = R + d min_i Qbar_i(h', a')
+    J_Q = sum_i E[(Q_i(h, a) - y)^2]                    (updates encoder and critics)
+    a~ = clip_[-1,1](mu(sg(h)) + clip(sigma eps, -c, c)), J_pi = -E[min_i Q_i(sg(h), a~)]
+    Qbar <- (1 - tau) Qbar + tau Q                      (tau 0.01; the target has no encoder of its own)
+
+Acting explores with mu(h) + sigma eps (unclipped, then clipped to [-1, 1]); evaluation acts with mu(h).
+Actor and critic each start with a trunk Linear -> LayerNorm -> tanh to ``feature_dim``; the
+critics are a twin ensemble evaluated with batched matmuls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift
+from visuomotor.nets.mlp import EnsembleMLP
+from visuomotor.nets.schedules import parse_schedule
+
+
+@dataclass
+class DrQv2Config(OffPolicyConfig):
+    """DrQ-v2 hyperparameters; defaults from the paper (medium difficulty) and the authors' code."""
+
+    preset: Literal["easy", "medium", "hard"] = "medium"
+    """The paper's difficulty preset: training frames 1.1M / 3.1M / 30.1M and exploration schedule
+    linear(1.0,0.1,N) with N = 100k / 500k / 2M policy steps (the frames set --steps when it is not given)."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in frames (each rendered frame is stored once)."""
+    batch_size: int | None = None
+    """Transitions per update; None = the paper's: 256, 512 on walker tasks."""
+    learning_starts: int = 2_000
+    """Policy steps of uniform random actions first (4,000 frames at action repeat 2)."""
+    update_every: int = 2
+    """Env steps between updates."""
+    action_repeat: int = 2
+    """Default action repeat of a DrQ-v2 run (--action-repeat overrides it)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    n_step: int | None = None
+    """n-step returns; None = the paper's: 3, 1 on walker tasks."""
+    lr: float | None = None
+    """Adam learning rate of encoder, actor and critics; None = the paper's: 1e-4, 8e-5 on humanoid."""
+    tau: float = 0.01
+    """Polyak step of the target critics per update."""
+    feature_dim: int | None = None
+    """Trunk output size; None = the paper's: 50, 100 on humanoid."""
+    hidden_dim: int = 1024
+    """Width of the actor's and critics' two hidden layers."""
+    stddev_schedule: str | None = None
+    """Exploration std over policy steps: a number, linear(init,final,steps) or step_linear(...);
+    None = the preset's."""
+    stddev_clip: float = 0.3
+    """Clip of the noise in the target's and the actor loss's actions (not in acting)."""
+    augment_pad: int = 4
+    """Random shift of up to this many pixels (0 = no augmentation)."""
+    bf16: bool | None = None
+    """bf16 autocast for the networks (losses and optimizer in float32); None = on where bf16 is
+    native (CUDA; CPUs with AVX512-BF16 or AMX)."""
+
+    def resolved(self, env_id: str = "") -> DrQv2Config:
+        """A copy with every None filled: the preset's schedule and the paper's per-task settings."""
+        task = env_id.split("/", 1)[-1]
+        walker, humanoid = task.startswith("walker-"), task.startswith("humanoid-")
+        return dataclasses.replace(
+            self,
+            batch_size=self.batch_size if self.batch_size is not None else (512 if walker else 256),
+            n_step=self.n_step if self.n_step is not None else (1 if walker else 3),
+            lr=self.lr if self.lr is not None else (8e-5 if humanoid else 1e-4),
+            feature_dim=self.feature_dim if self.feature_dim is not None else (100 if humanoid else 50),
+            stddev_schedule=self.stddev_schedule if self.stddev_schedule is not None
+            else f"linear(1.0,0.1,{PRESETS[self.preset][1]})",
+        )
+
+    def default_steps(self, action_repeat: int) -> int:
+        """Policy steps of the preset's frame budget."""
+        return PRESETS[self.preset][0] // action_repeat
+
+    def validate(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        r = self.resolved()
+        super(DrQv2Config, r).validate()
+        for name in ("n_step", "feature_dim"):
+            if getattr(r, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
+        if r.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {r.lr}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.action_repeat < 1:
+            raise ValueError(f"action_repeat must be >= 1, got {self.action_repeat}")
+        if self.augment_pad < 0:
+            raise ValueError(f"augment_pad must be >= 0, got {self.augment_pad}")
+        parse_schedule(r.stddev_schedule)
+
+
+# preset -> (training frames, exploration schedule horizon in policy steps), from the paper
+PRESETS = {"easy": (1_100_000, 100_000), "medium": (3_100_000, 500_000), "hard": (30_100_000, 2_000_000)}
+
+
+def _trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(repr_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+
+
+class Actor(nn.Module):
+    def __init__(self, repr_dim: int, act_dim: int, feature_dim: int, hidden_dim: int):
+        super().__init__()
+        self.trunk = _trunk(repr_dim, feature_dim)
+        self.policy = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim),
+                                    nn.ReLU(), nn.Linear(hidden_dim, act_dim))
+        self.apply(orthogonal_init)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Features -> mean action in [-1, 1]."""
+        return torch.tanh(self.policy(self.trunk(h)))
+
+
+class Critic(nn.Module):
+    def __init__(self, repr_dim: int, act_dim: int, feature_dim: int, hidden_dim: int, num_critics: int = 2):
+        super().__init__()
+        self.trunk = _trunk(repr_dim, feature_dim)
+        self.q = EnsembleMLP(num_critics, feature_dim + act_dim, (hidden_dim, hidden_dim), 1)
+        self.apply(orthogonal_init)
+        for layer in self.q.layers:  # orthogonal per member, zero bias, as nn.Linear members would be
+            for i in range(layer.weight.shape[0]):
+                nn.init.orthogonal_(layer.weight.data[i])
+            layer.bias.data.zero_()
+
+    def forward(self, h: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """-> Q of every critic, [n, B]."""
+        return self.q(torch.cat([self.trunk(h), action], -1)).squeeze(-1)
+
+
+def clipped_noise_action(mean: torch.Tensor, std: float, clip: float | None,
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+    """mean + std * eps with eps ~ N(0, 1) (its product clipped to [-clip, clip] when given), then
+    clamped into [-1, 1] with a straight-through gradient (DrQ-v2's TruncatedNormal.sample)."""
+    noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device) * std
+    if clip is not None:
+        noise = noise.clamp(-clip, clip)
+    x = mean + noise
+    clamped = x.clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+    return x - x.detach() + clamped.detach()
+
+
+class DrQv2(Agent):
+    pixels = True  # a run with --algo drqv2 observes pixels unless told otherwise
+
+    def __init__(self, observation_space, action_space, cfg: DrQv2Config | None = None, device="cpu"):
+        from visuomotor.algos.sac import native_bf16
+
+        cfg = cfg or DrQv2Config()
+        cfg.validate()
+        cfg = cfg.resolved()  # (the loop passes a config already resolved for its task)
+        super().__init__(observation_space, action_space, cfg, device)
+        shape = tuple(observation_space.shape)
+        if len(shape) != 3 or observation_space.dtype != np.uint8:
+            raise ValueError(f"DrQ-v2 learns from pixels: expected a uint8 [C, H, W] observation, got "
+                             f"{observation_space.dtype} {shape} (train with --pixels)")
+        self.obs_shape = shape
+        self.act_dim = int(np.prod(action_space.shape))
+        self.encoder = ConvEncoder(shape).to(self.device)
+        repr_dim = self.encoder.repr_dim
+        self.actor = Actor(repr_dim, self.act_dim, cfg.feature_dim, cfg.hidden_dim).to(self.device)
+        self.critic = Critic(repr_dim, self.act_dim, cfg.feature_dim, cfg.hidden_dim).to(self.device)
+        self.critic_target = Critic(repr_dim, self.act_dim, cfg.feature_dim, cfg.hidden_dim).to(self.device)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        fused = self.device.type in ("cpu", "cuda")
+        self.encoder_opt = torch.optim.Adam(self.encoder.parameters(), lr=cfg.lr, fused=fused)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, fused=fused)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, fused=fused)
+        self._online = list(self.critic.parameters())
+        self._target = list(self.critic_target.parameters())
+        self.stddev = parse_schedule(cfg.stddev_schedule)
+        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
+        self.noise = torch.Generator(device=self.device)  # augmentation and update noise
+        self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.step = 0
+
+    def set_step(self, step: int) -> None:
+        self.step = int(step)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.to(self.device, non_blocking=True)
+        if x.dim() == 4 and self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            return self.encoder(x).float()
+
+    # ---- acting -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        o = torch.as_tensor(np.asarray(obs), device=self.device)
+        single = o.dim() == 3
+        if single:
+            o = o.unsqueeze(0)
+        h = self._encode(o)
+        with self._autocast():
+            mean = self.actor(h).float()
+        a = clipped_noise_action(mean, self.stddev(self.step), None).clamp(-1, 1) if explore else mean
+        a = a.cpu().numpy()
+        return a[0] if single else a
+
+    # ---- learning -----------------------------------------------------------------------------
+    def _augment(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.to(self.device, non_blocking=True).float()
+        return random_shift(x, self.cfg.augment_pad, generator=self.noise) if self.cfg.augment_pad else x
+
+    def update(self, batch) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        std = self.stddev(self.step)
+        obs = self._encode(self._augment(batch.obs))
+        with torch.no_grad():
+            next_h = self._encode(self._augment(batch.next_obs))
+        action = batch.action.to(self.device)
+        reward = batch.reward.to(self.device)
+        discount = batch.discount.to(self.device)
+
+        # critic (and encoder)
+        with torch.no_grad(), self._autocast():
+            next_a = clipped_noise_action(self.actor(next_h).float(), std, cfg.stddev_clip, self.noise)
+            target_q = self.critic_target(next_h, next_a).float().amin(0)
+            target = reward + discount * target_q
+        with self._autocast():
+            q = self.critic(obs, action).float()
+        critic_loss = (q - target).pow(2).mean(-1).sum()
+        self.encoder_opt.zero_grad(set_to_none=True)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        self.encoder_opt.step()
+
+        # actor, on detached features, against the updated critics
+        h = obs.detach()
+        with self._autocast():
+            pi_a = clipped_noise_action(self.actor(h).float(), std, cfg.stddev_clip, self.noise)
+            q_pi = self.critic(h, pi_a).float().amin(0)
+        actor_loss = -q_pi.mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_opt.step()
+
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target, self._online, cfg.tau)
+        return {
+            "losses/critic": critic_loss.detach(),
+            "losses/actor": actor_loss.detach(),
+            "losses/q_mean": q.detach().mean(),
+            "losses/target_q": target.mean(),
+            "losses/stddev": torch.tensor(std),
+        }
+
+    # ---- storage ------------------------------------------------------------------------------
+    def make_replay(self, capacity: int, device, seed: int):
+        from visuomotor.buffers.frames import FrameReplay
+
+        c, h, w = self.obs_shape
+        if c % 3:
+            raise ValueError(f"pixel observations should stack RGB frames (channels a multiple of 3), got {c}")
+        return FrameReplay(capacity, (3, h, w), self.act_dim, frame_stack=c // 3, n_step=self.cfg.n_step,
+                           gamma=self.cfg.gamma, device=device, seed=seed)
+
+    # ---- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "encoder": self.encoder.state_dict(),
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "encoder_opt": self.encoder_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "noise": self.noise.get_state(),
+            "step": self.step,
+        }
+
+    def policy_state_dict(self) -> dict:
+        return {"encoder": self.encoder.state_dict(), "actor": self.actor.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        self.actor.load_state_dict(state["actor"])
+        if "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_target.load_state_dict(state["critic_target"])
+            self.encoder_opt.load_state_dict(state["encoder_opt"])
+            self.critic_opt.load_state_dict(state["critic_opt"])
+            self.actor_opt.load_state_dict(state["actor_opt"])
+            self.noise.set_state(state["noise"])
+            self.step = int(state["step"])
