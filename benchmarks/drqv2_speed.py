@@ -1,7 +1,7 @@
 """DrQ-v2 speed: updates/s, env frames/s and where an update's time goes; replay bytes/transition.
 
     python benchmarks/drqv2_speed.py [--batch 256 128] [--updates 5] [--device cpu]
-    python benchmarks/drqv2_speed.py --malloc both      # also time with glibc's malloc thresholds raised
+    python benchmarks/drqv2_speed.py --malloc raised    # only as training runs (glibc's malloc thresholds raised)
 
 For each variant (float32; bf16 autocast + channels_last) and batch size, times the parts of one
 update as the agent runs them: sampling a batch from a filled pixel replay, the two random shifts,
@@ -117,6 +117,10 @@ def run(args) -> list[dict]:
     dev = torch.device(args.device)
     obs_space = gym.spaces.Box(0, 255, (9, 84, 84), np.uint8)
     act_space = gym.spaces.Box(-1, 1, (args.act_dim,), np.float32)
+    if os.environ.get("VISUOMOTOR_MALLOC") != "default":
+        from visuomotor._malloc import tune_malloc
+
+        tune_malloc()  # as the training loop does
     rows = []
     for bf16 in (False, True):
         torch.manual_seed(0)
@@ -126,7 +130,7 @@ def run(args) -> list[dict]:
         for batch in args.batch:
             parts = time_update_parts(agent, rb, batch, args.updates)
             rows.append({"variant": "bf16+channels_last" if bf16 else "fp32", "batch": batch,
-                         "malloc": os.environ.get("GLIBC_TUNABLES", "default") != "default", **parts})
+                         "malloc": os.environ.get("VISUOMOTOR_MALLOC") != "default", **parts})
     return rows
 
 
@@ -139,8 +143,8 @@ def main() -> None:
     p.add_argument("--act-dim", type=int, default=6)
     p.add_argument("--replay-frames", type=int, default=20_000)
     p.add_argument("--env", default="dmc/walker-walk")
-    p.add_argument("--malloc", choices=["default", "raised", "both"], default="default",
-                   help="glibc malloc thresholds: as they are, raised (GLIBC_TUNABLES), or both in child processes")
+    p.add_argument("--malloc", choices=["default", "raised", "both"], default="both",
+                   help="glibc malloc thresholds: as glibc sets them, raised as the training loop does, or both")
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child-process mode
     args = p.parse_args()
     if args.json:
@@ -154,13 +158,10 @@ def main() -> None:
           f"({rb.nbytes_per_frame() / (84 * 84 * 3):.4f} x one 84x84x3 frame)")
     env_s = env_step_seconds(args.env, 2)
     print(f"pixel env step ({args.env}, action repeat 2, 84x84 render): {env_s * 1e3:.2f} ms")
-    settings = {"default": [None], "raised": ["raised"], "both": [None, "raised"]}[args.malloc]
-    tunables = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
+    settings = {"default": ["default"], "raised": ["raised"], "both": ["default", "raised"]}[args.malloc]
     rows = []
     for s in settings:
-        env = dict(os.environ)
-        if s == "raised":
-            env["GLIBC_TUNABLES"] = tunables
+        env = dict(os.environ, VISUOMOTOR_MALLOC=s)
         cmd = [sys.executable, __file__, "--json", "--batch", *map(str, args.batch), "--updates", str(args.updates),
                "--threads", str(args.threads), "--device", args.device, "--act-dim", str(args.act_dim),
                "--replay-frames", str(args.replay_frames)]

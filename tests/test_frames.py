@@ -143,3 +143,19 @@ def test_pixel_env_obs_and_stack():
     np.testing.assert_array_equal(nxt[0:6], obs[3:9])  # the stack shifts by one frame
     assert not np.array_equal(nxt[6:9], obs[6:9])  # the cart moved
     assert 10 < nxt.mean() < 245
+
+
+def test_malloc_tuning_is_opt_out_and_idempotent():
+    import os
+    import subprocess
+    import sys
+
+    code = "from visuomotor._malloc import tune_malloc; print(tune_malloc(), tune_malloc())"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        env={**os.environ, "VISUOMOTOR_MALLOC": ""}).stdout.split()
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "VISUOMOTOR_MALLOC": "default"}).stdout.split()
+    assert off == ["False", "False"]
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc malloc tuning applies on Linux")
+    assert on == ["True", "True"]

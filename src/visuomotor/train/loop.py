@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from visuomotor._malloc import tune_malloc
 from visuomotor.algos import ALGORITHMS
 from visuomotor.buffers import EpisodeRecorder, list_episodes, load_episode, write_episode
 from visuomotor.envs import make_env, validate_env_id
@@ -137,6 +138,7 @@ class OffPolicyTrainer:
         self.device = resolve_device(cfg.device)
         self.threads = cfg.threads or os.cpu_count() or 1
         torch.set_num_threads(self.threads)
+        self.malloc_tuned = tune_malloc() if self.device.type == "cpu" else False
         torch.manual_seed(cfg.seed)
 
         env_kw = cfg.env_kwargs()
@@ -265,7 +267,7 @@ class OffPolicyTrainer:
                 "observation_shape": list(self.env.observation_space.shape),
                 "action_shape": list(self.env.action_space.shape),
                 "target_entropy": getattr(self.agent, "target_entropy", None),
-                "bf16": getattr(self.agent, "bf16", None),
+                "bf16": getattr(self.agent, "bf16", None), "malloc_tuned": self.malloc_tuned,
                 "versions": _versions(), "command": sys.argv,
             })
         self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
