@@ -131,9 +131,17 @@ class Actor(nn.Module):
                                     nn.ReLU(), nn.Linear(hidden_dim, act_dim))
         self.apply(orthogonal_init)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Features -> mean action in [-1, 1]."""
-        return torch.tanh(self.policy(self.trunk(h)))
+    def forward(self, h: torch.Tensor, linear_outputs: list | None = None) -> torch.Tensor:
+        """Features -> mean action in [-1, 1]; appends each Linear's output to ``linear_outputs``
+        when given (DrM's dormant ratio)."""
+        if linear_outputs is None:
+            return torch.tanh(self.policy(self.trunk(h)))
+        x = h
+        for m in [*self.trunk, *self.policy]:
+            x = m(x)
+            if isinstance(m, nn.Linear):
+                linear_outputs.append(x)
+        return torch.tanh(x)
 
 
 class Critic(nn.Module):
@@ -166,6 +174,7 @@ def clipped_noise_action(mean: torch.Tensor, std: float, clip: float | None,
 
 class DrQv2(Agent):
     pixels = True  # a run with --algo drqv2 observes pixels unless told otherwise
+    collect_actor_outputs = False  # DrM reads the actor's Linear outputs in the update
 
     def __init__(self, observation_space, action_space, cfg: DrQv2Config | None = None, device="cpu"):
         from visuomotor.algos.sac import native_bf16
@@ -222,7 +231,7 @@ class DrQv2(Agent):
         h = self._encode(o)
         with self._autocast():
             mean = self.actor(h).float()
-        a = clipped_noise_action(mean, self.stddev(self.step), None).clamp(-1, 1) if explore else mean
+        a = clipped_noise_action(mean, self.exploration_std(), None).clamp(-1, 1) if explore else mean
         a = a.cpu().numpy()
         return a[0] if single else a
 
@@ -231,9 +240,23 @@ class DrQv2(Agent):
         x = obs.to(self.device, non_blocking=True).float()
         return random_shift(x, self.cfg.augment_pad, generator=self.noise) if self.cfg.augment_pad else x
 
+    def exploration_std(self) -> float:
+        """The noise std of acting and of the update's sampled actions at the current step."""
+        return self.stddev(self.step)
+
+    def target_value(self, next_h: torch.Tensor, std: float) -> torch.Tensor:
+        """V(o') in y = R + d V(o'): min over the target critics at a noisy next action."""
+        with self._autocast():
+            next_a = clipped_noise_action(self.actor(next_h).float(), std, self.cfg.stddev_clip, self.noise)
+            return self.critic_target(next_h, next_a).float().amin(0)
+
+    def after_update(self, h: torch.Tensor, action: torch.Tensor, actor_linear: list | None) -> dict:
+        """Hook after the actor step (features detached): extra learning and metrics; none here."""
+        return {}
+
     def update(self, batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        std = self.stddev(self.step)
+        std = self.exploration_std()
         obs = self._encode(self._augment(batch.obs))
         with torch.no_grad():
             next_h = self._encode(self._augment(batch.next_obs))
@@ -242,10 +265,8 @@ class DrQv2(Agent):
         discount = batch.discount.to(self.device)
 
         # critic (and encoder)
-        with torch.no_grad(), self._autocast():
-            next_a = clipped_noise_action(self.actor(next_h).float(), std, cfg.stddev_clip, self.noise)
-            target_q = self.critic_target(next_h, next_a).float().amin(0)
-            target = reward + discount * target_q
+        with torch.no_grad():
+            target = reward + discount * self.target_value(next_h, std)
         with self._autocast():
             q = self.critic(obs, action).float()
         critic_loss = (q - target).pow(2).mean(-1).sum()
@@ -257,8 +278,9 @@ class DrQv2(Agent):
 
         # actor, on detached features, against the updated critics
         h = obs.detach()
+        actor_linear: list | None = [] if self.collect_actor_outputs else None
         with self._autocast():
-            pi_a = clipped_noise_action(self.actor(h).float(), std, cfg.stddev_clip, self.noise)
+            pi_a = clipped_noise_action(self.actor(h, actor_linear).float(), std, cfg.stddev_clip, self.noise)
             q_pi = self.critic(h, pi_a).float().amin(0)
         actor_loss = -q_pi.mean()
         self.actor_opt.zero_grad(set_to_none=True)
@@ -272,7 +294,8 @@ class DrQv2(Agent):
             "losses/actor": actor_loss.detach(),
             "losses/q_mean": q.detach().mean(),
             "losses/target_q": target.mean(),
-            "losses/stddev": torch.tensor(std),
+            "losses/stddev": torch.tensor(float(std)),
+            **self.after_update(h, action, actor_linear),
         }
 
     # ---- storage ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from visuomotor.algos import ALGORITHMS
+from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
 from visuomotor.algos.sac import SACConfig
 
@@ -71,6 +72,8 @@ class TrainConfig:
     """SAC hyperparameters (used with --algo sac)."""
     drqv2: DrQv2Config = field(default_factory=DrQv2Config)
     """DrQ-v2 hyperparameters (used with --algo drqv2)."""
+    drm: DrMConfig = field(default_factory=DrMConfig)
+    """DrM hyperparameters (used with --algo drm): DrQ-v2's plus the dormant-ratio ones."""
 
     def algo_config(self):
         return getattr(self, self.algo)

@@ -309,8 +309,11 @@ class OffPolicyTrainer:
                 if self.step > acfg.learning_starts and self.step % acfg.update_every == 0:
                     for _ in range(acfg.updates_per_step):
                         metrics = self.agent.update(self.replay.sample(acfg.batch_size))
-                        values = torch.stack(list(metrics.values()))  # one add per update, no host sync
-                        metric_sum = values if metric_sum is None else metric_sum + values
+                        values = torch.stack([v.float() for v in metrics.values()])  # one add per update, no sync
+                        if metric_sum is None or metric_sum.shape != values.shape:  # (keys are fixed per agent)
+                            metric_sum, n_updates = values, 0
+                        else:
+                            metric_sum = metric_sum + values
                         n_updates += 1
 
                 if terminated or truncated:
