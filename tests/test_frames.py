@@ -159,3 +159,20 @@ def test_malloc_tuning_is_opt_out_and_idempotent():
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc malloc tuning applies on Linux")
     assert on == ["True", "True"]
+
+
+def test_gym_pixel_env_takes_the_fast_render_path():
+    import mujoco
+
+    from visuomotor import make_env
+
+    env = make_env("gym/HalfCheetah-v5", seed=0, pixels=True, frame_stack=2)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (6, 84, 84) and obs.dtype == np.uint8 and 10 < obs.mean() < 245
+    u = env.unwrapped
+    assert u.model.vis.quality.offsamples == 0
+    viewer = u.mujoco_renderer._get_viewer("rgb_array")
+    assert viewer.scn.flags[mujoco.mjtRndFlag.mjRND_SHADOW] == 0
+    slow = make_env("gym/HalfCheetah-v5", seed=0, pixels=True, fast_render=False)
+    slow.reset(seed=0)
+    assert slow.unwrapped.model.vis.quality.offsamples > 0

@@ -22,25 +22,45 @@ import numpy as np
 class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """obs -> uint8 [3, size, size] frame of the scene."""
 
-    def __init__(self, env: gym.Env, size: int = 84, camera_id: int | None = None):
-        gym.utils.RecordConstructorArgs.__init__(self, size=size, camera_id=camera_id)
+    def __init__(self, env: gym.Env, size: int = 84, camera_id: int | None = None, fast_render: bool = True):
+        gym.utils.RecordConstructorArgs.__init__(self, size=size, camera_id=camera_id, fast_render=fast_render)
         gym.ObservationWrapper.__init__(self, env)
         self.size = int(size)
         self.camera_id = camera_id
         self._dmc = hasattr(env.unwrapped, "render_pixels")
         self.observation_space = gym.spaces.Box(0, 255, shape=(3, self.size, self.size), dtype=np.uint8)
+        # gymnasium MuJoCo envs: the same fast path as DMC's (no multisampling, shadows or
+        # reflections; 12 -> 137 frames/s at 84x84 for HalfCheetah on a software GL)
+        self._fast_gym = fast_render and not self._dmc and hasattr(env.unwrapped, "mujoco_renderer")
+        if self._fast_gym:
+            env.unwrapped.model.vis.quality.offsamples = 0
+        self._flags_set = False
 
     def frame(self) -> np.ndarray:
         if self._dmc:
             img = self.env.unwrapped.render_pixels(self.size, self.size, self.camera_id)
         else:
             img = self.env.unwrapped.render()
+            if self._fast_gym and not self._flags_set:
+                self._fast_scene()
+                img = self.env.unwrapped.render()
             if img is None:
                 raise RuntimeError("pixel observations need an env that renders with render_mode='rgb_array'")
             if img.shape[:2] != (self.size, self.size):
                 raise RuntimeError(f"the env renders {img.shape[1]}x{img.shape[0]} frames; "
                                    f"make it with width={self.size}, height={self.size}")
         return np.ascontiguousarray(np.asarray(img, dtype=np.uint8).transpose(2, 0, 1))
+
+    def _fast_scene(self) -> None:
+        import mujoco
+
+        self._flags_set = True
+        try:  # gymnasium keeps its offscreen viewer private; without it, render as it comes
+            viewer = self.env.unwrapped.mujoco_renderer._get_viewer("rgb_array")
+            viewer.scn.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+            viewer.scn.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        except (AttributeError, TypeError):
+            pass
 
     def observation(self, observation) -> np.ndarray:
         return self.frame()

@@ -158,8 +158,8 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
 
         if pixel_size < 8:
             raise VisuomotorError(f"pixel_size must be >= 8, got {pixel_size}")
-        env = FrameStack(PixelObservation(env, pixel_size, camera_id if env_id.startswith("dmc/") else None),
-                         frame_stack)
+        env = FrameStack(PixelObservation(env, pixel_size, camera_id if env_id.startswith("dmc/") else None,
+                                          fast_render=fast_render), frame_stack)
     env.action_space.seed(seed)
     env.observation_space.seed(seed)
     return env
