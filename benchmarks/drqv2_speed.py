@@ -46,9 +46,7 @@ def fill_replay(rb, frames: int, act_dim: int, episode_len: int = 500, seed: int
 
 
 def time_update_parts(agent, rb, batch: int, updates: int) -> dict[str, float]:
-    """Median seconds of each part of an update (the agent's own code, timed section by section)."""
-    from visuomotor.algos.drqv2 import clipped_noise_action
-
+    """Median seconds of each part of an update (the agent's own steps, timed one by one)."""
     dev = agent.device
     parts: dict[str, list[float]] = {k: [] for k in ("sample", "augment", "encoder", "critic", "actor", "total")}
     for i in range(updates + 1):
@@ -64,29 +62,13 @@ def time_update_parts(agent, rb, batch: int, updates: int) -> dict[str, float]:
             h2 = agent._encode(o2)
         _sync(dev)
         t3 = time.perf_counter()
-        std, cfg = agent.stddev(agent.step), agent.cfg
-        with torch.no_grad(), agent._autocast():
-            na = clipped_noise_action(agent.actor(h2).float(), std, cfg.stddev_clip, agent.noise)
-            target = b.reward.to(dev) + b.discount.to(dev) * agent.critic_target(h2, na).float().amin(0)
-        with agent._autocast():
-            q = agent.critic(h, b.action.to(dev)).float()
-        loss = (q - target).pow(2).mean(-1).sum()
-        agent.encoder_opt.zero_grad(set_to_none=True)
-        agent.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        agent.critic_opt.step()
-        agent.encoder_opt.step()
+        std = agent.exploration_std()
+        agent.critic_step(h, b.action.to(dev), b.reward.to(dev), b.discount.to(dev), h2, std)
         _sync(dev)
         t4 = time.perf_counter()
-        hd = h.detach()
-        with agent._autocast():
-            pa = clipped_noise_action(agent.actor(hd).float(), std, cfg.stddev_clip, agent.noise)
-            aloss = -agent.critic(hd, pa).float().amin(0).mean()
-        agent.actor_opt.zero_grad(set_to_none=True)
-        aloss.backward()
-        agent.actor_opt.step()
+        agent.actor_step(h.detach(), std)
         with torch.no_grad():
-            torch._foreach_lerp_(agent._target, agent._online, cfg.tau)
+            torch._foreach_lerp_(agent._target, agent._online, agent.cfg.tau)
         _sync(dev)
         t5 = time.perf_counter()
         if i == 0:

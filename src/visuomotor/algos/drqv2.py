@@ -254,6 +254,33 @@ class DrQv2(Agent):
         """Hook after the actor step (features detached): extra learning and metrics; none here."""
         return {}
 
+    def critic_step(self, h, action, reward, discount, next_h, std: float):
+        """One step of critics and encoder on J_Q; returns (J_Q, Q [n, B], target y)."""
+        with torch.no_grad():
+            target = reward + discount * self.target_value(next_h, std)
+        with self._autocast():
+            q = self.critic(h, action).float()
+        critic_loss = (q - target).pow(2).mean(-1).sum()
+        self.encoder_opt.zero_grad(set_to_none=True)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        self.encoder_opt.step()
+        return critic_loss, q, target
+
+    def actor_step(self, h, std: float):
+        """One step of the actor on detached features against the (updated) critics; returns
+        (J_pi, the actor's Linear outputs when ``collect_actor_outputs`` else None)."""
+        actor_linear: list | None = [] if self.collect_actor_outputs else None
+        with self._autocast():
+            pi_a = clipped_noise_action(self.actor(h, actor_linear).float(), std, self.cfg.stddev_clip, self.noise)
+            q_pi = self.critic(h, pi_a).float().amin(0)
+        actor_loss = -q_pi.mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_opt.step()
+        return actor_loss, actor_linear
+
     def update(self, batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         std = self.exploration_std()
@@ -261,32 +288,10 @@ class DrQv2(Agent):
         with torch.no_grad():
             next_h = self._encode(self._augment(batch.next_obs))
         action = batch.action.to(self.device)
-        reward = batch.reward.to(self.device)
-        discount = batch.discount.to(self.device)
-
-        # critic (and encoder)
-        with torch.no_grad():
-            target = reward + discount * self.target_value(next_h, std)
-        with self._autocast():
-            q = self.critic(obs, action).float()
-        critic_loss = (q - target).pow(2).mean(-1).sum()
-        self.encoder_opt.zero_grad(set_to_none=True)
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_opt.step()
-        self.encoder_opt.step()
-
-        # actor, on detached features, against the updated critics
+        critic_loss, q, target = self.critic_step(obs, action, batch.reward.to(self.device),
+                                                  batch.discount.to(self.device), next_h, std)
         h = obs.detach()
-        actor_linear: list | None = [] if self.collect_actor_outputs else None
-        with self._autocast():
-            pi_a = clipped_noise_action(self.actor(h, actor_linear).float(), std, cfg.stddev_clip, self.noise)
-            q_pi = self.critic(h, pi_a).float().amin(0)
-        actor_loss = -q_pi.mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_opt.step()
-
+        actor_loss, actor_linear = self.actor_step(h, std)
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, cfg.tau)
         return {

@@ -104,6 +104,12 @@ def _hidden_cast(params, dtype: torch.dtype) -> list[torch.Tensor]:
     return [p.to(dtype) for p in params[:-2]] + params[-2:]
 
 
+def _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy) -> dict[str, torch.Tensor]:
+    """The update's metrics, always these keys in this order (the loop stacks them)."""
+    return {"losses/critic": critic_loss, "losses/actor": actor_loss, "losses/alpha": alpha_loss,
+            "losses/alpha_value": alpha, "losses/q_mean": q_mean, "losses/entropy": entropy}
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 matmuls run natively (and so faster than float32) on ``device``."""
     if device.type == "cuda":
@@ -241,14 +247,7 @@ class SAC(Agent):
         alpha = self.log_alpha.exp().detach()
         critic_loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
         actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
-        return {
-            "losses/critic": critic_loss,
-            "losses/actor": actor_loss,
-            "losses/alpha": alpha_loss,
-            "losses/alpha_value": alpha,
-            "losses/q_mean": q_mean,
-            "losses/entropy": entropy,
-        }
+        return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     def _critic_half(self, batch, actor_w, critic_w, target_w, alpha):
         loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
@@ -272,7 +271,8 @@ class SAC(Agent):
             critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            critic_w = [w.detach() for w in self._weights()[1]]
+            with torch.no_grad():  # the stepped critics, cast again (the policy half detaches them)
+                critic_w = _hidden_cast(self.critic.parameters(), critic_w[0].dtype)
             actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
             self.optimizer.step()
         elif self.parallel:
@@ -296,14 +296,7 @@ class SAC(Agent):
             self.optimizer.step()
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
-        return {
-            "losses/critic": critic_loss,
-            "losses/actor": actor_loss,
-            "losses/alpha": alpha_loss,
-            "losses/alpha_value": alpha,
-            "losses/q_mean": q_mean,
-            "losses/entropy": entropy,
-        }
+        return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

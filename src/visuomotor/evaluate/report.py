@@ -31,6 +31,7 @@ import yaml
 
 from visuomotor.errors import VisuomotorError
 from visuomotor.fileio import atomic_write_bytes, atomic_write_text
+from visuomotor.train.config import flatten
 
 DEFAULT_SCORE_RANGES = {"dmc/*": (0.0, 1000.0)}
 """Task -> (random-ish low, best) returns used to normalize scores: DMC rewards are in [0, 1] per
@@ -75,16 +76,6 @@ class ReportData:
     runs: list[Run]
     failed: list[Missing] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
@@ -148,7 +139,7 @@ def load_report_data(paths: list[Path]) -> ReportData:
     for r in data.runs:
         groups.setdefault((r.env, r.method), []).append(r)
     for (env, method), runs in sorted(groups.items()):
-        flat = [_flatten(r.config) for r in runs]
+        flat = [flatten(r.config) for r in runs]
         keys = sorted({k for f in flat for k in f} - _IGNORED_KEYS)
         diff = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
         if diff:

@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from visuomotor.errors import VisuomotorError
-from visuomotor.train.config import TrainConfig, from_dict, to_dict
+from visuomotor.train.config import TrainConfig, flatten, from_dict, to_dict
 
 # fields a sweep owns itself: a trial's seed, run directory and label come from the grid
 _SWEEP_OWNED = {"seed", "seeds", "run_dir", "resume", "workers", "label"}
@@ -71,17 +71,6 @@ def _field_paths(cls=TrainConfig, prefix: str = "") -> dict[str, typing.Any]:
             out.update(_field_paths(tp, f"{prefix}{f.name}."))
         else:
             out[prefix + f.name] = tp
-    return out
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
     return out
 
 
@@ -183,8 +172,8 @@ class SweepSpec:
                 raise VisuomotorError(f"{where}: {many!r} must be a non-empty list of names, got {value!r}")
             return value
 
-        base = _flatten(data.get("base") or {})
-        grid = _flatten(data.get("grid") or {})
+        base = flatten(data.get("base") or {})
+        grid = flatten(data.get("grid") or {})
         _check_keys(base, f"{where} base")
         _check_keys(grid, f"{where} grid")
         for k, v in grid.items():
@@ -200,6 +189,7 @@ class SweepSpec:
         from visuomotor.train.loop import validate
 
         keys = list(self.grid)
+        paths = _field_paths()
         out = []
         for env, algo, values in itertools.product(self.envs, self.algos, itertools.product(*self.grid.values())):
             point = dict(zip(keys, values))
@@ -208,7 +198,6 @@ class SweepSpec:
             for seed in self.seeds:
                 name = "__".join(filter(None, [_slug(env.replace("/", "-")), algo, tag, f"s{seed}"]))
                 data = to_dict(TrainConfig(algo=algo)) if algo in _algos() else {"algo": algo}
-                paths = _field_paths()
                 for k, v in {**self.base, **point}.items():
                     _set_dotted(data, k, _convert(k, paths[k], v))
                 data.update(env=env, algo=algo, seed=seed, label=label, progress=False,

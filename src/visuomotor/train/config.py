@@ -112,6 +112,17 @@ def to_dict(cfg: TrainConfig) -> dict:
     return out
 
 
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested mappings as dotted keys: {"sac": {"gamma": 0.99}} -> {"sac.gamma": 0.99}."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _coerce(tp, value):
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):

@@ -37,8 +37,8 @@ from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.plots import plot_run
 from visuomotor.evaluate.rollout import episode_seed, evaluate
 from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
-from visuomotor.train.config import (TrainConfig, config_differences, load_config, resolve_defaults, save_config,
-                                     to_dict)
+from visuomotor.train.config import (TrainConfig, config_differences, flatten, load_config, resolve_defaults,
+                                     save_config, to_dict)
 from visuomotor.train.logger import Logger
 
 CHECKPOINT_VERSION = 1
@@ -398,7 +398,7 @@ def train_seeds(cfg: TrainConfig) -> Path:
         raise VisuomotorError(f"--workers must be >= 0, got {cfg.workers}")
     validate(dataclasses.replace(cfg, seeds=None, seed=seeds[0]))
     owned = {"env", "algo", "seed", "seeds", "run_dir", "resume", "workers", "label", "threads", "progress"}
-    base = {k: v for k, v in _flat(to_dict(cfg)).items() if k.split(".")[0] not in owned}
+    base = {k: v for k, v in flatten(to_dict(cfg)).items() if k.split(".")[0] not in owned}
     spec = SweepSpec(algos=[cfg.algo], envs=[cfg.env], seeds=seeds, base=base, grid={})
     if cfg.run_dir is not None:
         sweep_dir = Path(cfg.run_dir)
@@ -417,13 +417,3 @@ def train_seeds(cfg: TrainConfig) -> Path:
         raise VisuomotorError(f"{len(failed)} of {len(seeds)} runs did not finish: {'; '.join(failed)}; "
                               f"see {sweep_dir}/summary.csv and logs/, continue with --resume")
     return sweep_dir
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
