@@ -3,12 +3,14 @@
 from visuomotor.algos.base import Agent, OffPolicyConfig
 from visuomotor.algos.drm import DrM, DrMConfig
 from visuomotor.algos.drqv2 import DrQv2, DrQv2Config
+from visuomotor.algos.ppo import PPO, PPOConfig
 from visuomotor.algos.sac import SAC, SACConfig
 
 ALGORITHMS: dict[str, tuple[type[Agent], type]] = {
     "sac": (SAC, SACConfig),
     "drqv2": (DrQv2, DrQv2Config),
     "drm": (DrM, DrMConfig),
+    "ppo": (PPO, PPOConfig),
 }
 
-__all__ = ["ALGORITHMS", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "SACConfig"]
+__all__ = ["ALGORITHMS", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig"]

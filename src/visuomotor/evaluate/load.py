@@ -8,7 +8,7 @@ from visuomotor.algos import ALGORITHMS
 from visuomotor.envs import make_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.train.checkpoint import load_checkpoint
-from visuomotor.train.config import TrainConfig, load_config
+from visuomotor.train.config import load_config
 
 
 def load_agent(run_dir: str | Path, checkpoint: str = "latest", device: str = "cpu"):
@@ -21,13 +21,14 @@ def load_agent(run_dir: str | Path, checkpoint: str = "latest", device: str = "c
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.is_file():
         raise VisuomotorError(f"{run_dir} is not a run directory (no config.yaml)")
-    cfg: TrainConfig = load_config(cfg_path)[0]
+    cfg, resolved = load_config(cfg_path)
     if cfg.algo not in ALGORITHMS:
         raise VisuomotorError(f"run {run_dir} used algo {cfg.algo!r}, unknown to this version")
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=device)
     env = make_env(cfg.env, seed=cfg.seed, **cfg.env_kwargs())
     agent_cls, _ = ALGORITHMS[cfg.algo]
-    agent = agent_cls(env.observation_space, env.action_space, cfg.algo_config(), device)
+    extra = {"critic_obs_dim": resolved["critic_obs_dim"]} if resolved.get("critic_obs_dim") else {}
+    agent = agent_cls(env.observation_space, env.action_space, cfg.algo_config(), device, **extra)
     agent.load_state_dict(state["agent"])
     env.close()
     return agent, cfg, int(state["step"])

@@ -7,16 +7,19 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
 from visuomotor.algos import ALGORITHMS
 from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
+from visuomotor.algos.ppo import PPOConfig
 from visuomotor.algos.sac import SACConfig
 
 # Keys that may differ between the command that started a run and the one that resumes it.
-RESUME_MAY_CHANGE = frozenset({"steps", "resume", "run_dir", "progress", "threads", "device", "workers", "label"})
+RESUME_MAY_CHANGE = frozenset({"steps", "resume", "run_dir", "progress", "threads", "device", "workers", "label",
+                               "vectorization"})
 
 
 @dataclass
@@ -35,6 +38,10 @@ class TrainConfig:
     state-SAC protocol uses 8 on cartpole, 4 on most DMC tasks."""
     pixels: bool = False
     """Observe rendered RGB frames instead of states (pixel algorithms such as DrQ-v2 always do)."""
+    num_envs: int | None = None
+    """Environments stepped in parallel (on-policy algorithms); default the algorithm's (PPO rsl_rl preset 64, sb3 1)."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """With --num-envs > 1: step the envs in this process (sync) or in one worker process each (async)."""
     frame_stack: int = 3
     """With --pixels: frames stacked into one observation."""
     pixel_size: int = 84
@@ -74,6 +81,8 @@ class TrainConfig:
     """DrQ-v2 hyperparameters (used with --algo drqv2)."""
     drm: DrMConfig = field(default_factory=DrMConfig)
     """DrM hyperparameters (used with --algo drm): DrQ-v2's plus the dormant-ratio ones."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
 
     def algo_config(self):
         return getattr(self, self.algo)
@@ -94,7 +103,10 @@ def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     repeat = cfg.action_repeat if cfg.action_repeat is not None else getattr(acfg, "action_repeat", 1)
     pixels = cfg.pixels or bool(getattr(agent_cls, "pixels", False))
     steps = cfg.steps if cfg.steps is not None else acfg.default_steps(repeat)
-    return dataclasses.replace(cfg, action_repeat=repeat, pixels=pixels, steps=steps, **{cfg.algo: acfg})
+    num_envs = cfg.num_envs if cfg.num_envs is not None else (
+        acfg.default_num_envs() if hasattr(acfg, "default_num_envs") else 1)
+    return dataclasses.replace(cfg, action_repeat=repeat, pixels=pixels, steps=steps, num_envs=num_envs,
+                               **{cfg.algo: acfg})
 
 
 def to_dict(cfg: TrainConfig) -> dict:
@@ -127,7 +139,8 @@ def _coerce(tp, value):
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(tp, value)
-    if origin is tuple and isinstance(value, list):
+    if isinstance(value, list) and (origin is tuple or (origin in (typing.Union, types.UnionType) and any(
+            typing.get_origin(a) is tuple for a in typing.get_args(tp)))):
         return tuple(value)
     if tp is Path or (origin in (typing.Union, types.UnionType) and Path in typing.get_args(tp)):
         return None if value is None else Path(value)

@@ -70,6 +70,8 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("steps", "eval_every", "checkpoint_every", "log_every"):
         if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
             raise VisuomotorError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
+    if cfg.num_envs is not None and cfg.num_envs < 1:
+        raise VisuomotorError(f"--num-envs must be >= 1, got {cfg.num_envs}")
     if cfg.action_repeat is not None and cfg.action_repeat < 1:
         raise VisuomotorError(f"--action-repeat must be >= 1, got {cfg.action_repeat}")
     if cfg.frame_stack < 1 or cfg.pixel_size < 8:
@@ -130,7 +132,9 @@ def _versions() -> dict:
             "dm_control": dmc_version, "gymnasium": gymnasium.__version__, "python": sys.version.split()[0]}
 
 
-class OffPolicyTrainer:
+class Trainer:
+    """What every loop shares: device, envs for evaluation, the agent, the run directory's files."""
+
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
@@ -140,24 +144,24 @@ class OffPolicyTrainer:
         torch.set_num_threads(self.threads)
         self.malloc_tuned = tune_malloc() if self.device.type == "cpu" else False
         torch.manual_seed(cfg.seed)
-
-        env_kw = cfg.env_kwargs()
-        self.env = make_env(cfg.env, seed=cfg.seed, **env_kw)
-        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None, **env_kw)
-        self.frame_channels = 3 if cfg.pixels else None
-        agent_cls, _ = ALGORITHMS[cfg.algo]
-        self.agent = agent_cls(self.env.observation_space, self.env.action_space, self.algo_cfg, self.device)
-        self.act_dim = int(np.prod(self.env.action_space.shape))
-        self.replay = self.agent.make_replay(self.algo_cfg.buffer_size, self.device, cfg.seed)
-
+        self.env_kw = cfg.env_kwargs()
+        self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None,
+                                 **self.env_kw)
         self.step = 0
-        self.episode_index = 0
         self.eval_round = 0
         self.best_eval = -math.inf
         self.last_eval = math.nan
         self.wall_offset = 0.0
         self.eval_time = 0.0  # wall seconds spent evaluating, so train_time excludes them
         self.resumed_from: int | None = None
+
+    def _save_config(self, observation_space, action_space, **extra) -> None:
+        save_config(self.run_dir / "config.yaml", self.cfg, {
+            "device": str(self.device), "threads": self.threads,
+            "observation_shape": list(observation_space.shape),
+            "action_shape": list(action_space.shape),
+            **extra, "malloc_tuned": self.malloc_tuned, "versions": _versions(), "command": sys.argv,
+        })
 
     # ---- paths -----------------------------------------------------------------------------------
     @property
@@ -167,6 +171,52 @@ class OffPolicyTrainer:
     @property
     def episode_dir(self) -> Path:
         return self.run_dir / "episodes"
+
+    def _wall(self) -> float:
+        return self.wall_offset + (time.perf_counter() - self._t0)
+
+    # ---- evaluation --------------------------------------------------------------------------------
+    def _evaluate(self) -> None:
+        video = self.run_dir / "videos" / f"step_{self.step:09d}.mp4" if self.cfg.video else None
+        t0 = time.perf_counter()
+        res = evaluate(self.agent, self.eval_env, self.cfg.eval_episodes, seed=self.cfg.seed,
+                       round_index=self.eval_round, video_path=video)
+        eval_seconds = time.perf_counter() - t0
+        self.eval_round += 1
+        summary = res.summary()
+        self.last_eval = summary["mean_return"]
+        self.eval_time += eval_seconds
+        wall = self._wall()
+        row = {**summary, "wall_time": wall, "train_time": wall - self.eval_time,
+               "eval_seconds": eval_seconds, "returns": ";".join(f"{r:.4g}" for r in res.returns)}
+        self.logger.log_eval(self.step, row)
+        if summary["mean_return"] > self.best_eval:
+            self.best_eval = summary["mean_return"]
+            save_checkpoint(self.ckpt_dir / "best.pt", {
+                "version": CHECKPOINT_VERSION, "step": self.step, "mean_return": self.best_eval,
+                "agent": self.agent.policy_state_dict(), "config": to_dict(self.cfg),
+            })
+        self._plot()
+
+    def _plot(self) -> None:
+        ar = self.cfg.action_repeat
+        plot_run(self.run_dir, title=f"{self.cfg.env}  {self.cfg.algo}  seed {self.cfg.seed}",
+                 xlabel="env steps" if ar == 1 else f"policy steps (x{ar} simulator steps)")
+
+
+class OffPolicyTrainer(Trainer):
+    def __init__(self, cfg: TrainConfig):
+        super().__init__(cfg)
+        if cfg.num_envs not in (None, 1):
+            raise VisuomotorError(f"--num-envs {cfg.num_envs}: --algo {cfg.algo} steps one env; "
+                                  f"parallel envs are for on-policy algorithms (ppo)")
+        self.env = make_env(cfg.env, seed=cfg.seed, **self.env_kw)
+        self.frame_channels = 3 if cfg.pixels else None
+        agent_cls, _ = ALGORITHMS[cfg.algo]
+        self.agent = agent_cls(self.env.observation_space, self.env.action_space, self.algo_cfg, self.device)
+        self.act_dim = int(np.prod(self.env.action_space.shape))
+        self.replay = self.agent.make_replay(self.algo_cfg.buffer_size, self.device, cfg.seed)
+        self.episode_index = 0
 
     # ---- state -------------------------------------------------------------------------------------
     def _checkpoint(self, partial: EpisodeRecorder | None = None) -> None:
@@ -225,51 +275,15 @@ class OffPolicyTrainer:
             os.replace(p, dest / p.name)
         print(f"[visuomotor] moved {len(paths)} episode file(s) to {dest}: {why}", file=sys.stderr)
 
-    def _wall(self) -> float:
-        return self.wall_offset + (time.perf_counter() - self._t0)
-
-    # ---- evaluation --------------------------------------------------------------------------------
-    def _evaluate(self) -> None:
-        video = self.run_dir / "videos" / f"step_{self.step:09d}.mp4" if self.cfg.video else None
-        t0 = time.perf_counter()
-        res = evaluate(self.agent, self.eval_env, self.cfg.eval_episodes, seed=self.cfg.seed,
-                       round_index=self.eval_round, video_path=video)
-        eval_seconds = time.perf_counter() - t0
-        self.eval_round += 1
-        summary = res.summary()
-        self.last_eval = summary["mean_return"]
-        self.eval_time += eval_seconds
-        wall = self._wall()
-        row = {**summary, "wall_time": wall, "train_time": wall - self.eval_time,
-               "eval_seconds": eval_seconds, "returns": ";".join(f"{r:.4g}" for r in res.returns)}
-        self.logger.log_eval(self.step, row)
-        if summary["mean_return"] > self.best_eval:
-            self.best_eval = summary["mean_return"]
-            save_checkpoint(self.ckpt_dir / "best.pt", {
-                "version": CHECKPOINT_VERSION, "step": self.step, "mean_return": self.best_eval,
-                "agent": self.agent.policy_state_dict(), "config": to_dict(self.cfg),
-            })
-        self._plot()
-
-    def _plot(self) -> None:
-        ar = self.cfg.action_repeat
-        plot_run(self.run_dir, title=f"{self.cfg.env}  {self.cfg.algo}  seed {self.cfg.seed}",
-                 xlabel="env steps" if ar == 1 else f"policy steps (x{ar} simulator steps)")
-
     # ---- main loop ---------------------------------------------------------------------------------
     def run(self) -> Path:
         cfg, acfg = self.cfg, self.algo_cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore() if cfg.resume else False
         if not resumed:
-            save_config(self.run_dir / "config.yaml", cfg, {
-                "device": str(self.device), "threads": self.threads,
-                "observation_shape": list(self.env.observation_space.shape),
-                "action_shape": list(self.env.action_space.shape),
-                "target_entropy": getattr(self.agent, "target_entropy", None),
-                "bf16": getattr(self.agent, "bf16", None), "malloc_tuned": self.malloc_tuned,
-                "versions": _versions(), "command": sys.argv,
-            })
+            self._save_config(self.env.observation_space, self.env.action_space,
+                              target_entropy=getattr(self.agent, "target_entropy", None),
+                              bf16=getattr(self.agent, "bf16", None))
         self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
         self._t0 = time.perf_counter()
         if self.step >= cfg.steps:
@@ -384,6 +398,11 @@ def train(config: TrainConfig | None = None, **overrides) -> Path:
     validate(cfg)
     cfg = resolve_defaults(cfg)
     cfg = prepare_run_dir(cfg)
+    agent_cls, _ = ALGORITHMS[cfg.algo]
+    if getattr(agent_cls, "on_policy", False):
+        from visuomotor.train.onpolicy import OnPolicyTrainer
+
+        return OnPolicyTrainer(cfg).run()
     return OffPolicyTrainer(cfg).run()
 
 

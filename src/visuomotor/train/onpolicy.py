@@ -1,0 +1,212 @@
+"""The on-policy training loop (PPO): rollouts from N parallel envs, then an update, repeated.
+
+Same run directory, evaluation, logging and checkpoints as the off-policy loop (see ``loop.py``),
+with two differences: ``--steps`` counts env steps summed over all envs and advances one rollout
+(num_steps x num_envs) at a time, and no training episodes are stored (there is no replay to
+rebuild). Checkpoints are taken between rollouts; a resumed run restores the step counter, the
+agent (networks, normalizer statistics, optimizer, learning rate, shuffling RNG) and torch's RNG,
+and starts fresh episodes in every env, seeded by the rollout index.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from visuomotor.algos import ALGORITHMS
+from visuomotor.buffers.rollout import RolloutStorage
+from visuomotor.envs.vector import final_observations, make_vec_env
+from visuomotor.errors import VisuomotorError
+from visuomotor.evaluate.rollout import episode_seed
+from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
+from visuomotor.train.config import TrainConfig, to_dict
+from visuomotor.train.logger import Logger
+from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer
+
+CRITIC_OBS_KEY = "critic_obs"
+"""An env that puts privileged observations in ``info["critic_obs"]`` (on reset and every step)
+gets an asymmetric critic that sees those instead of the policy's observation."""
+
+
+def _critic_obs(info: dict, n: int) -> np.ndarray | None:
+    if CRITIC_OBS_KEY not in info:
+        return None
+    mask = info.get(f"_{CRITIC_OBS_KEY}")
+    if mask is not None and not np.all(mask):
+        raise VisuomotorError(f"every env must provide info[{CRITIC_OBS_KEY!r}] on every step, or none")
+    return np.asarray(info[CRITIC_OBS_KEY], dtype=np.float32).reshape(n, -1)
+
+
+class OnPolicyTrainer(Trainer):
+    def __init__(self, cfg: TrainConfig):
+        super().__init__(cfg)
+        self.num_envs = int(cfg.num_envs)
+        self.envs = make_vec_env(cfg.env, self.num_envs, seed=cfg.seed, vectorization=cfg.vectorization,
+                                 **self.env_kw)
+        self.obs_space = self.envs.single_observation_space
+        self.act_space = self.envs.single_action_space
+        _, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, 0))
+        cobs = _critic_obs(info, self.num_envs)
+        agent_cls, _ = ALGORITHMS[cfg.algo]
+        self.agent = agent_cls(self.obs_space, self.act_space, self.algo_cfg, self.device,
+                               critic_obs_dim=None if cobs is None else cobs.shape[1])
+        self.acfg = self.agent.cfg  # resolved from the preset
+        self.storage = RolloutStorage(self.acfg.num_steps, self.num_envs, self.agent.obs_dim, self.agent.act_dim,
+                                      self.device, critic_obs_dim=self.agent.critic_obs_dim if cobs is not None else None)
+        self.iteration = 0
+
+    # ---- state -------------------------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        save_checkpoint(self.ckpt_dir / "latest.pt", {
+            "version": CHECKPOINT_VERSION, "step": self.step, "iteration": self.iteration,
+            "eval_round": self.eval_round, "best_eval": self.best_eval, "last_eval": self.last_eval,
+            "wall_time": self._wall(), "eval_time": self.eval_time, "agent": self.agent.state_dict(),
+            "torch_rng": torch.get_rng_state(), "config": to_dict(self.cfg),
+        })
+
+    def _restore(self) -> bool:
+        path = self.ckpt_dir / "latest.pt"
+        if not path.exists():
+            return False
+        state = load_checkpoint(path, map_location=self.device)
+        self.agent.load_state_dict(state["agent"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.step, self.iteration = int(state["step"]), int(state["iteration"])
+        self.eval_round = int(state["eval_round"])
+        self.best_eval, self.last_eval = float(state["best_eval"]), float(state["last_eval"])
+        self.wall_offset, self.eval_time = float(state["wall_time"]), float(state["eval_time"])
+        self.resumed_from = self.step
+        return True
+
+    # ---- one rollout -------------------------------------------------------------------------------
+    def _collect(self, obs: np.ndarray, cobs: np.ndarray | None, stats: dict) -> tuple[np.ndarray, np.ndarray | None]:
+        """Fill the storage with num_steps steps of every env; returns the observations after them."""
+        agent, dev, gamma = self.agent, self.device, self.acfg.gamma
+        as_t = lambda x: torch.as_tensor(x, dtype=torch.float32, device=dev)  # noqa: E731
+        for _ in range(self.acfg.num_steps):
+            out = agent.explore(as_t(obs), None if cobs is None else as_t(cobs))
+            next_obs, reward, terminated, truncated, info = self.envs.step(out["actions"].clamp(-1.0, 1.0).cpu().numpy())
+            next_cobs = _critic_obs(info, self.num_envs) if cobs is not None else None
+            rewards = as_t(reward)
+            timeout = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
+            if timeout.any():  # bootstrap a time limit from V(real last observation)
+                idx = np.flatnonzero(timeout)
+                if cobs is None:
+                    final = final_observations(next_obs, info)[0][idx]
+                else:
+                    final = np.stack([np.asarray(info["final_info"][CRITIC_OBS_KEY][i], np.float32).ravel()
+                                      for i in idx])
+                rewards[torch.as_tensor(idx, device=dev)] += gamma * agent.value(as_t(final))
+            ended = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+            self.storage.add(out["obs"], out["actions"], out["log_probs"], out["values"], rewards, as_t(ended),
+                             out["mean"], out["std"], critic_obs=out["critic_obs"] if cobs is not None else None)
+            stats["ret"] += reward
+            stats["len"] += 1
+            for i in np.flatnonzero(ended):
+                stats["returns"].append(float(stats["ret"][i]))
+                stats["lengths"].append(int(stats["len"][i]))
+            stats["ret"][ended] = 0.0
+            stats["len"][ended] = 0
+            obs, cobs = next_obs, next_cobs
+        last = agent.value(as_t(obs if cobs is None else cobs))
+        self.storage.compute_returns(last, gamma, self.acfg.gae_lambda)
+        return obs, cobs
+
+    # ---- main loop ---------------------------------------------------------------------------------
+    def run(self) -> Path:
+        cfg, acfg = self.cfg, self.acfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self._restore() if cfg.resume else False
+        per_iter = acfg.num_steps * self.num_envs
+        if not resumed:
+            self._save_config(self.obs_space, self.act_space, num_envs=self.num_envs, rollout_steps=per_iter,
+                              minibatches=acfg.minibatches_for(self.num_envs),
+                              critic_obs_dim=self.agent.critic_obs_dim if self.agent.asymmetric else None)
+        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
+        self._t0 = time.perf_counter()
+        if self.step >= cfg.steps:
+            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
+            self.logger.close()
+            return self.run_dir
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not cfg.progress, dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.env} {cfg.algo} x{self.num_envs}")
+        if not resumed:
+            self._evaluate()
+        nxt = lambda every: (self.step // every + 1) * every  # noqa: E731
+        next_log, next_eval, next_ckpt = nxt(cfg.log_every), nxt(cfg.eval_every), nxt(cfg.checkpoint_every)
+
+        obs, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, self.iteration))
+        cobs = _critic_obs(info, self.num_envs) if self.agent.asymmetric else None
+        stats = {"ret": np.zeros(self.num_envs), "len": np.zeros(self.num_envs, np.int64), "returns": [], "lengths": []}
+        metric_sum, n_updates, collect_s, learn_s = None, 0, 0.0, 0.0
+        win_t, win_step = time.perf_counter(), self.step
+        try:
+            while self.step < cfg.steps:
+                self.agent.set_step(self.step)
+                t0 = time.perf_counter()
+                obs, cobs = self._collect(obs, cobs, stats)
+                t1 = time.perf_counter()
+                metrics = self.agent.update(self.storage)
+                t2 = time.perf_counter()
+                collect_s, learn_s = collect_s + t1 - t0, learn_s + t2 - t1
+                values = torch.stack([v.float() for v in metrics.values()])
+                metric_sum = values if metric_sum is None else metric_sum + values
+                n_updates += 1
+                self.step += per_iter
+                self.iteration += 1
+
+                if self.step >= next_log or self.step >= cfg.steps:
+                    now = time.perf_counter()
+                    sps = (self.step - win_step) / max(now - win_t, 1e-9)
+                    row = {"wall_time": self._wall(), "perf/sps": sps, "perf/collect_share": collect_s / max(
+                        collect_s + learn_s, 1e-9), "charts/iterations": self.iteration,
+                        "charts/env_frames": self.step * cfg.action_repeat}
+                    if stats["returns"]:
+                        row["charts/episode_return"] = float(np.mean(stats["returns"]))
+                        row["charts/episode_length"] = float(np.mean(stats["lengths"]))
+                    vals = (metric_sum / n_updates).tolist()
+                    bad = [k for k, v in zip(metrics.keys(), vals) if not math.isfinite(v)]
+                    if bad:
+                        raise VisuomotorError(f"training diverged at step {self.step}: non-finite {', '.join(bad)}")
+                    row.update(zip(metrics.keys(), vals))
+                    self.logger.log(self.step, row)
+                    metric_sum, n_updates, collect_s, learn_s = None, 0, 0.0, 0.0
+                    stats["returns"], stats["lengths"] = [], []
+                    win_t, win_step, next_log = now, self.step, nxt(cfg.log_every)
+                    bar.set_postfix_str(f"sps {sps:.0f} | eval {self.last_eval:.1f}", refresh=False)
+                    bar.update(self.step - bar.n)
+
+                if self.step >= next_eval or self.step >= cfg.steps:
+                    t_eval = time.perf_counter()
+                    self._evaluate()
+                    win_t += time.perf_counter() - t_eval  # env-steps/s counts training time only
+                    next_eval = nxt(cfg.eval_every)
+                    bar.set_postfix_str(f"eval {self.last_eval:.1f}", refresh=False)
+
+                if self.step >= next_ckpt:
+                    self._checkpoint()
+                    next_ckpt = nxt(cfg.checkpoint_every)
+        except KeyboardInterrupt:
+            self.storage.clear()
+            self._checkpoint()
+            bar.close()
+            self.logger.close()
+            self.envs.close()
+            raise
+        bar.update(self.step - bar.n)
+        bar.close()
+        self._checkpoint()
+        self.logger.close()
+        self.envs.close()
+        self._plot()
+        print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
+              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
+        return self.run_dir
