@@ -128,7 +128,7 @@ def test_collect_bootstraps_timeouts_from_the_real_final_observation(tmp_path):
                                        run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
     tr = OnPolicyTrainer(cfg)
     obs, _ = tr.envs.reset(seed=0)
-    stats = {"ret": np.zeros(2), "len": np.zeros(2, np.int64), "returns": [], "lengths": []}
+    stats = {"ret": np.zeros(2), "len": np.zeros(2, np.int64), "returns": [], "lengths": [], "dr": {}}
     tr._collect(obs, None, stats)
     s = tr.storage
     gamma = tr.acfg.gamma

@@ -31,6 +31,8 @@ class EvalArgs:
     """Seed of the evaluation episodes."""
     device: str = "cpu"
     """Torch device for the policy."""
+    dr: bool = False
+    """Evaluate under the run's domain randomization ranges and pushes (its --dr.* settings)."""
 
 
 @dataclass
@@ -98,6 +100,7 @@ def cmd_eval(args: EvalArgs) -> None:
         raise VisuomotorError(f"--episodes must be >= 1, got {args.episodes}")
     agent, cfg, step = load_agent(args.run_dir, args.checkpoint, args.device)
     env = make_env(cfg.env, seed=args.seed, **cfg.env_kwargs(),
+                   randomization=dataclasses.replace(cfg.dr, enabled=True) if args.dr else None,
                    render_mode="rgb_array" if args.video else None)
     video = None
     if args.video:

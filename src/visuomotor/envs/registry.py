@@ -109,13 +109,16 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
 
 def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_repeat: int = 1,
              pixels: bool = False, pixel_size: int = 84, frame_stack: int = 3, camera_id: int | None = None,
-             fast_render: bool = True, **kwargs) -> gym.Env:
+             fast_render: bool = True, randomization=None, **kwargs) -> gym.Env:
     """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
 
     ``action_repeat`` > 1 repeats each action that many simulator steps, summing rewards.
     ``pixels=True`` makes the observation the last ``frame_stack`` RGB frames, uint8
     [3 * frame_stack, pixel_size, pixel_size], rendered once per policy step (DMC: from
     ``camera_id``, default DrQ-v2's camera; the fast render path unless ``fast_render=False``).
+
+    ``randomization`` (a ``RandomizationConfig`` with ``enabled``) wraps the env in per-episode domain
+    randomization of its MuJoCo model (masses, friction, damping, actuator gains, pushes).
 
     Extra keyword arguments go to the underlying constructor (``gymnasium.make``, ``DMCEnv`` or the
     user's factory). Call ``env.reset(seed=seed)`` once before stepping for a reproducible start.
@@ -153,6 +156,10 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
         from visuomotor.envs.wrappers import ActionRepeat
 
         env = ActionRepeat(env, action_repeat)
+    if randomization is not None and randomization.enabled:
+        from visuomotor.envs.randomization import DomainRandomization
+
+        env = DomainRandomization(env, randomization, seed=seed)
     if pixels:
         from visuomotor.envs.pixels import FrameStack, PixelObservation
 

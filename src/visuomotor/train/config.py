@@ -16,6 +16,7 @@ from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
 from visuomotor.algos.ppo import PPOConfig
 from visuomotor.algos.sac import SACConfig
+from visuomotor.envs.randomization import RandomizationConfig
 
 # Keys that may differ between the command that started a run and the one that resumes it.
 RESUME_MAY_CHANGE = frozenset({"steps", "resume", "run_dir", "progress", "threads", "device", "workers", "label",
@@ -75,6 +76,8 @@ class TrainConfig:
     """Torch CPU threads; 0 = every core."""
     progress: bool = True
     """Show a progress bar (steps, env-steps/s, ETA, last eval return)."""
+    dr: RandomizationConfig = field(default_factory=RandomizationConfig)
+    """Domain randomization of the MuJoCo model per episode, and pushes (--dr.enabled; any algorithm)."""
     sac: SACConfig = field(default_factory=SACConfig)
     """SAC hyperparameters (used with --algo sac)."""
     drqv2: DrQv2Config = field(default_factory=DrQv2Config)
@@ -92,6 +95,13 @@ class TrainConfig:
         cfg = resolve_defaults(self)
         return {"action_repeat": cfg.action_repeat, "pixels": cfg.pixels, "frame_stack": cfg.frame_stack,
                 "pixel_size": cfg.pixel_size}
+
+
+    def randomization(self, evaluation: bool = False) -> RandomizationConfig | None:
+        """The randomization of the training (or evaluation) envs, None when off."""
+        if evaluation:
+            return dataclasses.replace(self.dr, enabled=True) if self.dr.eval else None
+        return self.dr if self.dr.enabled else None
 
 
 def resolve_defaults(cfg: TrainConfig) -> TrainConfig:

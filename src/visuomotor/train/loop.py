@@ -86,6 +86,10 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.threads < 0:
         raise VisuomotorError(f"--threads must be >= 0, got {cfg.threads}")
     try:
+        cfg.dr.validate()
+    except ValueError as e:
+        raise VisuomotorError(f"--{e}") from None
+    try:
         cfg.algo_config().validate()
     except ValueError as e:
         raise VisuomotorError(f"--{cfg.algo}: {e}") from None
@@ -132,6 +136,19 @@ def _versions() -> dict:
             "dm_control": dmc_version, "gymnasium": gymnasium.__version__, "python": sys.version.split()[0]}
 
 
+def collect_dr(info: dict, out: dict[str, list[float]], mask: np.ndarray | None = None) -> None:
+    """Append the domain-randomization draws of episodes that just started (``info["dr/..."]``, from a
+    single env, or a vector env's info restricted to ``mask``) to ``out`` for logging."""
+    for k, v in info.items():
+        if not k.startswith("dr/"):
+            continue
+        if mask is None:
+            out.setdefault(k, []).append(float(v))
+        else:
+            sel = np.asarray(mask, bool) & np.asarray(info.get(f"_{k}", np.ones(len(mask), bool)), bool)
+            out.setdefault(k, []).extend(np.asarray(v, np.float64)[sel].tolist())
+
+
 class Trainer:
     """What every loop shares: device, envs for evaluation, the agent, the run directory's files."""
 
@@ -146,7 +163,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.env_kw = cfg.env_kwargs()
         self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None,
-                                 **self.env_kw)
+                                 randomization=cfg.randomization(evaluation=True), **self.env_kw)
         self.step = 0
         self.eval_round = 0
         self.best_eval = -math.inf
@@ -210,7 +227,7 @@ class OffPolicyTrainer(Trainer):
         if cfg.num_envs not in (None, 1):
             raise VisuomotorError(f"--num-envs {cfg.num_envs}: --algo {cfg.algo} steps one env; "
                                   f"parallel envs are for on-policy algorithms (ppo)")
-        self.env = make_env(cfg.env, seed=cfg.seed, **self.env_kw)
+        self.env = make_env(cfg.env, seed=cfg.seed, randomization=cfg.randomization(), **self.env_kw)
         self.frame_channels = 3 if cfg.pixels else None
         agent_cls, _ = ALGORITHMS[cfg.algo]
         self.agent = agent_cls(self.env.observation_space, self.env.action_space, self.algo_cfg, self.device)
@@ -300,9 +317,11 @@ class OffPolicyTrainer(Trainer):
         next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
 
         rec = EpisodeRecorder(frame_channels=self.frame_channels)
-        obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
+        obs, info = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
         rec.start(obs)
         ep_return, ep_returns, ep_lengths = 0.0, [], []
+        dr: dict[str, list[float]] = {}
+        collect_dr(info, dr)
         metric_sum: torch.Tensor | None = None
         n_updates = 0
         win_t, win_step = time.perf_counter(), self.step
@@ -336,7 +355,8 @@ class OffPolicyTrainer(Trainer):
                     ep_lengths.append(len(rec))
                     self.episode_index += 1
                     ep_return = 0.0
-                    obs, _ = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
+                    obs, info = self.env.reset(seed=episode_seed(cfg.seed, 0, self.episode_index))
+                    collect_dr(info, dr)
                     rec.start(obs)
 
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -347,6 +367,8 @@ class OffPolicyTrainer(Trainer):
                     if ep_returns:
                         row["charts/episode_return"] = float(np.mean(ep_returns))
                         row["charts/episode_length"] = float(np.mean(ep_lengths))
+                    row.update({k: float(np.mean(v)) for k, v in dr.items() if v})
+                    dr = {}
                     if n_updates:
                         values = (metric_sum.float() / n_updates).tolist()
                         bad = [k for k, v in zip(metrics.keys(), values) if not math.isfinite(v)]

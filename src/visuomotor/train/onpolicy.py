@@ -26,7 +26,7 @@ from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
 from visuomotor.train.config import TrainConfig, to_dict
 from visuomotor.train.logger import Logger
-from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer
+from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer, collect_dr
 
 CRITIC_OBS_KEY = "critic_obs"
 """An env that puts privileged observations in ``info["critic_obs"]`` (on reset and every step)
@@ -47,7 +47,7 @@ class OnPolicyTrainer(Trainer):
         super().__init__(cfg)
         self.num_envs = int(cfg.num_envs)
         self.envs = make_vec_env(cfg.env, self.num_envs, seed=cfg.seed, vectorization=cfg.vectorization,
-                                 **self.env_kw)
+                                 randomization=cfg.randomization(), **self.env_kw)
         self.obs_space = self.envs.single_observation_space
         self.act_space = self.envs.single_action_space
         _, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, 0))
@@ -110,6 +110,8 @@ class OnPolicyTrainer(Trainer):
             for i in np.flatnonzero(ended):
                 stats["returns"].append(float(stats["ret"][i]))
                 stats["lengths"].append(int(stats["len"][i]))
+            if ended.any():
+                collect_dr(info, stats["dr"], ended)
             stats["ret"][ended] = 0.0
             stats["len"][ended] = 0
             obs, cobs = next_obs, next_cobs
@@ -145,7 +147,9 @@ class OnPolicyTrainer(Trainer):
 
         obs, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, self.iteration))
         cobs = _critic_obs(info, self.num_envs) if self.agent.asymmetric else None
-        stats = {"ret": np.zeros(self.num_envs), "len": np.zeros(self.num_envs, np.int64), "returns": [], "lengths": []}
+        stats = {"ret": np.zeros(self.num_envs), "len": np.zeros(self.num_envs, np.int64), "returns": [], "lengths": [],
+                 "dr": {}}
+        collect_dr(info, stats["dr"], np.ones(self.num_envs, bool))
         metric_sum, n_updates, collect_s, learn_s = None, 0, 0.0, 0.0
         win_t, win_step = time.perf_counter(), self.step
         try:
@@ -177,9 +181,10 @@ class OnPolicyTrainer(Trainer):
                     if bad:
                         raise VisuomotorError(f"training diverged at step {self.step}: non-finite {', '.join(bad)}")
                     row.update(zip(metrics.keys(), vals))
+                    row.update({k: float(np.mean(v)) for k, v in stats["dr"].items() if v})
                     self.logger.log(self.step, row)
                     metric_sum, n_updates, collect_s, learn_s = None, 0, 0.0, 0.0
-                    stats["returns"], stats["lengths"] = [], []
+                    stats["returns"], stats["lengths"], stats["dr"] = [], [], {}
                     win_t, win_step, next_log = now, self.step, nxt(cfg.log_every)
                     bar.set_postfix_str(f"sps {sps:.0f} | eval {self.last_eval:.1f}", refresh=False)
                     bar.update(self.step - bar.n)
