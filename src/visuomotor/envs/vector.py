@@ -20,17 +20,30 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from visuomotor.envs.registry import make_env, validate_env_id
 from visuomotor.errors import VisuomotorError
 
-VECTORIZATION = ("sync", "async")
+VECTORIZATION = ("sync", "async", "mujoco")
 
 
-def make_vec_env(env_id: str, num_envs: int, seed: int = 0, vectorization: Literal["sync", "async"] = "sync",
+def make_vec_env(env_id: str, num_envs: int, seed: int = 0,
+                 vectorization: Literal["sync", "async", "mujoco"] = "sync", threads: int | None = None,
                  **env_kwargs) -> gym.vector.VectorEnv:
-    """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset."""
+    """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset.
+
+    ``mujoco``: the batched MuJoCo path (``visuomotor.envs.batched``) for the gymnasium locomotion
+    tasks it supports, stepping every copy in one ``mujoco.rollout`` call on ``threads`` threads."""
     if num_envs < 1:
         raise VisuomotorError(f"--num-envs must be >= 1, got {num_envs}")
     if vectorization not in VECTORIZATION:
         raise VisuomotorError(f"vectorization must be one of {', '.join(VECTORIZATION)}, got {vectorization!r}")
     validate_env_id(env_id)
+    if vectorization == "mujoco":
+        from visuomotor.envs.batched import BatchedMujocoEnv
+
+        other = {k: v for k, v in env_kwargs.items() if v not in (None, False, 1) and k not in (
+            "pixel_size", "frame_stack")}
+        if other:
+            raise VisuomotorError(f"--vectorization mujoco steps the plain task; it does not support "
+                                  f"{', '.join(sorted(other))} (use sync or async)")
+        return BatchedMujocoEnv(env_id, num_envs, seed=seed, threads=threads)
     fns = [functools.partial(make_env, env_id, seed=seed + i, **env_kwargs) for i in range(num_envs)]
     if vectorization == "sync":
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)

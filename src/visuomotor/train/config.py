@@ -41,8 +41,9 @@ class TrainConfig:
     """Observe rendered RGB frames instead of states (pixel algorithms such as DrQ-v2 always do)."""
     num_envs: int | None = None
     """Environments stepped in parallel (on-policy algorithms); default the algorithm's (PPO rsl_rl preset 64, sb3 1)."""
-    vectorization: Literal["sync", "async"] = "sync"
-    """With --num-envs > 1: step the envs in this process (sync) or in one worker process each (async)."""
+    vectorization: Literal["sync", "async", "mujoco"] = "sync"
+    """Step the --num-envs envs in this process (sync), in one worker process each (async), or as one
+    batch of MuJoCo states through mujoco.rollout (mujoco: gym/HalfCheetah-v5, Hopper-v5, Walker2d-v5)."""
     frame_stack: int = 3
     """With --pixels: frames stacked into one observation."""
     pixel_size: int = 84

@@ -47,7 +47,7 @@ class OnPolicyTrainer(Trainer):
         super().__init__(cfg)
         self.num_envs = int(cfg.num_envs)
         self.envs = make_vec_env(cfg.env, self.num_envs, seed=cfg.seed, vectorization=cfg.vectorization,
-                                 randomization=cfg.randomization(), **self.env_kw)
+                                 threads=self.threads, randomization=cfg.randomization(), **self.env_kw)
         self.obs_space = self.envs.single_observation_space
         self.act_space = self.envs.single_action_space
         _, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, 0))
