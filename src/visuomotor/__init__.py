@@ -12,14 +12,18 @@ from visuomotor._gl import select_gl_backend
 
 select_gl_backend()
 
-from visuomotor.algos import ALGORITHMS, SAC, Agent, SACConfig  # noqa: E402
+from visuomotor.algos import (ALGORITHMS, PPO, SAC, Agent, DrM, DrMConfig, DrQv2, DrQv2Config,  # noqa: E402
+                              PPOConfig, SACConfig)
 from visuomotor.envs import list_env_ids, make_env  # noqa: E402
+from visuomotor.envs.randomization import RandomizationConfig  # noqa: E402
+from visuomotor.envs.vector import make_vec_env  # noqa: E402
 from visuomotor.errors import VisuomotorError  # noqa: E402
 from visuomotor.evaluate.load import load_agent  # noqa: E402
 from visuomotor.evaluate.rollout import evaluate  # noqa: E402
 from visuomotor.train import TrainConfig, train  # noqa: E402
 
 __all__ = [
-    "ALGORITHMS", "SAC", "Agent", "SACConfig", "TrainConfig", "VisuomotorError",
-    "evaluate", "list_env_ids", "load_agent", "make_env", "train",
+    "ALGORITHMS", "PPO", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "PPOConfig",
+    "RandomizationConfig", "SACConfig", "TrainConfig", "VisuomotorError",
+    "evaluate", "list_env_ids", "load_agent", "make_env", "make_vec_env", "train",
 ]
