@@ -68,6 +68,25 @@ def target_env(**kwargs):
     return TargetEnv(**kwargs)
 
 
+class PrivilegedTargetEnv(TargetEnv):
+    """TargetEnv whose info carries privileged observations for an asymmetric critic: [target, t, 7]."""
+
+    def _critic(self):
+        return np.array([self.target[0], self.t, 7.0], np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return obs, {**info, "critic_obs": self._critic()}
+
+    def step(self, action):
+        obs, r, term, trunc, info = super().step(action)
+        return obs, r, term, trunc, {**info, "critic_obs": self._critic()}
+
+
+def privileged_env(**kwargs):
+    return PrivilegedTargetEnv(**kwargs)
+
+
 # ---- GAE ---------------------------------------------------------------------------------------------
 def test_gae_matches_hand_computation_with_timeout_and_termination():
     # one env, 5 steps: the episode is cut by a time limit after step 1 (its reward already holds the
@@ -309,6 +328,39 @@ def test_cli_run_with_four_envs_writes_the_run_directory_and_resumes(tmp_path):
     assert [int(r["step"]) for r in _rows(run / "eval.csv")] == [0, 960, 1920]
     out = run_cli("eval", run, "--episodes", "2", check=True)
     assert "mean" in out.stdout
+
+
+def test_asymmetric_critic_sees_the_privileged_observations(tmp_path):
+    from visuomotor.train.config import TrainConfig, resolve_defaults
+    from visuomotor.train.onpolicy import OnPolicyTrainer
+
+    ppo = PPOConfig(num_steps=10, normalize_obs=False, hidden=(8,))
+    cfg = resolve_defaults(TrainConfig(env="tests.test_ppo:privileged_env", algo="ppo", num_envs=2, steps=20,
+                                       run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
+    tr = OnPolicyTrainer(cfg)
+    assert tr.agent.asymmetric and tr.agent.critic_obs_dim == 3 and tr.agent.obs_dim == 1
+    assert tr.agent.model.critic[0].in_features == 3 and tr.agent.model.actor[0].in_features == 1
+    obs, info = tr.envs.reset(seed=0)
+    stats = {"ret": np.zeros(2), "len": np.zeros(2, np.int64), "returns": [], "lengths": [], "dr": {}}
+    tr._collect(obs, np.asarray(info["critic_obs"], np.float32), stats)
+    s = tr.storage
+    assert (s.critic_obs[..., 2] == 7.0).all()
+    torch.testing.assert_close(s.critic_obs[..., 0], s.obs[..., 0])  # the same target, as the critic saw it
+    # the time-limit step (t = 8) is bootstrapped from the final critic observation [target, 8, 7]
+    t8 = (s.critic_obs[..., 1] == 7) & (s.dones == 1)
+    assert t8.any()
+    for t, i in t8.nonzero().tolist():
+        v = tr.agent.value(torch.tensor([[s.critic_obs[t, i, 0].item(), 8.0, 7.0]]))[0]
+        torch.testing.assert_close(s.rewards[t, i] - 0.99 * v, 1.0 - (s.actions[t, i].clamp(-1, 1)
+                                   - s.obs[t, i]).abs().sum())
+    tr.agent.update(s)
+    tr.envs.close()
+    # through the CLI, with eval loading the asymmetric agent back
+    run = tmp_path / "cli"
+    run_cli("train", "--env", "tests.test_ppo:privileged_env", "--algo", "ppo", "--num-envs", "2", "--steps", "96",
+            "--eval-episodes", "1", "--no-video", "--run-dir", run, "--threads", "1", "--no-progress",
+            "--ppo.hidden", "8", check=True)
+    assert "mean" in run_cli("eval", run, "--episodes", "1", check=True).stdout
 
 
 def test_num_envs_needs_an_on_policy_algorithm(tmp_path):
