@@ -5,6 +5,8 @@ import sys
 import pytest
 import torch
 
+import visuomotor  # noqa: F401  (chooses MUJOCO_GL before any test imports mujoco)
+
 torch.set_num_threads(1)
 
 TINY_SAC = ["--sac.hidden", "32", "32", "--sac.batch-size", "32", "--sac.learning-starts", "300"]

@@ -147,7 +147,7 @@ def test_collect_bootstraps_timeouts_from_the_real_final_observation(tmp_path):
                                        run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
     tr = OnPolicyTrainer(cfg)
     obs, _ = tr.envs.reset(seed=0)
-    stats = {"ret": np.zeros(2), "len": np.zeros(2, np.int64), "returns": [], "lengths": [], "dr": {}}
+    stats = tr._new_stats()
     tr._collect(obs, None, stats)
     s = tr.storage
     gamma = tr.acfg.gamma
@@ -341,7 +341,7 @@ def test_asymmetric_critic_sees_the_privileged_observations(tmp_path):
     assert tr.agent.asymmetric and tr.agent.critic_obs_dim == 3 and tr.agent.obs_dim == 1
     assert tr.agent.model.critic[0].in_features == 3 and tr.agent.model.actor[0].in_features == 1
     obs, info = tr.envs.reset(seed=0)
-    stats = {"ret": np.zeros(2), "len": np.zeros(2, np.int64), "returns": [], "lengths": [], "dr": {}}
+    stats = tr._new_stats()
     tr._collect(obs, np.asarray(info["critic_obs"], np.float32), stats)
     s = tr.storage
     assert (s.critic_obs[..., 2] == 7.0).all()

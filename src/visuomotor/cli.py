@@ -153,6 +153,15 @@ def cmd_list(_: ListArgs) -> None:
     print(f"\ngymnasium MuJoCo ({len(gym_mujoco_env_ids())}; any registered gym/<id> works):")
     for env_id in gym_mujoco_env_ids():
         print(f"  {env_id}")
+    from visuomotor.envs.playground import playground_env_ids
+
+    pg = playground_env_ids()
+    if pg:
+        print(f"\nMuJoCo Playground ({len(pg)}; JAX, batched with --algo ppo --num-envs N):")
+        for env_id in pg:
+            print(f"  {env_id}")
+    else:
+        print("\nMuJoCo Playground: pip install 'visuomotor[playground]' for playground/<EnvName> ids")
     print("\nyour own env: module.path:factory (a callable returning a gymnasium.Env)")
 
 

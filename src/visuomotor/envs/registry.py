@@ -4,6 +4,7 @@ Three kinds of id:
 
 - ``dmc/<domain>-<task>``: every DeepMind Control Suite task (``dmc/cartpole-swingup``);
 - ``gym/<id>``: any env registered with gymnasium (``gym/HalfCheetah-v5``);
+- ``playground/<EnvName>``: a MuJoCo Playground (JAX/MJX) env, with the ``playground`` extra;
 - ``module.path:factory``: a user's own callable returning a ``gymnasium.Env``.
 
 Every env comes back with a flat float32 observation and a [-1, 1] action Box.
@@ -58,6 +59,10 @@ def validate_env_id(env_id: str) -> None:
     if env_id.startswith("dmc/"):
         if env_id not in dmc_env_ids():
             raise _unknown(env_id, dmc_env_ids())
+    elif env_id.startswith("playground/"):
+        from visuomotor.envs.playground import validate_playground_id
+
+        validate_playground_id(env_id)
     elif env_id.startswith("gym/"):
         name = env_id[4:]
         if name not in gym.registry:
@@ -134,6 +139,13 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
             id=f"visuomotor-{env_id[4:]}", entry_point="visuomotor.envs.dmc:DMCEnv",
             max_episode_steps=None, kwargs={"domain": domain, "task": task},
         )
+    elif env_id.startswith("playground/"):
+        from visuomotor.envs.playground import PlaygroundEnv
+
+        if pixels or action_repeat != 1 or (randomization is not None and randomization.enabled):
+            raise VisuomotorError(f"{env_id}: Playground envs take no --pixels, --action-repeat or --dr here "
+                                  "(use the env's own config)")
+        env = PlaygroundEnv(env_id, seed=seed, render_mode=render_mode)
     elif env_id.startswith("gym/"):
         if pixels:  # the env's own renderer makes the observation (and the videos) at pixel_size
             kwargs = {"width": pixel_size, "height": pixel_size, **kwargs}

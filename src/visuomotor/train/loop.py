@@ -401,6 +401,8 @@ class OffPolicyTrainer(Trainer):
         bar.close()
         self._checkpoint(partial=rec)
         self.logger.close()
+        self.env.close()
+        self.eval_env.close()
         self._plot()
         print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
               f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")

@@ -20,7 +20,7 @@ import torch
 
 from visuomotor.algos import ALGORITHMS
 from visuomotor.buffers.rollout import RolloutStorage
-from visuomotor.envs.vector import final_observations, make_vec_env
+from visuomotor.envs.vector import make_vec_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
@@ -33,13 +33,25 @@ CRITIC_OBS_KEY = "critic_obs"
 gets an asymmetric critic that sees those instead of the policy's observation."""
 
 
-def _critic_obs(info: dict, n: int) -> np.ndarray | None:
+def _critic_obs(info: dict, n: int):
     if CRITIC_OBS_KEY not in info:
         return None
     mask = info.get(f"_{CRITIC_OBS_KEY}")
-    if mask is not None and not np.all(mask):
+    if mask is not None and not bool(np.all(np.asarray(mask))):
         raise VisuomotorError(f"every env must provide info[{CRITIC_OBS_KEY!r}] on every step, or none")
-    return np.asarray(info[CRITIC_OBS_KEY], dtype=np.float32).reshape(n, -1)
+    x = info[CRITIC_OBS_KEY]
+    return x.reshape(n, -1) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32).reshape(n, -1)
+
+
+def _rows(x, idx: torch.Tensor):
+    """Rows ``idx`` of a batch: a tensor, an array, or gymnasium's object array of per-env arrays."""
+    if isinstance(x, torch.Tensor):
+        return x[idx.to(x.device)]
+    x = np.asarray(x)
+    ids = idx.cpu().numpy()
+    if x.dtype == object:
+        return np.stack([np.asarray(x[i], dtype=np.float32).ravel() for i in ids])
+    return x[ids]
 
 
 class OnPolicyTrainer(Trainer):
@@ -47,7 +59,8 @@ class OnPolicyTrainer(Trainer):
         super().__init__(cfg)
         self.num_envs = int(cfg.num_envs)
         self.envs = make_vec_env(cfg.env, self.num_envs, seed=cfg.seed, vectorization=cfg.vectorization,
-                                 threads=self.threads, randomization=cfg.randomization(), **self.env_kw)
+                                 threads=self.threads, device=self.device, randomization=cfg.randomization(),
+                                 **self.env_kw)
         self.obs_space = self.envs.single_observation_space
         self.act_space = self.envs.single_action_space
         _, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, 0))
@@ -59,6 +72,13 @@ class OnPolicyTrainer(Trainer):
         self.storage = RolloutStorage(self.acfg.num_steps, self.num_envs, self.agent.obs_dim, self.agent.act_dim,
                                       self.device, critic_obs_dim=self.agent.critic_obs_dim if cobs is not None else None)
         self.iteration = 0
+        self.tensor_env = cfg.env.startswith("playground/")  # takes and returns torch tensors
+
+    def _new_stats(self) -> dict:
+        """Per-env running return/length (tensors) and the episodes finished since the last log row."""
+        return {"ret": torch.zeros(self.num_envs, dtype=torch.float64, device=self.device),
+                "len": torch.zeros(self.num_envs, dtype=torch.int64, device=self.device),
+                "returns": [], "lengths": [], "dr": {}}
 
     # ---- state -------------------------------------------------------------------------------------
     def _checkpoint(self) -> None:
@@ -84,36 +104,38 @@ class OnPolicyTrainer(Trainer):
         return True
 
     # ---- one rollout -------------------------------------------------------------------------------
-    def _collect(self, obs: np.ndarray, cobs: np.ndarray | None, stats: dict) -> tuple[np.ndarray, np.ndarray | None]:
-        """Fill the storage with num_steps steps of every env; returns the observations after them."""
+    def _collect(self, obs, cobs, stats: dict):
+        """Fill the storage with num_steps steps of every env; returns the observations after them.
+
+        Env outputs (numpy from gymnasium envs, torch tensors from Playground) become tensors on the
+        agent's device at once; the bookkeeping stays in tensors."""
         agent, dev, gamma = self.agent, self.device, self.acfg.gamma
-        as_t = lambda x: torch.as_tensor(x, dtype=torch.float32, device=dev)  # noqa: E731
+        as_t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
         for _ in range(self.acfg.num_steps):
             out = agent.explore(as_t(obs), None if cobs is None else as_t(cobs))
-            next_obs, reward, terminated, truncated, info = self.envs.step(out["actions"].clamp(-1.0, 1.0).cpu().numpy())
+            action = out["actions"].clamp(-1.0, 1.0)
+            next_obs, reward, terminated, truncated, info = self.envs.step(
+                action if self.tensor_env else action.cpu().numpy())
             next_cobs = _critic_obs(info, self.num_envs) if cobs is not None else None
             rewards = as_t(reward)
-            timeout = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
-            if timeout.any():  # bootstrap a time limit from V(real last observation)
-                idx = np.flatnonzero(timeout)
-                if cobs is None:
-                    final = final_observations(next_obs, info)[0][idx]
-                else:
-                    final = np.stack([np.asarray(info["final_info"][CRITIC_OBS_KEY][i], np.float32).ravel()
-                                      for i in idx])
-                rewards[torch.as_tensor(idx, device=dev)] += gamma * agent.value(as_t(final))
-            ended = np.asarray(terminated, bool) | np.asarray(truncated, bool)
-            self.storage.add(out["obs"], out["actions"], out["log_probs"], out["values"], rewards, as_t(ended),
+            term, trunc = as_t(terminated, torch.bool), as_t(truncated, torch.bool)
+            ended = term | trunc
+            timeout = (trunc & ~term).nonzero().squeeze(1)
+            if len(timeout):  # bootstrap a time limit from V(real last observation)
+                final = (_rows(info["final_obs"], timeout) if cobs is None
+                         else _rows(info["final_info"][CRITIC_OBS_KEY], timeout))
+                rewards[timeout] += gamma * agent.value(as_t(final).reshape(len(timeout), -1))
+            self.storage.add(out["obs"], out["actions"], out["log_probs"], out["values"], rewards, ended.float(),
                              out["mean"], out["std"], critic_obs=out["critic_obs"] if cobs is not None else None)
-            stats["ret"] += reward
+            stats["ret"] += as_t(reward, torch.float64)
             stats["len"] += 1
-            for i in np.flatnonzero(ended):
-                stats["returns"].append(float(stats["ret"][i]))
-                stats["lengths"].append(int(stats["len"][i]))
-            if ended.any():
-                collect_dr(info, stats["dr"], ended)
-            stats["ret"][ended] = 0.0
-            stats["len"][ended] = 0
+            done = ended.nonzero().squeeze(1)
+            if len(done):
+                stats["returns"] += stats["ret"][done].tolist()
+                stats["lengths"] += stats["len"][done].tolist()
+                stats["ret"][done] = 0.0
+                stats["len"][done] = 0
+                collect_dr(info, stats["dr"], ended.cpu().numpy())
             obs, cobs = next_obs, next_cobs
         last = agent.value(as_t(obs if cobs is None else cobs))
         self.storage.compute_returns(last, gamma, self.acfg.gae_lambda)
@@ -147,8 +169,7 @@ class OnPolicyTrainer(Trainer):
 
         obs, info = self.envs.reset(seed=episode_seed(cfg.seed, 0, self.iteration))
         cobs = _critic_obs(info, self.num_envs) if self.agent.asymmetric else None
-        stats = {"ret": np.zeros(self.num_envs), "len": np.zeros(self.num_envs, np.int64), "returns": [], "lengths": [],
-                 "dr": {}}
+        stats = self._new_stats()
         collect_dr(info, stats["dr"], np.ones(self.num_envs, bool))
         metric_sum, n_updates, collect_s, learn_s = None, 0, 0.0, 0.0
         win_t, win_step = time.perf_counter(), self.step
@@ -211,6 +232,7 @@ class OnPolicyTrainer(Trainer):
         self._checkpoint()
         self.logger.close()
         self.envs.close()
+        self.eval_env.close()
         self._plot()
         print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
               f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
