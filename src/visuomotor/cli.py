@@ -1,4 +1,4 @@
-"""The ``visuomotor`` command: train | eval | sweep | report | list."""
+"""The ``visuomotor`` command: train | eval | collect | sweep | report | list."""
 
 from __future__ import annotations
 
@@ -33,6 +33,37 @@ class EvalArgs:
     """Torch device for the policy."""
     dr: bool = False
     """Evaluate under the run's domain randomization ranges and pushes (its --dr.* settings)."""
+
+
+@dataclass
+class CollectArgs:
+    """Record episodes as a dataset (manifest.json + episodes/) for --prior-data and offline learning:
+    from a trained run's policy (optionally with action noise, for mixed-quality data) or random actions.
+
+    visuomotor collect runs/mine --episodes 20 -o data/mine-noisy --noise 0.3
+    visuomotor collect --random --env dmc/cartpole-swingup --episodes 10 -o data/random
+    """
+
+    run_dir: Annotated[Path | None, tyro.conf.Positional] = None
+    """Run directory whose policy acts (leave out with --random --env ID)."""
+    output: Annotated[Path, tyro.conf.arg(aliases=["-o"])] = Path("data/dataset")
+    """Dataset directory to create (must not exist or be empty)."""
+    episodes: int = 10
+    """Episodes to record."""
+    random: bool = False
+    """Uniform random actions instead of the policy."""
+    env: str | None = None
+    """Env id (with --random and no run directory)."""
+    noise: float = 0.0
+    """Std of Gaussian noise added to every policy action (then clipped to [-1, 1])."""
+    explore: bool = False
+    """Act with the policy's own exploration instead of its deterministic action."""
+    checkpoint: Literal["latest", "best"] = "latest"
+    """Which checkpoint of the run acts."""
+    seed: int = 0
+    """Seed of the episodes and the noise."""
+    device: str = "cpu"
+    """Torch device for the policy."""
 
 
 @dataclass
@@ -109,11 +140,25 @@ def cmd_eval(args: EvalArgs) -> None:
     s = res.summary()
     print(f"{cfg.env}  {cfg.algo}  {args.checkpoint} checkpoint (step {step}), {args.episodes} episodes")
     print(f"return  mean {s['mean_return']:.2f}  std {s['std_return']:.2f}  "
-          f"min {s['min_return']:.2f}  max {s['max_return']:.2f}")
+          f"min {s['min_return']:.2f}  max {s['max_return']:.2f}  (mean length {s['mean_length']:.0f})")
     if not np.isnan(s["success_rate"]):
         print(f"success rate {s['success_rate']:.2f}")
     if video is not None:
         print(f"video: {video}")
+
+
+def cmd_collect(args: CollectArgs) -> None:
+    from visuomotor.evaluate.collect import collect
+
+    if args.env is not None:
+        from visuomotor.envs import validate_env_id
+
+        validate_env_id(args.env)
+    m = collect(args.output, args.episodes, run_dir=args.run_dir, env_id=args.env, random=args.random,
+                noise=args.noise, explore=args.explore, checkpoint=args.checkpoint, seed=args.seed, device=args.device)
+    r = m["returns"]
+    print(f"{m['env']}: {m['episodes']} episodes, {m['transitions']} transitions, return mean {r['mean']:.2f} "
+          f"std {r['std']:.2f} min {r['min']:.2f} max {r['max']:.2f} -> {args.output}")
 
 
 def cmd_sweep(args: SweepArgs) -> None:
@@ -169,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parsed = tyro.cli(
         Annotated[TrainConfig, tyro.conf.subcommand("train", prefix_name=False)]
         | Annotated[EvalArgs, tyro.conf.subcommand("eval", prefix_name=False)]
+        | Annotated[CollectArgs, tyro.conf.subcommand("collect", prefix_name=False)]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep", prefix_name=False)]
         | Annotated[ReportArgs, tyro.conf.subcommand("report", prefix_name=False)]
         | Annotated[ListArgs, tyro.conf.subcommand("list", prefix_name=False)],
@@ -181,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_train(parsed)
         elif isinstance(parsed, EvalArgs):
             cmd_eval(parsed)
+        elif isinstance(parsed, CollectArgs):
+            cmd_collect(parsed)
         elif isinstance(parsed, SweepArgs):
             cmd_sweep(parsed)
         elif isinstance(parsed, ReportArgs):

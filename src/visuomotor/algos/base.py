@@ -28,6 +28,8 @@ class OffPolicyConfig:
     """Gradient updates per update round (the update-to-data ratio is updates_per_step / update_every)."""
     update_every: int = 1
     """Env steps between update rounds."""
+    prior_fraction: float = 0.5
+    """With --prior-data: share of every batch drawn from the prior data (RLPD's symmetric sampling: 0.5)."""
 
     def default_steps(self, action_repeat: int) -> int:
         """Policy steps a run trains for when --steps is not given."""
@@ -41,6 +43,8 @@ class OffPolicyConfig:
         for name in ("buffer_size", "batch_size", "updates_per_step", "update_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.prior_fraction <= 1.0:
+            raise ValueError(f"prior_fraction must be in [0, 1], got {self.prior_fraction}")
         if self.learning_starts < 0:
             raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
 

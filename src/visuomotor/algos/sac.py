@@ -21,12 +21,19 @@ and can be computed at once on two CPU threads (``parallel_update``). The policy
 the critics with their weights detached, so it moves only the policy. The two critics are one
 ensemble evaluated with batched matmuls; one fused Adam serves all parameters. The update never
 syncs with the host.
+
+Learning with prior data (``--prior-data``, the ``rlpd`` preset; Ball et al. 2023, "Efficient
+Online RL with Offline Data"): an ensemble of N LayerNorm critics, the target's min over a random
+subset of 2, the policy loss on their mean, many updates per env step; the loop draws half of each
+batch from the prior data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -40,7 +47,14 @@ from visuomotor.nets.mlp import EnsembleMLP, mlp
 
 @dataclass
 class SACConfig(OffPolicyConfig):
-    """SAC hyperparameters; defaults from Haarnoja et al. 2018 (table 1)."""
+    """SAC hyperparameters; defaults from Haarnoja et al. 2018 (table 1). Fields left None take the
+    preset's value: ``sac`` (the paper) or ``rlpd`` (Ball et al. 2023, for learning with prior data)."""
+
+    preset: Literal["sac", "rlpd"] = "sac"
+    """sac: 2 critics, min of both, 1 update per step; rlpd: 10 LayerNorm critics, the target takes the
+    min over a random 2 of them, the policy their mean, 20 updates per env step (use with --prior-data)."""
+    updates_per_step: int | None = None
+    """Gradient updates per env step (the update-to-data ratio); sac 1, rlpd 20."""
 
     gamma: float = 0.99
     """Discount factor."""
@@ -56,8 +70,14 @@ class SACConfig(OffPolicyConfig):
     """Adam's epsilon (the authors' TensorFlow default; SB3 uses 1e-5 for its actor and critics)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the policy and of each critic."""
-    num_critics: int = 2
-    """Critics in the ensemble; the target and policy use the min over all of them."""
+    num_critics: int | None = None
+    """Critics in the ensemble (sac 2, rlpd 10)."""
+    critic_subset: int | None = None
+    """The target's min is over this many critics drawn at random each update; 0 = all (sac 0, rlpd 2)."""
+    actor_q: Literal["min", "mean"] | None = None
+    """How the policy loss combines the critics: min (sac) or mean (rlpd)."""
+    layer_norm: bool | None = None
+    """LayerNorm after every hidden layer of the critics (sac no, rlpd yes)."""
     init_alpha: float = 1.0
     """Initial temperature."""
     autotune_alpha: bool = True
@@ -84,18 +104,36 @@ class SACConfig(OffPolicyConfig):
     losses, which read the same parameters) in two CPU threads at once, each with half the torch
     threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
+    def resolved(self, env_id: str = "") -> SACConfig:
+        """A copy with every None filled from the preset."""
+        fill = {k: v for k, v in SAC_PRESETS[self.preset].items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill) if fill else self
+
     def validate(self) -> None:
-        super().validate()
+        if self.preset not in SAC_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(SAC_PRESETS)}, got {self.preset!r}")
+        r = self.resolved()
+        super(SACConfig, r).validate()
+        if not 0 <= r.critic_subset <= r.num_critics:
+            raise ValueError(f"critic_subset must be in [0, num_critics={r.num_critics}], got {r.critic_subset}")
+        if r.actor_q not in ("min", "mean"):
+            raise ValueError(f"actor_q must be min or mean, got {r.actor_q!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        if self.num_critics < 1:
-            raise ValueError(f"num_critics must be >= 1, got {self.num_critics}")
+        if r.num_critics < 1:
+            raise ValueError(f"num_critics must be >= 1, got {r.num_critics}")
         if self.init_alpha <= 0:
             raise ValueError(f"init_alpha must be > 0, got {self.init_alpha}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+
+
+SAC_PRESETS: dict[str, dict] = {
+    "sac": dict(updates_per_step=1, num_critics=2, critic_subset=0, actor_q="min", layer_norm=False),
+    "rlpd": dict(updates_per_step=20, num_critics=10, critic_subset=2, actor_q="mean", layer_norm=True),
+}
 
 
 def _hidden_cast(params, dtype: torch.dtype) -> list[torch.Tensor]:
@@ -150,15 +188,16 @@ class Actor(nn.Module):
 
 class SAC(Agent):
     def __init__(self, observation_space, action_space, cfg: SACConfig | None = None, device="cpu"):
-        cfg = cfg or SACConfig()
+        cfg = (cfg or SACConfig()).resolved()
         cfg.validate()
         super().__init__(observation_space, action_space, cfg, device)
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
         self.act_dim = act_dim
         self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.log_std_min, cfg.log_std_max).to(self.device)
-        self.critic = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1).to(self.device)
-        self.critic_target = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1).to(self.device)
+        self.critic = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1, cfg.layer_norm).to(self.device)
+        self.critic_target = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1, cfg.layer_norm).to(
+            self.device)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)), device=self.device))
@@ -212,9 +251,9 @@ class SAC(Agent):
         Q output would be rounded to steps of 0.5 at Q = 100, as large as a per-step reward)."""
         dt = torch.bfloat16 if self.bf16 else torch.float32
         actor_w = _hidden_cast(self.actor.parameters(), dt)
-        critic_w = _hidden_cast(self.critic.parameters(), dt)
+        critic_w = _hidden_cast(self.critic.flat_params(), dt)
         with torch.no_grad():
-            target_w = _hidden_cast(self.critic_target.parameters(), dt)
+            target_w = _hidden_cast(self.critic_target.flat_params(), dt)
         return actor_w, critic_w, target_w
 
     def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,7 +264,12 @@ class SAC(Agent):
             next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std, self.target_noise,
                                                          self.cfg.log_prob_epsilon)
             q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)
-            soft_v = q_next.float().squeeze(-1).amin(0) - alpha * next_logp
+            q_next = q_next.float().squeeze(-1)  # [n, B]
+            k = self.cfg.critic_subset
+            if 0 < k < q_next.shape[0]:  # RLPD: min over a random subset of the ensemble
+                pick = torch.randperm(q_next.shape[0], generator=self.target_noise, device=self.device)[:k]
+                q_next = q_next.index_select(0, pick)
+            soft_v = q_next.amin(0) - alpha * next_logp
             target = batch.reward + self.cfg.gamma * (1.0 - batch.terminated) * soft_v
         q = self.critic(torch.cat([batch.obs, batch.action], -1).to(dt), critic_w).float().squeeze(-1)  # [n, B]
         return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
@@ -237,7 +281,9 @@ class SAC(Agent):
         pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise, self.cfg.log_prob_epsilon)
         # the policy loss reaches the critics through detached weights: it moves only the policy
         q_pi = self.critic(torch.cat([batch.obs, pi_a], -1).to(dt), [w.detach() for w in critic_w])
-        actor_loss = (alpha * logp - q_pi.float().squeeze(-1).amin(0)).mean()
+        q_pi = q_pi.float().squeeze(-1)
+        q_pi = q_pi.mean(0) if self.cfg.actor_q == "mean" else q_pi.amin(0)
+        actor_loss = (alpha * logp - q_pi).mean()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         return actor_loss, alpha_loss, -logp.detach().mean()
 
@@ -272,7 +318,7 @@ class SAC(Agent):
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             with torch.no_grad():  # the stepped critics, cast again (the policy half detaches them)
-                critic_w = _hidden_cast(self.critic.parameters(), critic_w[0].dtype)
+                critic_w = _hidden_cast(self.critic.flat_params(), critic_w[0].dtype)
             actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
             self.optimizer.step()
         elif self.parallel:

@@ -98,3 +98,31 @@ class ReplayBuffer:
 
     def set_rng_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
+
+
+def cat_batches(batches: list):
+    """One batch from several of the same kind (any dataclass of tensors), concatenated on dim 0."""
+    import dataclasses
+
+    if len(batches) == 1:
+        return batches[0]
+    first = batches[0]
+    return type(first)(**{f.name: torch.cat([getattr(b, f.name) for b in batches])
+                          for f in dataclasses.fields(first)})
+
+
+class MixedSampler:
+    """Symmetric sampling (RLPD): ``round(batch x fraction)`` transitions of every batch from the prior
+    data's replay, the rest from the online replay, concatenated (online first)."""
+
+    def __init__(self, online, prior, fraction: float):
+        self.online, self.prior, self.fraction = online, prior, float(fraction)
+
+    def counts(self, batch_size: int) -> tuple[int, int]:
+        k = int(round(batch_size * self.fraction))
+        return batch_size - k, k
+
+    def sample(self, batch_size: int):
+        n_online, n_prior = self.counts(batch_size)
+        parts = [r.sample(n) for r, n in ((self.online, n_online), (self.prior, n_prior)) if n > 0]
+        return cat_batches(parts)

@@ -38,30 +38,58 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(b, x, w)
 
 
-class EnsembleMLP(nn.Module):
-    """``n`` MLPs with identical shapes, one batched matmul per layer for all of them."""
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm over the last dim with a separate affine per ensemble member: [n, B, d]."""
 
-    def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int):
+    def __init__(self, n: int, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n, 1, dim))
+        self.bias = nn.Parameter(torch.zeros(n, 1, dim))
+        self.eps = eps
+
+
+class EnsembleMLP(nn.Module):
+    """``n`` MLPs with identical shapes, one batched matmul per layer for all of them.
+
+    ``layer_norm=True`` puts a LayerNorm (per-member affine) after every hidden layer's matmul,
+    before the ReLU, as RLPD's critics."""
+
+    def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int, layer_norm: bool = False):
         super().__init__()
         dims = [in_dim, *hidden, out_dim]
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.norms = nn.ModuleList(EnsembleLayerNorm(n, d) for d in hidden) if layer_norm else None
         self.n = n
+
+    def flat_params(self) -> list[torch.Tensor]:
+        """(weight, bias[, ln weight, ln bias]) per layer, in order; the output layer's pair last."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            out += [layer.weight, layer.bias]
+            if self.norms is not None and i < len(self.norms):
+                out += [self.norms[i].weight, self.norms[i].bias]
+        return out
 
     def forward(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """x: [B, in] (shared by every member) or [n, B, in] -> [n, B, out].
 
-        ``params`` (weight, bias, weight, bias, ...) replaces the module's own parameters: a cast
-        copy (bf16 compute from float32 masters) or detached ones (a loss that must reach the
-        input but not these weights).
+        ``params`` (in ``flat_params`` order) replaces the module's own parameters: a cast copy
+        (bf16 compute from float32 masters) or detached ones (a loss that must reach the input but
+        not these weights).
         """
         if params is None:
-            params = [t for layer in self.layers for t in (layer.weight, layer.bias)]
-        last = len(params) // 2 - 1
+            params = self.flat_params()
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.n, -1, -1)
+        k, last = 0, len(self.layers) - 1
         for i in range(last + 1):
-            w = params[2 * i]
-            x = torch.baddbmm(params[2 * i + 1], x.to(w.dtype), w)  # layers may differ in precision
+            w, b = params[k], params[k + 1]
+            k += 2
+            x = torch.baddbmm(b, x.to(w.dtype), w)  # layers may differ in precision
             if i < last:
+                if self.norms is not None:
+                    g, beta = params[k], params[k + 1]
+                    k += 2
+                    x = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=self.norms[i].eps) * g + beta
                 x = torch.relu(x)
         return x

@@ -61,6 +61,11 @@ class TrainConfig:
     """Run directory; default runs/<env>_<algo>_s<seed>_<time>. Never overwritten without --resume."""
     resume: bool = False
     """Continue the run in --run-dir from its last checkpoint."""
+    prior_data: list[Path] = field(default_factory=list)
+    """Datasets (`visuomotor collect` directories, or run directories) sampled beside the online replay:
+    --<algo>.prior-fraction of every batch comes from them (RLPD's symmetric sampling; see --sac.preset rlpd)."""
+    prior_runs: list[Path] = field(default_factory=list)
+    """Earlier runs whose stored episodes are loaded into the replay before training (replay across experiments)."""
     eval_every: int = 10_000
     """Env steps between evaluations (also at step 0 and at the end)."""
     eval_episodes: int = 10
@@ -131,6 +136,8 @@ def to_dict(cfg: TrainConfig) -> dict:
             value = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(value).items()}
         elif isinstance(value, Path):
             value = str(value)
+        elif isinstance(value, list):
+            value = [str(v) if isinstance(v, Path) else v for v in value]
         out[f.name] = value
     return out
 
@@ -153,6 +160,8 @@ def _coerce(tp, value):
     if isinstance(value, list) and (origin is tuple or (origin in (typing.Union, types.UnionType) and any(
             typing.get_origin(a) is tuple for a in typing.get_args(tp)))):
         return tuple(value)
+    if origin is list and typing.get_args(tp) == (Path,) and isinstance(value, list):
+        return [Path(v) for v in value]
     if tp is Path or (origin in (typing.Union, types.UnionType) and Path in typing.get_args(tp)):
         return None if value is None else Path(value)
     return value

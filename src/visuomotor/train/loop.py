@@ -79,6 +79,11 @@ def validate(cfg: TrainConfig) -> None:
     agent_cls, _ = ALGORITHMS[cfg.algo]
     if cfg.pixels and not getattr(agent_cls, "pixels", False):
         raise VisuomotorError(f"--algo {cfg.algo} learns from states; for pixels use --algo drqv2")
+    if (cfg.prior_data or cfg.prior_runs) and getattr(agent_cls, "on_policy", False):
+        raise VisuomotorError(f"--prior-data/--prior-runs feed a replay; --algo {cfg.algo} learns on-policy")
+    for p in [*cfg.prior_data, *cfg.prior_runs]:
+        if not Path(p).is_dir():
+            raise VisuomotorError(f"prior data {p} does not exist")
     if cfg.eval_episodes < 1:
         raise VisuomotorError(f"--eval-episodes must be >= 1, got {cfg.eval_episodes}")
     if cfg.seed < 0:
@@ -234,6 +239,45 @@ class OffPolicyTrainer(Trainer):
         self.act_dim = int(np.prod(self.env.action_space.shape))
         self.replay = self.agent.make_replay(self.algo_cfg.buffer_size, self.device, cfg.seed)
         self.episode_index = 0
+        self._open_prior_data()
+
+    def _open_prior_data(self) -> None:
+        """Check every --prior-data / --prior-runs source against this run's env (before any work) and
+        build the prior-data replay; the prior runs' episodes are loaded in ``run``."""
+        from visuomotor.buffers.datasets import _env_kwargs, open_dataset, open_run
+        from visuomotor.buffers.replay import MixedSampler
+
+        cfg, kw = self.cfg, _env_kwargs(self.env_kw)
+        space = (self.env.observation_space, self.env.action_space)
+        self.prior_runs = [open_run(p) for p in cfg.prior_runs]
+        for src in self.prior_runs:
+            src.check(cfg.env, *space, kw)
+        self.prior, self.sampler = None, self.replay
+        if not cfg.prior_data:
+            return
+        sources = [open_dataset(p) for p in cfg.prior_data]
+        episodes = []
+        for src in sources:
+            src.check(cfg.env, *space, kw)
+            episodes += list(src.episodes())
+        n = sum(len(ep["reward"]) for ep in episodes)
+        self.prior = self.agent.make_replay(n, self.device, cfg.seed + 1_000_003)
+        for ep in episodes:
+            self.prior.add_episode(ep)
+        self.sampler = MixedSampler(self.replay, self.prior, self.algo_cfg.prior_fraction)
+        print(f"[visuomotor] prior data: {len(episodes)} episodes, {n} transitions from "
+              f"{', '.join(str(s.path) for s in sources)}; {self.algo_cfg.prior_fraction:.0%} of each batch",
+              file=sys.stderr)
+
+    def _load_prior_runs(self) -> None:
+        n = 0
+        for src in self.prior_runs:
+            for ep in src.episodes():
+                self.replay.add_episode(ep)
+                n += len(ep["reward"])
+        if self.prior_runs:
+            print(f"[visuomotor] replay starts with {n} transitions from "
+                  f"{', '.join(str(s.path) for s in self.prior_runs)}", file=sys.stderr)
 
     # ---- state -------------------------------------------------------------------------------------
     def _checkpoint(self, partial: EpisodeRecorder | None = None) -> None:
@@ -251,6 +295,8 @@ class OffPolicyTrainer(Trainer):
             "replay_rng": self.replay.rng_state(),
             "config": to_dict(self.cfg),
         }
+        if self.prior is not None:
+            state["prior_rng"] = self.prior.rng_state()
         if partial is not None and len(partial):
             state["partial_episode"] = {k: torch.as_tensor(v) for k, v in partial.arrays().items()}
         save_checkpoint(self.ckpt_dir / "latest.pt", state)
@@ -265,6 +311,8 @@ class OffPolicyTrainer(Trainer):
         self.agent.load_state_dict(state["agent"])
         torch.set_rng_state(state["torch_rng"].cpu())
         self.replay.set_rng_state(state["replay_rng"])
+        if self.prior is not None and "prior_rng" in state:
+            self.prior.set_rng_state(state["prior_rng"])
         self.step = int(state["step"])
         self.episode_index = int(state["episode_index"])
         self.eval_round = int(state["eval_round"])
@@ -296,6 +344,7 @@ class OffPolicyTrainer(Trainer):
     def run(self) -> Path:
         cfg, acfg = self.cfg, self.algo_cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._load_prior_runs()  # first, on a fresh start and on resume alike
         resumed = self._restore() if cfg.resume else False
         if not resumed:
             self._save_config(self.env.observation_space, self.env.action_space,
@@ -341,7 +390,7 @@ class OffPolicyTrainer(Trainer):
 
                 if self.step > acfg.learning_starts and self.step % acfg.update_every == 0:
                     for _ in range(acfg.updates_per_step):
-                        metrics = self.agent.update(self.replay.sample(acfg.batch_size))
+                        metrics = self.agent.update(self.sampler.sample(acfg.batch_size))
                         values = torch.stack([v.float() for v in metrics.values()])  # one add per update, no sync
                         if metric_sum is None or metric_sum.shape != values.shape:  # (keys are fixed per agent)
                             metric_sum, n_updates = values, 0

@@ -1,0 +1,163 @@
+"""Prior data: datasets from `visuomotor collect`, manifests, symmetric sampling, replay across runs, RLPD critics."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import TINY_SAC, run_cli
+from visuomotor.algos.sac import SAC, SACConfig
+from visuomotor.buffers.datasets import open_dataset
+from visuomotor.buffers.episodes import load_episode
+from visuomotor.buffers.replay import MixedSampler, ReplayBuffer
+from visuomotor.nets.mlp import EnsembleMLP
+
+
+def _replay(value: float, n: int = 50, seed: int = 0) -> ReplayBuffer:
+    r = ReplayBuffer(100, 2, 1, seed=seed)
+    r.add_many(np.zeros((n, 2)), np.zeros((n, 1)), np.full(n, value), np.zeros((n, 2)), np.zeros(n))
+    return r
+
+
+@pytest.mark.parametrize("fraction, expected", [(0.5, 128), (0.25, 64), (0.0, 0), (1.0, 256), (0.3, 77)])
+def test_symmetric_sampling_draws_the_configured_fraction_from_each_source(fraction, expected):
+    sampler = MixedSampler(_replay(0.0), _replay(1.0, seed=1), fraction)
+    batch = sampler.sample(256)
+    assert batch.reward.shape == (256,)
+    assert int(batch.reward.sum()) == expected  # prior rewards are 1, online 0
+    if 0 < expected < 256:  # online first, then prior
+        assert (batch.reward[: 256 - expected] == 0).all() and (batch.reward[256 - expected:] == 1).all()
+
+
+def test_ensemble_layer_norm_matches_a_hand_computation():
+    torch.manual_seed(0)
+    net = EnsembleMLP(3, 4, (5,), 1, layer_norm=True)
+    with torch.no_grad():
+        net.norms[0].weight.uniform_(0.5, 1.5)
+        net.norms[0].bias.uniform_(-0.5, 0.5)
+    x = torch.randn(7, 4)
+    out = net(x)
+    for i in range(3):
+        h = x @ net.layers[0].weight[i] + net.layers[0].bias[i]
+        h = (h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, unbiased=False, keepdim=True) + 1e-5)
+        h = torch.relu(h * net.norms[0].weight[i] + net.norms[0].bias[i])
+        torch.testing.assert_close(out[i], h @ net.layers[1].weight[i] + net.layers[1].bias[i])
+
+
+def test_rlpd_preset_and_its_update():
+    r = SACConfig(preset="rlpd").resolved()
+    assert (r.num_critics, r.critic_subset, r.actor_q, r.layer_norm, r.updates_per_step) == (10, 2, "mean", True, 20)
+    s = SACConfig().resolved()
+    assert (s.num_critics, s.critic_subset, s.actor_q, s.layer_norm, s.updates_per_step) == (2, 0, "min", False, 1)
+    assert SACConfig(preset="rlpd", num_critics=4).resolved().num_critics == 4  # a given field wins
+    with pytest.raises(ValueError, match="critic_subset"):
+        SACConfig(num_critics=2, critic_subset=3).validate()
+    obs = gym.spaces.Box(-1, 1, (3,), np.float32)
+    act = gym.spaces.Box(-1, 1, (2,), np.float32)
+    torch.manual_seed(0)
+    agent = SAC(obs, act, SACConfig(preset="rlpd", hidden=(16, 16), bf16=False))
+    assert agent.critic.n == 10 and agent.critic.norms is not None
+    b = ReplayBuffer(64, 3, 2, seed=0)
+    b.add_many(np.random.rand(64, 3), np.random.rand(64, 2) * 2 - 1, np.random.rand(64), np.random.rand(64, 3),
+               np.zeros(64))
+    before = agent.critic.norms[0].weight.detach().clone()
+    m = agent.update(b.sample(32))
+    assert all(torch.isfinite(v) for v in m.values())
+    assert not torch.equal(before, agent.critic.norms[0].weight)  # LayerNorm affine learns
+
+
+def test_critic_subset_takes_the_min_over_a_random_subset():
+    from visuomotor.buffers.replay import Batch
+
+    obs = gym.spaces.Box(-1, 1, (3,), np.float32)
+    act = gym.spaces.Box(-1, 1, (2,), np.float32)
+    batch = Batch(obs=torch.rand(16, 3), action=torch.rand(16, 2), reward=torch.zeros(16),
+                  next_obs=torch.rand(16, 3), terminated=torch.zeros(16))
+
+    def targets(subset: int) -> set[float]:
+        torch.manual_seed(0)
+        agent = SAC(obs, act, SACConfig(num_critics=6, critic_subset=subset, hidden=(8,), gamma=1.0, bf16=False))
+        with torch.no_grad():  # online critics output 0; target critic i outputs the constant i
+            for net in (agent.critic, agent.critic_target):
+                for layer in net.layers:
+                    layer.weight.zero_()
+                    layer.bias.zero_()
+            agent.critic_target.layers[-1].bias.copy_(torch.arange(6.0).view(6, 1, 1))
+        seen = set()
+        for seed in range(30):
+            agent.seed(seed)
+            a_w, c_w, t_w = agent._weights()
+            loss, _ = agent.critic_loss(batch, a_w, c_w, t_w, torch.tensor(0.0))
+            seen.add(round(float(torch.sqrt(2 * loss.detach() / 6)), 4))  # loss = 6 x 0.5 x target^2
+        return seen
+
+    assert targets(0) == {0.0}  # the min over all six critics
+    subset = targets(2)  # the min of two distinct random members: 0..4, varying with the draw
+    assert len(subset) >= 3 and subset <= {0.0, 1.0, 2.0, 3.0, 4.0}
+
+
+def test_collect_writes_a_dataset_that_trains_and_mismatches_fail(tmp_path):
+    run = tmp_path / "run"
+    run_cli("train", "--env", "dmc/cartpole-swingup", "--steps", "1000", "--run-dir", run, "--eval-episodes", "1",
+            "--no-video", "--threads", "1", "--no-progress", *TINY_SAC, check=True)
+    data = tmp_path / "data"
+    out = run_cli("collect", run, "--episodes", "2", "-o", data, "--noise", "0.3", check=True)
+    assert "2 episodes, 2000 transitions" in out.stdout
+    m = json.loads((data / "manifest.json").read_text())
+    assert m["env"] == "dmc/cartpole-swingup" and m["observation_shape"] == [5] and m["action_shape"] == [1]
+    assert m["source"]["noise"] == 0.3 and m["source"]["run"] == str(run)
+    src = open_dataset(data)
+    rets = [float(load_episode(p)["reward"].sum()) for p in src.episode_files]
+    assert m["returns"]["mean"] == pytest.approx(np.mean(rets), rel=1e-5)
+    # never overwrites
+    again = run_cli("collect", run, "--episodes", "1", "-o", data)
+    assert again.returncode != 0 and "not empty" in again.stderr
+    # random actions
+    rnd = tmp_path / "rnd"
+    run_cli("collect", "--random", "--env", "dmc/cartpole-swingup", "--episodes", "1", "-o", rnd, check=True)
+    assert json.loads((rnd / "manifest.json").read_text())["source"]["random"] is True
+
+    # train with both kinds of prior data; the config records them
+    t = tmp_path / "t"
+    run_cli("train", "--env", "dmc/cartpole-swingup", "--steps", "400", "--run-dir", t, "--prior-data", data, rnd,
+            "--prior-runs", run, "--sac.preset", "rlpd", "--sac.updates-per-step", "2", "--eval-episodes", "1",
+            "--no-video", "--threads", "1", "--no-progress", "--sac.hidden", "16", "16", "--sac.batch-size", "32",
+            "--sac.learning-starts", "200", check=True)
+    ck = torch.load(t / "checkpoints" / "latest.pt", weights_only=True)
+    assert "prior_rng" in ck
+    # mismatches: another env, a manifest that disagrees with its files
+    bad = run_cli("train", "--env", "dmc/walker-walk", "--steps", "10", "--run-dir", tmp_path / "w",
+                  "--prior-data", data)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+    assert "recorded on dmc/cartpole-swingup, not on this run's env dmc/walker-walk" in bad.stderr
+    bad = run_cli("train", "--env", "dmc/walker-walk", "--steps", "10", "--run-dir", tmp_path / "w2",
+                  "--prior-runs", run)
+    assert bad.returncode != 0 and "recorded on dmc/cartpole-swingup" in bad.stderr
+    (data / "manifest.json").write_text(json.dumps({**m, "episodes": 5}))
+    bad = run_cli("train", "--env", "dmc/cartpole-swingup", "--steps", "10", "--run-dir", tmp_path / "c",
+                  "--prior-data", data)
+    assert bad.returncode != 0 and "manifest lists 5 episodes, found 2" in bad.stderr
+    (data / "manifest.json").write_text(json.dumps({**m, "observation_shape": [6]}))
+    bad = run_cli("train", "--env", "dmc/cartpole-swingup", "--steps", "10", "--run-dir", tmp_path / "d",
+                  "--prior-data", data)
+    assert bad.returncode != 0 and "observation shape (6,)" in bad.stderr
+    bad = run_cli("train", "--algo", "ppo", "--steps", "10", "--run-dir", tmp_path / "p", "--prior-data", data)
+    assert bad.returncode != 0 and "on-policy" in bad.stderr
+
+
+def test_prior_runs_fill_the_replay_before_training_and_on_resume(tmp_path):
+    from visuomotor.train.config import TrainConfig, resolve_defaults
+    from visuomotor.train.loop import OffPolicyTrainer
+
+    run = tmp_path / "run"
+    run_cli("train", "--env", "dmc/cartpole-swingup", "--steps", "2000", "--run-dir", run, "--eval-episodes", "1",
+            "--no-video", "--threads", "1", "--no-progress", *TINY_SAC, check=True)
+    cfg = resolve_defaults(TrainConfig(env="dmc/cartpole-swingup", steps=10, run_dir=tmp_path / "new",
+                                       prior_runs=[run], video=False, device="cpu"))
+    tr = OffPolicyTrainer(cfg)
+    tr._load_prior_runs()
+    assert len(tr.replay) == 2000
+    first = load_episode(sorted((run / "episodes").glob("ep_*.npz"))[0])
+    torch.testing.assert_close(tr.replay.obs[:1000], torch.as_tensor(first["obs"][:-1]))
