@@ -161,3 +161,70 @@ def test_prior_runs_fill_the_replay_before_training_and_on_resume(tmp_path):
     assert len(tr.replay) == 2000
     first = load_episode(sorted((run / "episodes").glob("ep_*.npz"))[0])
     torch.testing.assert_close(tr.replay.obs[:1000], torch.as_tensor(first["obs"][:-1]))
+
+
+def test_bc_clones_the_dataset_policy(tmp_path):
+    """A dataset whose actions are a fixed function of the observation: BC recovers it."""
+    from visuomotor.buffers.datasets import write_manifest
+    from visuomotor.buffers.episodes import write_episode
+    from visuomotor.envs import make_env
+
+    env = make_env("tests.test_ppo:target_env")
+    data = tmp_path / "expert"
+    rng = np.random.default_rng(0)
+    returns, total = [], 0
+    for i in range(40):  # the expert plays a = target
+        target = rng.uniform(-0.8, 0.8, size=(1,)).astype(np.float32)
+        obs = np.repeat(target[None], 9, 0)
+        ep = {"obs": obs, "action": obs[:-1].copy(), "reward": np.ones(8, np.float32),
+              "terminated": np.zeros(8, bool), "truncated": np.eye(8, dtype=bool)[-1]}
+        total += 8
+        write_episode(data / "episodes", i, total, ep)
+        returns.append(8.0)
+    write_manifest(data, "tests.test_ppo:target_env", {}, env.observation_space, env.action_space, returns, total,
+                   {"synthetic": True})
+    run = tmp_path / "bc"
+    run_cli("train", "--env", "tests.test_ppo:target_env", "--algo", "bc", "--data", data, "--steps", "600",
+            "--eval-every", "600", "--eval-episodes", "10", "--no-video", "--run-dir", run, "--threads", "1",
+            "--no-progress", "--bc.hidden", "32", "32", "--bc.batch-size", "64", check=True)
+    import csv
+
+    with open(run / "eval.csv", newline="") as f:
+        evals = [float(r["mean_return"]) for r in csv.DictReader(f)]
+    assert evals[-1] > 7.6 and evals[-1] > evals[0] + 1.0, evals  # matched targets score ~8
+    from visuomotor import load_agent
+
+    agent, _, step = load_agent(run)
+    assert step == 600
+    x = np.linspace(-0.7, 0.7, 9, dtype=np.float32)[:, None]
+    np.testing.assert_allclose(agent.act(x), x, atol=0.08)
+    # resume refuses to lose work, continues with --resume; a missing --data is a one-line error
+    run_cli("train", "--env", "tests.test_ppo:target_env", "--algo", "bc", "--data", data, "--steps", "700",
+            "--eval-every", "600", "--eval-episodes", "10", "--no-video", "--run-dir", run, "--threads", "1",
+            "--no-progress", "--bc.hidden", "32", "32", "--bc.batch-size", "64", "--resume", check=True)
+    assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == 700
+    out = run_cli("train", "--env", "tests.test_ppo:target_env", "--algo", "bc", "--run-dir", tmp_path / "x")
+    assert out.returncode != 0 and "--data DIR" in out.stderr
+
+
+def test_bc_on_pixels_uses_the_conv_encoder_and_the_frame_replay():
+    from visuomotor.algos.bc import BC, BCConfig
+
+    obs_space = gym.spaces.Box(0, 255, (9, 32, 32), np.uint8)
+    act_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    torch.manual_seed(0)
+    agent = BC(obs_space, act_space, BCConfig(hidden=(32,), feature_dim=16), "cpu")
+    assert agent.policy.pixels
+    replay = agent.make_replay(200, torch.device("cpu"), 0)
+    rng = np.random.default_rng(0)
+    # single frames, as episodes store them; each frame one brightness, the action a function of it
+    level = rng.integers(0, 255, 41)
+    frames = np.broadcast_to(level[:, None, None, None], (41, 3, 32, 32)).astype(np.uint8)
+    v = level[:-1].astype(np.float32) / 127.5 - 1.0
+    action = 0.8 * np.stack([v, -v], 1)
+    replay.add_episode({"obs": frames, "action": action, "reward": np.zeros(40, np.float32),
+                        "terminated": np.zeros(40, bool), "truncated": np.eye(40, dtype=bool)[-1]})
+    losses = [agent.update(replay.sample(32))["losses/bc"].item() for _ in range(150)]
+    assert np.mean(losses[-10:]) < 0.3 * np.mean(losses[:10]), (losses[:10], losses[-10:])
+    a = agent.act(np.zeros((9, 32, 32), np.uint8))
+    assert a.shape == (2,) and np.all(np.abs(a) <= 1)

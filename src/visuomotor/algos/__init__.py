@@ -1,6 +1,7 @@
 """Algorithms, each one file with its config; ``ALGORITHMS`` maps CLI names to (Agent, Config)."""
 
 from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.algos.bc import BC, BCConfig
 from visuomotor.algos.drm import DrM, DrMConfig
 from visuomotor.algos.drqv2 import DrQv2, DrQv2Config
 from visuomotor.algos.ppo import PPO, PPOConfig
@@ -11,6 +12,7 @@ ALGORITHMS: dict[str, tuple[type[Agent], type]] = {
     "drqv2": (DrQv2, DrQv2Config),
     "drm": (DrM, DrMConfig),
     "ppo": (PPO, PPOConfig),
+    "bc": (BC, BCConfig),
 }
 
-__all__ = ["ALGORITHMS", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig"]
+__all__ = ["ALGORITHMS", "BC", "BCConfig", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig"]

@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 
 from visuomotor.algos import ALGORITHMS
+from visuomotor.algos.bc import BCConfig
 from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
 from visuomotor.algos.ppo import PPOConfig
@@ -64,6 +65,8 @@ class TrainConfig:
     prior_data: list[Path] = field(default_factory=list)
     """Datasets (`visuomotor collect` directories, or run directories) sampled beside the online replay:
     --<algo>.prior-fraction of every batch comes from them (RLPD's symmetric sampling; see --sac.preset rlpd)."""
+    data: list[Path] = field(default_factory=list)
+    """Datasets an offline algorithm (--algo bc) learns from (`visuomotor collect` or run directories)."""
     prior_runs: list[Path] = field(default_factory=list)
     """Earlier runs whose stored episodes are loaded into the replay before training (replay across experiments)."""
     eval_every: int = 10_000
@@ -90,6 +93,8 @@ class TrainConfig:
     """DrQ-v2 hyperparameters (used with --algo drqv2)."""
     drm: DrMConfig = field(default_factory=DrMConfig)
     """DrM hyperparameters (used with --algo drm): DrQ-v2's plus the dormant-ratio ones."""
+    bc: BCConfig = field(default_factory=BCConfig)
+    """Behaviour-cloning hyperparameters (used with --algo bc --data DIR)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
 

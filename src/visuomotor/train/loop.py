@@ -77,11 +77,15 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.frame_stack < 1 or cfg.pixel_size < 8:
         raise VisuomotorError(f"--frame-stack must be >= 1 and --pixel-size >= 8, got {cfg.frame_stack}, {cfg.pixel_size}")
     agent_cls, _ = ALGORITHMS[cfg.algo]
-    if cfg.pixels and not getattr(agent_cls, "pixels", False):
+    if cfg.pixels and not (getattr(agent_cls, "pixels", False) or getattr(agent_cls, "pixels_optional", False)):
         raise VisuomotorError(f"--algo {cfg.algo} learns from states; for pixels use --algo drqv2")
     if (cfg.prior_data or cfg.prior_runs) and getattr(agent_cls, "on_policy", False):
         raise VisuomotorError(f"--prior-data/--prior-runs feed a replay; --algo {cfg.algo} learns on-policy")
-    for p in [*cfg.prior_data, *cfg.prior_runs]:
+    if getattr(agent_cls, "offline", False) and not cfg.data:
+        raise VisuomotorError(f"--algo {cfg.algo} learns offline from a dataset: pass --data DIR (see visuomotor collect)")
+    if cfg.data and not getattr(agent_cls, "offline", False):
+        raise VisuomotorError(f"--data is for offline algorithms (bc); for --algo {cfg.algo} use --prior-data")
+    for p in [*cfg.prior_data, *cfg.prior_runs, *cfg.data]:
         if not Path(p).is_dir():
             raise VisuomotorError(f"prior data {p} does not exist")
     if cfg.eval_episodes < 1:
@@ -261,7 +265,8 @@ class OffPolicyTrainer(Trainer):
             src.check(cfg.env, *space, kw)
             episodes += list(src.episodes())
         n = sum(len(ep["reward"]) for ep in episodes)
-        self.prior = self.agent.make_replay(n, self.device, cfg.seed + 1_000_003)
+        # capacity in transitions, plus one slot per episode (a pixel replay stores frames: T + 1 each)
+        self.prior = self.agent.make_replay(n + len(episodes), self.device, cfg.seed + 1_000_003)
         for ep in episodes:
             self.prior.add_episode(ep)
         self.sampler = MixedSampler(self.replay, self.prior, self.algo_cfg.prior_fraction)
@@ -472,6 +477,10 @@ def train(config: TrainConfig | None = None, **overrides) -> Path:
     cfg = resolve_defaults(cfg)
     cfg = prepare_run_dir(cfg)
     agent_cls, _ = ALGORITHMS[cfg.algo]
+    if getattr(agent_cls, "offline", False):
+        from visuomotor.train.offline import OfflineTrainer
+
+        return OfflineTrainer(cfg).run()
     if getattr(agent_cls, "on_policy", False):
         from visuomotor.train.onpolicy import OnPolicyTrainer
 

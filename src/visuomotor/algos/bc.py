@@ -1,0 +1,135 @@
+"""Behaviour cloning: regress the dataset's actions from its observations (``--algo bc --data DIR``).
+
+The policy is an MLP (states) or DrQ-v2's conv encoder + trunk + MLP (pixels, with the same random
+shift augmentation), ending in tanh so actions stay in [-1, 1]; the loss is the mean squared error
+to the recorded action. It trains offline (no env steps: ``--steps`` counts gradient steps) and
+writes an ordinary run directory, whose checkpoint acts like any other agent's (evaluation, export,
+a frozen base policy for residual RL, a guide for JSRL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from visuomotor.algos.base import Agent
+from visuomotor.nets.mlp import mlp
+
+
+@dataclass
+class BCConfig:
+    """Behaviour-cloning hyperparameters."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden widths of the policy MLP."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 0.0
+    """Adam weight decay."""
+    batch_size: int = 256
+    """Transitions per gradient step."""
+    feature_dim: int = 50
+    """Pixels: trunk output size after the conv encoder."""
+    augment_pad: int = 4
+    """Pixels: random shift of up to this many pixels (0 = none)."""
+    total_steps: int = 20_000
+    """Default --steps: gradient steps."""
+
+    def resolved(self, env_id: str = "") -> BCConfig:
+        return self
+
+    def default_steps(self, action_repeat: int) -> int:
+        return self.total_steps
+
+    def validate(self) -> None:
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+        for name in ("lr", "batch_size", "feature_dim", "total_steps"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.weight_decay < 0 or self.augment_pad < 0:
+            raise ValueError(f"weight_decay and augment_pad must be >= 0, got {self.weight_decay}, {self.augment_pad}")
+
+
+class BCPolicy(nn.Module):
+    """obs -> action in [-1, 1]; a conv encoder first when the observation is an image stack."""
+
+    def __init__(self, obs_shape: tuple[int, ...], act_dim: int, cfg: BCConfig):
+        super().__init__()
+        self.pixels = len(obs_shape) == 3
+        if self.pixels:
+            from visuomotor.nets.conv import ConvEncoder
+
+            self.encoder = ConvEncoder(obs_shape)
+            self.trunk = nn.Sequential(nn.Linear(self.encoder.repr_dim, cfg.feature_dim),
+                                       nn.LayerNorm(cfg.feature_dim), nn.Tanh())
+            in_dim = cfg.feature_dim
+        else:
+            in_dim = int(np.prod(obs_shape))
+        self.net = mlp(in_dim, cfg.hidden, act_dim)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(self.encoder(obs)) if self.pixels else obs
+        return torch.tanh(self.net(h))
+
+
+class BC(Agent):
+    offline = True
+    pixels_optional = True  # states, or --pixels (then a conv encoder)
+
+    def __init__(self, observation_space, action_space, cfg: BCConfig | None = None, device="cpu"):
+        cfg = cfg or BCConfig()
+        cfg.validate()
+        super().__init__(observation_space, action_space, cfg, device)
+        self.obs_shape = tuple(observation_space.shape)
+        self.policy = BCPolicy(self.obs_shape, int(np.prod(action_space.shape)), cfg).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.aug_generator = torch.Generator(device=self.device)
+        self.aug_generator.manual_seed(int(torch.randint(0, 2**62, (1,))))
+
+    def _obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
+        o = torch.as_tensor(np.asarray(obs), device=self.device)
+        single = o.dim() == len(self.obs_shape)
+        a = self.policy(self._obs(o.unsqueeze(0) if single else o)).cpu().numpy()
+        return a[0] if single else a
+
+    def update(self, batch) -> dict[str, torch.Tensor]:
+        obs = self._obs(batch.obs)
+        if self.policy.pixels and self.cfg.augment_pad > 0:
+            from visuomotor.nets.conv import random_shift
+
+            obs = random_shift(obs, self.cfg.augment_pad, generator=self.aug_generator)
+        loss = (self.policy(obs) - batch.action).pow(2).sum(-1).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"losses/bc": loss.detach()}
+
+    def make_replay(self, capacity: int, device: torch.device, seed: int):
+        if len(self.obs_shape) == 3:
+            from visuomotor.buffers.frames import FrameReplay
+
+            c, h, w = self.obs_shape
+            return FrameReplay(capacity, (3, h, w), int(np.prod(self.action_space.shape)), frame_stack=c // 3,
+                               n_step=1, device=device, seed=seed)
+        return super().make_replay(capacity, device, seed)
+
+    def state_dict(self) -> dict:
+        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "aug_generator": self.aug_generator.get_state()}
+
+    def policy_state_dict(self) -> dict:
+        return {"policy": self.policy.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.aug_generator.set_state(state["aug_generator"])

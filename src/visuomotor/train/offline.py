@@ -1,0 +1,130 @@
+"""The offline loop (``--algo bc --data DIR``): gradient steps on a fixed dataset, evaluated in the env.
+
+Same run directory as the other loops (config, metrics, eval.csv, checkpoints, videos, curves);
+``--steps`` counts gradient steps and the eval/checkpoint/log cadences count them too. The data is
+checked against the env before any work and loaded into a replay once; a resumed run reloads it
+and restores the step counter, the agent, and the sampling and torch RNGs.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from visuomotor.algos import ALGORITHMS
+from visuomotor.buffers.datasets import _env_kwargs, open_dataset
+from visuomotor.errors import VisuomotorError
+from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
+from visuomotor.train.config import TrainConfig, to_dict
+from visuomotor.train.logger import Logger
+from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer
+
+
+class OfflineTrainer(Trainer):
+    def __init__(self, cfg: TrainConfig):
+        super().__init__(cfg)
+        if not cfg.data:
+            raise VisuomotorError(f"--algo {cfg.algo} learns from a dataset: pass --data DIR (visuomotor collect)")
+        space = self.eval_env.observation_space, self.eval_env.action_space
+        agent_cls, _ = ALGORITHMS[cfg.algo]
+        self.agent = agent_cls(*space, self.algo_cfg, self.device)
+        sources = [open_dataset(p) for p in cfg.data]
+        episodes = []
+        for src in sources:
+            src.check(cfg.env, *space, _env_kwargs(self.env_kw))
+            episodes += list(src.episodes())
+        self.transitions = sum(len(ep["reward"]) for ep in episodes)
+        self.replay = self.agent.make_replay(self.transitions + len(episodes), self.device, cfg.seed)
+        for ep in episodes:
+            self.replay.add_episode(ep)
+        self.episodes = len(episodes)
+        print(f"[visuomotor] dataset: {len(episodes)} episodes, {self.transitions} transitions from "
+              f"{', '.join(str(s.path) for s in sources)}", file=sys.stderr)
+
+    def _checkpoint(self) -> None:
+        save_checkpoint(self.ckpt_dir / "latest.pt", {
+            "version": CHECKPOINT_VERSION, "step": self.step, "eval_round": self.eval_round,
+            "best_eval": self.best_eval, "last_eval": self.last_eval, "wall_time": self._wall(),
+            "eval_time": self.eval_time, "agent": self.agent.state_dict(), "torch_rng": torch.get_rng_state(),
+            "replay_rng": self.replay.rng_state(), "config": to_dict(self.cfg),
+        })
+
+    def _restore(self) -> bool:
+        path = self.ckpt_dir / "latest.pt"
+        if not path.exists():
+            return False
+        state = load_checkpoint(path, map_location=self.device)
+        self.agent.load_state_dict(state["agent"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.replay.set_rng_state(state["replay_rng"])
+        self.step, self.eval_round = int(state["step"]), int(state["eval_round"])
+        self.best_eval, self.last_eval = float(state["best_eval"]), float(state["last_eval"])
+        self.wall_offset, self.eval_time = float(state["wall_time"]), float(state["eval_time"])
+        self.resumed_from = self.step
+        return True
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        batch_size = self.algo_cfg.batch_size
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self._restore() if cfg.resume else False
+        if not resumed:
+            self._save_config(self.eval_env.observation_space, self.eval_env.action_space,
+                              dataset_transitions=self.transitions, dataset_episodes=self.episodes)
+        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
+        self._t0 = time.perf_counter()
+        if self.step >= cfg.steps:
+            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
+            self.logger.close()
+            return self.run_dir
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="update", disable=not cfg.progress, dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.env} {cfg.algo} (offline)")
+        if not resumed:
+            self._evaluate()
+        metric_sum, n, win_t, win_step = None, 0, time.perf_counter(), self.step
+        try:
+            while self.step < cfg.steps:
+                metrics = self.agent.update(self.replay.sample(batch_size))
+                values = torch.stack([v.float() for v in metrics.values()])
+                metric_sum = values if metric_sum is None else metric_sum + values
+                n += 1
+                self.step += 1
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    now = time.perf_counter()
+                    vals = (metric_sum / n).tolist()
+                    bad = [k for k, v in zip(metrics.keys(), vals) if not math.isfinite(v)]
+                    if bad:
+                        raise VisuomotorError(f"training diverged at step {self.step}: non-finite {', '.join(bad)}")
+                    row = {"wall_time": self._wall(), "perf/updates_per_s": (self.step - win_step) / max(now - win_t, 1e-9),
+                           **dict(zip(metrics.keys(), vals))}
+                    self.logger.log(self.step, row)
+                    metric_sum, n, win_t, win_step = None, 0, now, self.step
+                    bar.update(self.step - bar.n)
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    t_eval = time.perf_counter()
+                    self._evaluate()
+                    win_t += time.perf_counter() - t_eval
+                    bar.set_postfix_str(f"eval {self.last_eval:.1f}", refresh=False)
+                if self.step % cfg.checkpoint_every == 0:
+                    self._checkpoint()
+        except KeyboardInterrupt:
+            self._checkpoint()
+            bar.close()
+            self.logger.close()
+            raise
+        bar.update(self.step - bar.n)
+        bar.close()
+        self._checkpoint()
+        self.logger.close()
+        self.eval_env.close()
+        self._plot()
+        print(f"[visuomotor] done: {self.step} updates in {self._wall():.0f}s, last eval return "
+              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
+        return self.run_dir
