@@ -17,25 +17,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _learning import print_table, write_rows  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "ppo_learning"
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    from visuomotor.fileio import atomic_write_text
-
-    lines = ["lib,env,seed,step,mean_return,train_seconds"]
-    lines += [f"{r['lib']},{r['env']},{r['seed']},{r['step']},{r['mean_return']:.2f},{r['train_seconds']:.1f}"
-              for r in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, threads: int, num_envs: int,
@@ -55,7 +47,7 @@ def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, thre
             rows = [{"lib": lib, "env": env_id, "seed": seed, "step": int(r["step"]) // eval_every * eval_every,
                      "mean_return": float(r["mean_return"]), "train_seconds": float(r["train_time"])}
                     for r in csv.DictReader(f)]
-    _write(out, rows)
+    write_rows(out, rows)
 
 
 def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path) -> None:
@@ -93,7 +85,7 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
             rows.append({"lib": "sb3", "env": env_id, "seed": seed, "step": step,
                          "mean_return": res.summary()["mean_return"],
                          "train_seconds": time.perf_counter() - self.t0 - self.eval_seconds})
-            _write(out, rows)
+            write_rows(out, rows)
             self.next_eval = (step // eval_every + 1) * eval_every
 
         def _on_training_start(self) -> None:
@@ -109,30 +101,7 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
 
 
 def table() -> None:
-    runs: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
-    for path in sorted(RESULTS.glob("*.csv")):
-        with open(path, newline="") as f:
-            for r in csv.DictReader(f):
-                runs.setdefault((r["env"], r["lib"]), {}).setdefault(int(r["step"]), []).append(
-                    (float(r["mean_return"]), float(r["train_seconds"])))
-    for env in sorted({e for e, _ in runs}):
-        libs = sorted(lib for e, lib in runs if e == env)
-        steps = sorted({s for lib in libs for s in runs[(env, lib)]})
-        print(f"\n{env}: eval return, mean ± std over seeds (n seeds); train minutes (mean)\n")
-        print("| step | " + " | ".join(libs) + " |")
-        print("|---|" + "---|" * len(libs))
-        for s in steps:
-            cells = []
-            for lib in libs:
-                vals = runs[(env, lib)].get(s, [])
-                if not vals:
-                    cells.append("-")
-                    continue
-                rets = [v[0] for v in vals]
-                sd = statistics.stdev(rets) if len(rets) > 1 else 0.0
-                cells.append(f"{np.mean(rets):.0f} ± {sd:.0f} (n={len(rets)}), "
-                             f"{np.mean([v[1] for v in vals]) / 60:.1f} min")
-            print(f"| {s} | " + " | ".join(cells) + " |")
+    print_table(RESULTS)
 
 
 def main() -> None:

@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _learning import print_table, write_rows  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "sac_learning"
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    from visuomotor.fileio import atomic_write_text
-
-    lines = ["lib,env,seed,step,mean_return,train_seconds"]
-    lines += [f"{r['lib']},{r['env']},{r['seed']},{r['step']},{r['mean_return']:.2f},{r['train_seconds']:.1f}"
-              for r in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path, **sac_kw) -> None:
@@ -48,7 +40,7 @@ def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, 
             rows = [{"lib": out.stem.split("__")[0], "env": env_id, "seed": seed, "step": int(r["step"]),
                      "mean_return": float(r["mean_return"]), "train_seconds": float(r["train_time"])}
                     for r in csv.DictReader(f)]
-    _write(out, rows)
+    write_rows(out, rows)
 
 
 def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path) -> None:
@@ -85,7 +77,7 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
             rows.append({"lib": "sb3", "env": env_id, "seed": seed, "step": step,
                          "mean_return": res.summary()["mean_return"],
                          "train_seconds": time.perf_counter() - self.t0 - self.eval_seconds})
-            _write(out, rows)
+            write_rows(out, rows)
 
         def _on_training_start(self) -> None:
             self.evaluate_now(0)
@@ -102,31 +94,7 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
 
 
 def table() -> None:
-    runs: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
-    for path in sorted(RESULTS.glob("*.csv")):
-        with open(path, newline="") as f:
-            for r in csv.DictReader(f):
-                key = (r["env"], r["lib"])
-                runs.setdefault(key, {}).setdefault(int(r["step"]), []).append(
-                    (float(r["mean_return"]), float(r["train_seconds"])))
-    envs = sorted({e for e, _ in runs})
-    for env in envs:
-        libs = sorted(lib for e, lib in runs if e == env)
-        steps = sorted({s for lib in libs for s in runs[(env, lib)]})
-        print(f"\n{env}: eval return, mean ± std over seeds (n seeds); train minutes (mean)\n")
-        print("| step | " + " | ".join(libs) + " |")
-        print("|---|" + "---|" * len(libs))
-        for s in steps:
-            cells = []
-            for lib in libs:
-                vals = runs[(env, lib)].get(s, [])
-                if not vals:
-                    cells.append("-")
-                    continue
-                rets = [v[0] for v in vals]
-                sd = statistics.stdev(rets) if len(rets) > 1 else 0.0
-                cells.append(f"{np.mean(rets):.0f} ± {sd:.0f} (n={len(rets)}), {np.mean([v[1] for v in vals]) / 60:.1f} min")
-            print(f"| {s} | " + " | ".join(cells) + " |")
+    print_table(RESULTS)
 
 
 def main() -> None:

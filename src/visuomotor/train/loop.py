@@ -189,6 +189,37 @@ class Trainer:
             **extra, "malloc_tuned": self.malloc_tuned, "versions": _versions(), "command": sys.argv,
         })
 
+    def _start(self, resumed: bool, observation_space, action_space, desc: str, unit: str = "step", **extra):
+        """After a restore (or none): write config.yaml (fresh runs), open the logger, the progress bar
+        and take the first evaluation. Returns the bar, or None when the run already reached --steps."""
+        cfg = self.cfg
+        if not resumed:
+            self._save_config(observation_space, action_space, **extra)
+        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
+        self._t0 = time.perf_counter()
+        if self.step >= cfg.steps:
+            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
+            self.logger.close()
+            return None
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, unit=unit, disable=not cfg.progress, dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=desc)
+        if not resumed:
+            self._evaluate()
+        return bar
+
+    def _finish(self, bar, what: str = "steps") -> Path:
+        """After the last checkpoint: close the bar, logger and eval env, plot, report."""
+        bar.update(self.step - bar.n)
+        bar.close()
+        self.logger.close()
+        self.eval_env.close()
+        self._plot()
+        print(f"[visuomotor] done: {self.step} {what} in {self._wall():.0f}s, last eval return "
+              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
+        return self.run_dir
+
     # ---- paths -----------------------------------------------------------------------------------
     @property
     def ckpt_dir(self) -> Path:
@@ -351,23 +382,11 @@ class OffPolicyTrainer(Trainer):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._load_prior_runs()  # first, on a fresh start and on resume alike
         resumed = self._restore() if cfg.resume else False
-        if not resumed:
-            self._save_config(self.env.observation_space, self.env.action_space,
-                              target_entropy=getattr(self.agent, "target_entropy", None),
-                              bf16=getattr(self.agent, "bf16", None))
-        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
-        self._t0 = time.perf_counter()
-        if self.step >= cfg.steps:
-            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
-            self.logger.close()
+        bar = self._start(resumed, self.env.observation_space, self.env.action_space, f"{cfg.env} {cfg.algo}",
+                          target_entropy=getattr(self.agent, "target_entropy", None),
+                          bf16=getattr(self.agent, "bf16", None))
+        if bar is None:
             return self.run_dir
-
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not cfg.progress, dynamic_ncols=True,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.env} {cfg.algo}")
-        if not resumed:
-            self._evaluate()
         next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
 
         rec = EpisodeRecorder(frame_channels=self.frame_channels)
@@ -451,16 +470,9 @@ class OffPolicyTrainer(Trainer):
             bar.close()
             self.logger.close()
             raise
-        bar.update(self.step - bar.n)
-        bar.close()
         self._checkpoint(partial=rec)
-        self.logger.close()
         self.env.close()
-        self.eval_env.close()
-        self._plot()
-        print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
-              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
-        return self.run_dir
+        return self._finish(bar)
 
 
 def train(config: TrainConfig | None = None, **overrides) -> Path:

@@ -20,7 +20,6 @@ from visuomotor.buffers.datasets import _env_kwargs, open_dataset
 from visuomotor.errors import VisuomotorError
 from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
 from visuomotor.train.config import TrainConfig, to_dict
-from visuomotor.train.logger import Logger
 from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer
 
 
@@ -72,22 +71,11 @@ class OfflineTrainer(Trainer):
         batch_size = self.algo_cfg.batch_size
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore() if cfg.resume else False
-        if not resumed:
-            self._save_config(self.eval_env.observation_space, self.eval_env.action_space,
-                              dataset_transitions=self.transitions, dataset_episodes=self.episodes)
-        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
-        self._t0 = time.perf_counter()
-        if self.step >= cfg.steps:
-            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
-            self.logger.close()
+        bar = self._start(resumed, self.eval_env.observation_space, self.eval_env.action_space,
+                          f"{cfg.env} {cfg.algo} (offline)", unit="update",
+                          dataset_transitions=self.transitions, dataset_episodes=self.episodes)
+        if bar is None:
             return self.run_dir
-
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=self.step, unit="update", disable=not cfg.progress, dynamic_ncols=True,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.env} {cfg.algo} (offline)")
-        if not resumed:
-            self._evaluate()
         metric_sum, n, win_t, win_step = None, 0, time.perf_counter(), self.step
         try:
             while self.step < cfg.steps:
@@ -119,12 +107,5 @@ class OfflineTrainer(Trainer):
             bar.close()
             self.logger.close()
             raise
-        bar.update(self.step - bar.n)
-        bar.close()
         self._checkpoint()
-        self.logger.close()
-        self.eval_env.close()
-        self._plot()
-        print(f"[visuomotor] done: {self.step} updates in {self._wall():.0f}s, last eval return "
-              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
-        return self.run_dir
+        return self._finish(bar, "updates")

@@ -11,7 +11,6 @@ and starts fresh episodes in every env, seeded by the rollout index.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
 from visuomotor.train.config import TrainConfig, to_dict
-from visuomotor.train.logger import Logger
 from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer, collect_dr
 
 CRITIC_OBS_KEY = "critic_obs"
@@ -147,23 +145,11 @@ class OnPolicyTrainer(Trainer):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed = self._restore() if cfg.resume else False
         per_iter = acfg.num_steps * self.num_envs
-        if not resumed:
-            self._save_config(self.obs_space, self.act_space, num_envs=self.num_envs, rollout_steps=per_iter,
-                              minibatches=acfg.minibatches_for(self.num_envs),
-                              critic_obs_dim=self.agent.critic_obs_dim if self.agent.asymmetric else None)
-        self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
-        self._t0 = time.perf_counter()
-        if self.step >= cfg.steps:
-            print(f"[visuomotor] {self.run_dir} already at step {self.step} >= --steps {cfg.steps}; nothing to do")
-            self.logger.close()
+        bar = self._start(resumed, self.obs_space, self.act_space, f"{cfg.env} {cfg.algo} x{self.num_envs}",
+                          num_envs=self.num_envs, rollout_steps=per_iter, minibatches=acfg.minibatches_for(self.num_envs),
+                          critic_obs_dim=self.agent.critic_obs_dim if self.agent.asymmetric else None)
+        if bar is None:
             return self.run_dir
-
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not cfg.progress, dynamic_ncols=True,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{cfg.env} {cfg.algo} x{self.num_envs}")
-        if not resumed:
-            self._evaluate()
         nxt = lambda every: (self.step // every + 1) * every  # noqa: E731
         next_log, next_eval, next_ckpt = nxt(cfg.log_every), nxt(cfg.eval_every), nxt(cfg.checkpoint_every)
 
@@ -227,13 +213,6 @@ class OnPolicyTrainer(Trainer):
             self.logger.close()
             self.envs.close()
             raise
-        bar.update(self.step - bar.n)
-        bar.close()
         self._checkpoint()
-        self.logger.close()
         self.envs.close()
-        self.eval_env.close()
-        self._plot()
-        print(f"[visuomotor] done: {self.step} steps in {self._wall():.0f}s, last eval return "
-              f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
-        return self.run_dir
+        return self._finish(bar)
