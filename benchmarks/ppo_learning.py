@@ -32,7 +32,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "ppo_learning"
 
 def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, threads: int, num_envs: int,
              out: Path) -> None:
-    from visuomotor import TrainConfig, train
+    from visuomotor import PPOConfig, TrainConfig, train
     from visuomotor.envs.batched import supported_ids
 
     vec = "mujoco" if env_id in supported_ids() else "sync"
@@ -40,7 +40,8 @@ def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, thre
         run = Path(tmp) / "run"
         train(TrainConfig(env=env_id, algo="ppo", steps=steps, seed=seed, run_dir=run, eval_every=eval_every,
                           eval_episodes=10, video=False, checkpoint_every=steps, threads=threads, progress=False,
-                          device="cpu", num_envs=num_envs, vectorization=vec))
+                          device="cpu", num_envs=num_envs, vectorization=vec,
+                          ppo=PPOConfig(preset="sb3" if lib == "ours-sb3" else "rsl_rl")))
         with open(run / "eval.csv", newline="") as f:
             # ours evaluates at the first rollout boundary past each multiple of eval_every (at most
             # num_steps x num_envs later): reported at that multiple
@@ -108,7 +109,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--lib", choices=["ours", "sb3"], required=True)
+    r.add_argument("--lib", choices=["ours", "ours-sb3", "sb3"], required=True,
+                   help="ours: the default (rsl_rl) preset; ours-sb3: --ppo.preset sb3 with --num-envs envs")
     r.add_argument("--env", default="gym/HalfCheetah-v5")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--steps", type=int, default=1_000_000)
