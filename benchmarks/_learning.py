@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +47,57 @@ def print_table(results: Path) -> None:
                 cells.append(f"{np.mean(rets):.0f} ± {sd:.0f} (n={len(rets)}), "
                              f"{np.mean([v[1] for v in vals]) / 60:.1f} min")
             print(f"| {s} | " + " | ".join(cells) + " |")
+
+
+def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_every: int, threads: int,
+              out: Path) -> None:
+    """Train ``make_model(env)`` (an SB3 model) for ``steps`` env steps on visuomotor's env, evaluating
+    as our runs do: at step 0 and at every multiple of ``eval_every``, 10 deterministic episodes with
+    the same seeds, on an eval env seeded seed + 1; train_seconds exclude evaluation. One CSV row per
+    evaluation, written as it happens."""
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from visuomotor import make_env
+    from visuomotor.evaluate import evaluate
+
+    torch.set_num_threads(threads)
+    env, eval_env = make_env(env_id, seed=seed), make_env(env_id, seed=seed + 1)
+
+    class Policy:
+        def __init__(self, model):
+            self.model = model
+
+        def act(self, obs, explore):
+            return self.model.predict(obs, deterministic=not explore)[0]
+
+    rows: list[dict] = []
+
+    class EvalClock(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.t0 = time.perf_counter()
+            self.eval_seconds = 0.0
+            self.round = 0
+            self.next_eval = 0
+
+        def evaluate_now(self, step: int) -> None:
+            t = time.perf_counter()
+            res = evaluate(Policy(self.model), eval_env, 10, seed=seed, round_index=self.round)
+            self.round += 1
+            self.eval_seconds += time.perf_counter() - t
+            rows.append({"lib": "sb3", "env": env_id, "seed": seed, "step": step,
+                         "mean_return": res.summary()["mean_return"],
+                         "train_seconds": time.perf_counter() - self.t0 - self.eval_seconds})
+            write_rows(out, rows)
+            self.next_eval = (step // eval_every + 1) * eval_every
+
+        def _on_training_start(self) -> None:
+            self.evaluate_now(0)
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_eval:
+                self.evaluate_now(self.num_timesteps)
+            return True
+
+    make_model(env).learn(total_timesteps=steps, callback=EvalClock())

@@ -19,13 +19,11 @@ import argparse
 import csv
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import print_table, write_rows  # noqa: E402
+from _learning import learn_sb3, print_table, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ppo_learning"
 
@@ -53,52 +51,9 @@ def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, thre
 
 def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path) -> None:
     from stable_baselines3 import PPO as SB3PPO
-    from stable_baselines3.common.callbacks import BaseCallback
 
-    from visuomotor import make_env
-    from visuomotor.evaluate import evaluate
-
-    torch.set_num_threads(threads)
-    env, eval_env = make_env(env_id, seed=seed), make_env(env_id, seed=seed + 1)
-
-    class Policy:
-        def __init__(self, model):
-            self.model = model
-
-        def act(self, obs, explore):
-            return self.model.predict(obs, deterministic=not explore)[0]
-
-    rows: list[dict] = []
-
-    class EvalClock(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.t0 = time.perf_counter()
-            self.eval_seconds = 0.0
-            self.round = 0
-            self.next_eval = 0
-
-        def evaluate_now(self, step: int) -> None:
-            t = time.perf_counter()
-            res = evaluate(Policy(self.model), eval_env, 10, seed=seed, round_index=self.round)
-            self.round += 1
-            self.eval_seconds += time.perf_counter() - t
-            rows.append({"lib": "sb3", "env": env_id, "seed": seed, "step": step,
-                         "mean_return": res.summary()["mean_return"],
-                         "train_seconds": time.perf_counter() - self.t0 - self.eval_seconds})
-            write_rows(out, rows)
-            self.next_eval = (step // eval_every + 1) * eval_every
-
-        def _on_training_start(self) -> None:
-            self.evaluate_now(0)
-
-        def _on_step(self) -> bool:
-            if self.num_timesteps >= self.next_eval:
-                self.evaluate_now(self.num_timesteps)
-            return True
-
-    model = SB3PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0)
-    model.learn(total_timesteps=steps, callback=EvalClock())
+    learn_sb3(lambda env: SB3PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0),
+              env_id, seed, steps, eval_every, threads, out)
 
 
 def table() -> None:

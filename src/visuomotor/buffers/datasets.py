@@ -62,8 +62,22 @@ class DataSource:
         if not self.episode_files:
             raise VisuomotorError(f"data {self.path} holds no episodes")
 
-    def transitions(self) -> int:
-        return sum(len(load_episode(p)["reward"]) for p in self.episode_files)
+
+def load_replay(paths, agent, env_id: str, env_kwargs: dict, device, seed: int):
+    """Every dataset in ``paths`` checked against ``agent``'s spaces and ``env_id`` (all of them before
+    anything is read), then all their episodes in one new replay from ``agent.make_replay``, sized to
+    hold them. Returns (replay, episodes, transitions)."""
+    sources = [open_dataset(p) for p in paths]
+    kw = _env_kwargs(env_kwargs)
+    for src in sources:
+        src.check(env_id, agent.observation_space, agent.action_space, kw)
+    episodes = [ep for src in sources for ep in src.episodes()]
+    transitions = sum(len(ep["reward"]) for ep in episodes)
+    # capacity in transitions, plus one slot per episode (a pixel replay stores frames: T + 1 each)
+    replay = agent.make_replay(transitions + len(episodes), device, seed)
+    for ep in episodes:
+        replay.add_episode(ep)
+    return replay, len(episodes), transitions
 
 
 def open_dataset(path: str | Path) -> DataSource:

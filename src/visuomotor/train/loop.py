@@ -220,6 +220,32 @@ class Trainer:
               f"{self.last_eval:.1f}, best {self.best_eval:.1f} -> {self.run_dir}")
         return self.run_dir
 
+    # ---- checkpoints -------------------------------------------------------------------------------
+    def _save_state(self, **extra) -> None:
+        """latest.pt: what every loop keeps (counters, evaluation record, clocks, agent, torch RNG,
+        config) plus the loop's own ``extra``."""
+        save_checkpoint(self.ckpt_dir / "latest.pt", {
+            "version": CHECKPOINT_VERSION, "step": self.step, "eval_round": self.eval_round,
+            "best_eval": self.best_eval, "last_eval": self.last_eval, "wall_time": self._wall(),
+            "eval_time": self.eval_time, "agent": self.agent.state_dict(), "torch_rng": torch.get_rng_state(),
+            "config": to_dict(self.cfg), **extra,
+        })
+
+    def _load_state(self) -> dict | None:
+        """Restore what ``_save_state`` keeps from latest.pt; returns the checkpoint (None if there is none)
+        for the loop's own fields."""
+        path = self.ckpt_dir / "latest.pt"
+        if not path.exists():
+            return None
+        state = load_checkpoint(path, map_location=self.device)
+        self.agent.load_state_dict(state["agent"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.step, self.eval_round = int(state["step"]), int(state["eval_round"])
+        self.best_eval, self.last_eval = float(state["best_eval"]), float(state["last_eval"])
+        self.wall_offset, self.eval_time = float(state["wall_time"]), float(state.get("eval_time", 0.0))
+        self.resumed_from = self.step
+        return state
+
     # ---- paths -----------------------------------------------------------------------------------
     @property
     def ckpt_dir(self) -> Path:
@@ -279,30 +305,21 @@ class OffPolicyTrainer(Trainer):
     def _open_prior_data(self) -> None:
         """Check every --prior-data / --prior-runs source against this run's env (before any work) and
         build the prior-data replay; the prior runs' episodes are loaded in ``run``."""
-        from visuomotor.buffers.datasets import _env_kwargs, open_dataset, open_run
+        from visuomotor.buffers.datasets import _env_kwargs, load_replay, open_run
         from visuomotor.buffers.replay import MixedSampler
 
-        cfg, kw = self.cfg, _env_kwargs(self.env_kw)
-        space = (self.env.observation_space, self.env.action_space)
+        cfg = self.cfg
         self.prior_runs = [open_run(p) for p in cfg.prior_runs]
         for src in self.prior_runs:
-            src.check(cfg.env, *space, kw)
+            src.check(cfg.env, self.env.observation_space, self.env.action_space, _env_kwargs(self.env_kw))
         self.prior, self.sampler = None, self.replay
         if not cfg.prior_data:
             return
-        sources = [open_dataset(p) for p in cfg.prior_data]
-        episodes = []
-        for src in sources:
-            src.check(cfg.env, *space, kw)
-            episodes += list(src.episodes())
-        n = sum(len(ep["reward"]) for ep in episodes)
-        # capacity in transitions, plus one slot per episode (a pixel replay stores frames: T + 1 each)
-        self.prior = self.agent.make_replay(n + len(episodes), self.device, cfg.seed + 1_000_003)
-        for ep in episodes:
-            self.prior.add_episode(ep)
+        self.prior, episodes, n = load_replay(cfg.prior_data, self.agent, cfg.env, self.env_kw, self.device,
+                                              cfg.seed + 1_000_003)
         self.sampler = MixedSampler(self.replay, self.prior, self.algo_cfg.prior_fraction)
-        print(f"[visuomotor] prior data: {len(episodes)} episodes, {n} transitions from "
-              f"{', '.join(str(s.path) for s in sources)}; {self.algo_cfg.prior_fraction:.0%} of each batch",
+        print(f"[visuomotor] prior data: {episodes} episodes, {n} transitions from "
+              f"{', '.join(map(str, cfg.prior_data))}; {self.algo_cfg.prior_fraction:.0%} of each batch",
               file=sys.stderr)
 
     def _load_prior_runs(self) -> None:
@@ -317,45 +334,23 @@ class OffPolicyTrainer(Trainer):
 
     # ---- state -------------------------------------------------------------------------------------
     def _checkpoint(self, partial: EpisodeRecorder | None = None) -> None:
-        state = {
-            "version": CHECKPOINT_VERSION,
-            "step": self.step,
-            "episode_index": self.episode_index,
-            "eval_round": self.eval_round,
-            "best_eval": self.best_eval,
-            "last_eval": self.last_eval,
-            "wall_time": self._wall(),
-            "eval_time": self.eval_time,
-            "agent": self.agent.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "replay_rng": self.replay.rng_state(),
-            "config": to_dict(self.cfg),
-        }
+        extra = {"episode_index": self.episode_index, "replay_rng": self.replay.rng_state()}
         if self.prior is not None:
-            state["prior_rng"] = self.prior.rng_state()
+            extra["prior_rng"] = self.prior.rng_state()
         if partial is not None and len(partial):
-            state["partial_episode"] = {k: torch.as_tensor(v) for k, v in partial.arrays().items()}
-        save_checkpoint(self.ckpt_dir / "latest.pt", state)
+            extra["partial_episode"] = {k: torch.as_tensor(v) for k, v in partial.arrays().items()}
+        self._save_state(**extra)
 
     def _restore(self) -> bool:
-        path = self.ckpt_dir / "latest.pt"
         episodes = list_episodes(self.episode_dir)
-        if not path.exists():
+        state = self._load_state()
+        if state is None:
             self._set_aside([p for _, _, p in episodes], "no checkpoint was written before the run stopped")
             return False
-        state = load_checkpoint(path, map_location=self.device)
-        self.agent.load_state_dict(state["agent"])
-        torch.set_rng_state(state["torch_rng"].cpu())
         self.replay.set_rng_state(state["replay_rng"])
         if self.prior is not None and "prior_rng" in state:
             self.prior.set_rng_state(state["prior_rng"])
-        self.step = int(state["step"])
         self.episode_index = int(state["episode_index"])
-        self.eval_round = int(state["eval_round"])
-        self.best_eval = float(state["best_eval"])
-        self.last_eval = float(state["last_eval"])
-        self.wall_offset = float(state["wall_time"])
-        self.eval_time = float(state.get("eval_time", 0.0))
         kept, later = [], []
         for i, end, p in episodes:
             (kept if end <= self.step and i < self.episode_index else later).append(p)
@@ -364,7 +359,6 @@ class OffPolicyTrainer(Trainer):
             self.replay.add_episode(load_episode(p))
         if "partial_episode" in state:
             self.replay.add_episode({k: v.numpy() for k, v in state["partial_episode"].items()})
-        self.resumed_from = self.step
         return True
 
     def _set_aside(self, paths: list[Path], why: str) -> None:

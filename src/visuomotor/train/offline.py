@@ -16,11 +16,10 @@ from pathlib import Path
 import torch
 
 from visuomotor.algos import ALGORITHMS
-from visuomotor.buffers.datasets import _env_kwargs, open_dataset
+from visuomotor.buffers.datasets import load_replay
 from visuomotor.errors import VisuomotorError
-from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
-from visuomotor.train.config import TrainConfig, to_dict
-from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer
+from visuomotor.train.config import TrainConfig
+from visuomotor.train.loop import Trainer
 
 
 class OfflineTrainer(Trainer):
@@ -28,42 +27,21 @@ class OfflineTrainer(Trainer):
         super().__init__(cfg)
         if not cfg.data:
             raise VisuomotorError(f"--algo {cfg.algo} learns from a dataset: pass --data DIR (visuomotor collect)")
-        space = self.eval_env.observation_space, self.eval_env.action_space
         agent_cls, _ = ALGORITHMS[cfg.algo]
-        self.agent = agent_cls(*space, self.algo_cfg, self.device)
-        sources = [open_dataset(p) for p in cfg.data]
-        episodes = []
-        for src in sources:
-            src.check(cfg.env, *space, _env_kwargs(self.env_kw))
-            episodes += list(src.episodes())
-        self.transitions = sum(len(ep["reward"]) for ep in episodes)
-        self.replay = self.agent.make_replay(self.transitions + len(episodes), self.device, cfg.seed)
-        for ep in episodes:
-            self.replay.add_episode(ep)
-        self.episodes = len(episodes)
-        print(f"[visuomotor] dataset: {len(episodes)} episodes, {self.transitions} transitions from "
-              f"{', '.join(str(s.path) for s in sources)}", file=sys.stderr)
+        self.agent = agent_cls(self.eval_env.observation_space, self.eval_env.action_space, self.algo_cfg, self.device)
+        self.replay, self.episodes, self.transitions = load_replay(cfg.data, self.agent, cfg.env, self.env_kw,
+                                                                   self.device, cfg.seed)
+        print(f"[visuomotor] dataset: {self.episodes} episodes, {self.transitions} transitions from "
+              f"{', '.join(map(str, cfg.data))}", file=sys.stderr)
 
     def _checkpoint(self) -> None:
-        save_checkpoint(self.ckpt_dir / "latest.pt", {
-            "version": CHECKPOINT_VERSION, "step": self.step, "eval_round": self.eval_round,
-            "best_eval": self.best_eval, "last_eval": self.last_eval, "wall_time": self._wall(),
-            "eval_time": self.eval_time, "agent": self.agent.state_dict(), "torch_rng": torch.get_rng_state(),
-            "replay_rng": self.replay.rng_state(), "config": to_dict(self.cfg),
-        })
+        self._save_state(replay_rng=self.replay.rng_state())
 
     def _restore(self) -> bool:
-        path = self.ckpt_dir / "latest.pt"
-        if not path.exists():
+        state = self._load_state()
+        if state is None:
             return False
-        state = load_checkpoint(path, map_location=self.device)
-        self.agent.load_state_dict(state["agent"])
-        torch.set_rng_state(state["torch_rng"].cpu())
         self.replay.set_rng_state(state["replay_rng"])
-        self.step, self.eval_round = int(state["step"]), int(state["eval_round"])
-        self.best_eval, self.last_eval = float(state["best_eval"]), float(state["last_eval"])
-        self.wall_offset, self.eval_time = float(state["wall_time"]), float(state["eval_time"])
-        self.resumed_from = self.step
         return True
 
     def run(self) -> Path:

@@ -22,9 +22,8 @@ from visuomotor.buffers.rollout import RolloutStorage
 from visuomotor.envs.vector import make_vec_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.rollout import episode_seed
-from visuomotor.train.checkpoint import load_checkpoint, save_checkpoint
-from visuomotor.train.config import TrainConfig, to_dict
-from visuomotor.train.loop import CHECKPOINT_VERSION, Trainer, collect_dr
+from visuomotor.train.config import TrainConfig
+from visuomotor.train.loop import Trainer, collect_dr
 
 CRITIC_OBS_KEY = "critic_obs"
 """An env that puts privileged observations in ``info["critic_obs"]`` (on reset and every step)
@@ -80,25 +79,13 @@ class OnPolicyTrainer(Trainer):
 
     # ---- state -------------------------------------------------------------------------------------
     def _checkpoint(self) -> None:
-        save_checkpoint(self.ckpt_dir / "latest.pt", {
-            "version": CHECKPOINT_VERSION, "step": self.step, "iteration": self.iteration,
-            "eval_round": self.eval_round, "best_eval": self.best_eval, "last_eval": self.last_eval,
-            "wall_time": self._wall(), "eval_time": self.eval_time, "agent": self.agent.state_dict(),
-            "torch_rng": torch.get_rng_state(), "config": to_dict(self.cfg),
-        })
+        self._save_state(iteration=self.iteration)
 
     def _restore(self) -> bool:
-        path = self.ckpt_dir / "latest.pt"
-        if not path.exists():
+        state = self._load_state()
+        if state is None:
             return False
-        state = load_checkpoint(path, map_location=self.device)
-        self.agent.load_state_dict(state["agent"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        self.step, self.iteration = int(state["step"]), int(state["iteration"])
-        self.eval_round = int(state["eval_round"])
-        self.best_eval, self.last_eval = float(state["best_eval"]), float(state["last_eval"])
-        self.wall_offset, self.eval_time = float(state["wall_time"]), float(state["eval_time"])
-        self.resumed_from = self.step
+        self.iteration = int(state["iteration"])
         return True
 
     # ---- one rollout -------------------------------------------------------------------------------
