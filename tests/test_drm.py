@@ -116,3 +116,15 @@ def test_perturbation_keeps_shapes_and_resets_optimizers():
     factor = m["charts/perturb_factor"].item()
     assert agent.update(_batch(seed=2))["charts/perturb_factor"].item() == factor  # none until step 10
     assert agent.last_perturb == 5
+
+
+def test_per_task_settings_follow_the_authors_configs():
+    from visuomotor.train.config import TrainConfig, resolve_defaults
+
+    dog = resolve_defaults(TrainConfig(env="dmc/dog-walk", algo="drm"))
+    assert dog.drm.perturb_max == 0.6 and dog.drm.preset == "hard"
+    cheetah = resolve_defaults(TrainConfig(env="dmc/cheetah-run", algo="drm"))
+    assert cheetah.drm.perturb_max == 0.9 and cheetah.drm.preset == "medium"
+    assert resolve_defaults(TrainConfig(env="dmc/dog-walk", algo="drm", drm=DrMConfig(perturb_max=1.0))).drm.perturb_max == 1.0
+    with pytest.raises(ValueError, match="perturb_min <= perturb_max"):
+        DrMConfig(perturb_min=0.5, perturb_max=0.3).validate()

@@ -10,7 +10,7 @@ import torch
 from visuomotor.algos.ppo import PPO, PPOConfig, gaussian_kl, gaussian_log_prob
 from visuomotor.buffers.rollout import RolloutStorage, compute_gae
 from visuomotor.envs.vector import final_observations, make_vec_env
-from visuomotor.nets.normalizer import EmpiricalNormalizer
+from visuomotor.nets.normalizer import EmpiricalNormalizer, ReturnScaler
 
 from tests.conftest import run_cli
 
@@ -205,6 +205,49 @@ def test_normalizer_travels_in_the_agent_state():
     c = PPO(space, act, PPOConfig(), "cpu")
     c.load_state_dict(a.policy_state_dict())
     np.testing.assert_array_equal(a.act(obs, explore=False), c.act(obs, explore=False))
+
+
+def test_return_scaler_matches_hand_computation_and_travels_in_the_agent_state():
+    sc = ReturnScaler(gamma=0.5)
+    # step 1: G = [1, 3] -> var 1 -> rewards unchanged; env 0's episode ends, its G restarts
+    torch.testing.assert_close(sc(torch.tensor([1.0, 3.0]), torch.tensor([True, False])), torch.tensor([1.0, 3.0]))
+    # step 2: G = [0 * 0.5 + 2, 3 * 0.5 + 2] = [2, 3.5]; statistics over {1, 3, 2, 3.5}: var 0.921875
+    out = sc(torch.tensor([2.0, 2.0]), torch.tensor([False, False]))
+    torch.testing.assert_close(out, torch.full((2,), 2.0 / (0.921875 + 1e-8) ** 0.5))
+    sc.stats.var.fill_(1e-6), sc.stats.count.fill_(1e12)  # long history of tiny returns: r / 1e-3 is clipped
+    assert sc(torch.tensor([1.0, 0.0]), torch.tensor([False, False]))[0] == 10.0
+    space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    a = PPO(space, act, PPOConfig(normalize_rewards=True), "cpu")
+    a.scale_rewards(torch.randn(8) * 5, torch.zeros(8, dtype=torch.bool))
+    b = PPO(space, act, PPOConfig(normalize_rewards=True), "cpu")
+    b.load_state_dict(a.state_dict())  # a resumed run keeps the statistics
+    assert torch.equal(a.reward_scaler.stats.var, b.reward_scaler.stats.var) and b.reward_scaler.stats.count == 8
+    assert PPO(space, act, PPOConfig(), "cpu").scale_rewards(torch.ones(2), torch.zeros(2, dtype=torch.bool)).eq(1).all()
+
+
+def test_collect_stores_scaled_rewards_and_bootstraps_in_their_units(tmp_path):
+    from visuomotor.train.config import TrainConfig, resolve_defaults
+    from visuomotor.train.onpolicy import OnPolicyTrainer
+
+    ppo = PPOConfig(num_steps=12, normalize_obs=False, normalize_rewards=True, hidden=(8,))
+    cfg = resolve_defaults(TrainConfig(env="tests.test_ppo:counter_env", algo="ppo", num_envs=2, steps=24,
+                                       run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
+    tr = OnPolicyTrainer(cfg)
+    obs, _ = tr.envs.reset(seed=0)
+    tr._collect(obs, None, tr._new_stats())
+    s, ref = tr.storage, ReturnScaler(tr.acfg.gamma)
+    for t in range(12):  # every raw reward is 1; replay the scaling with the episode ends the envs gave
+        want = ref(torch.ones(2), s.dones[t].bool())
+        for i in range(2):
+            ep, k = int(s.obs[t, i, 0]), int(s.obs[t, i, 1])
+            if ep % 2 == 0 and k == 4:  # time limit: the bootstrap V (already in scaled units) is added
+                want_i = want[i] + tr.acfg.gamma * tr.agent.value(torch.tensor([[ep, 5.0]]))[0]
+            else:
+                want_i = want[i]
+            torch.testing.assert_close(s.rewards[t, i], want_i)
+    assert tr.agent.reward_scaler.stats.count == 24
+    tr.envs.close()
 
 
 # ---- PPO pieces ----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ itself uses it as a tensor.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -40,8 +41,8 @@ class DrMConfig(DrQv2Config):
     """a = clip(1 - perturb_rate * beta, perturb_min, perturb_max)."""
     perturb_min: float = 0.2
     """Lower clip of the shrink factor a."""
-    perturb_max: float = 0.9
-    """Upper clip of a (the paper: 0.6 on Dog, 0.9 on Manipulator, 1.0 on medium tasks)."""
+    perturb_max: float | None = None
+    """Upper clip of a; None = the authors' per-task value: 0.6 on dog and humanoid, 0.9 otherwise."""
     awaken_threshold: float = 0.2
     """beta below which the agent is 'awake' (exploration falls back to the schedule)."""
     awaken_temperature: float = 10.0
@@ -53,14 +54,22 @@ class DrMConfig(DrQv2Config):
     lambda_temperature: float = 50.0
     """Sharpness of lambda's switch around the threshold."""
 
+    def resolved(self, env_id: str = "") -> DrMConfig:
+        r = super().resolved(env_id)
+        if r.perturb_max is None:
+            task = env_id.split("/", 1)[-1]
+            r = dataclasses.replace(r, perturb_max=0.6 if task.startswith(("dog-", "humanoid-")) else 0.9)
+        return r
+
     def validate(self) -> None:
         super().validate()
         if not 0.0 < self.dormant_threshold < 1.0:
             raise ValueError(f"dormant_threshold must be in (0, 1), got {self.dormant_threshold}")
         if self.perturb_every < 0:
             raise ValueError(f"perturb_every must be >= 0, got {self.perturb_every}")
-        if not 0.0 <= self.perturb_min <= self.perturb_max <= 1.0:
-            raise ValueError(f"need 0 <= perturb_min <= perturb_max <= 1, got {self.perturb_min}, {self.perturb_max}")
+        r = self.resolved()
+        if not 0.0 <= r.perturb_min <= r.perturb_max <= 1.0:
+            raise ValueError(f"need 0 <= perturb_min <= perturb_max <= 1, got {r.perturb_min}, {r.perturb_max}")
         if not 0.0 < self.expectile < 1.0:
             raise ValueError(f"expectile must be in (0, 1), got {self.expectile}")
 

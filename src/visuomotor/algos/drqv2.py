@@ -39,9 +39,10 @@ from visuomotor.nets.schedules import parse_schedule
 class DrQv2Config(OffPolicyConfig):
     """DrQ-v2 hyperparameters; defaults from the paper (medium difficulty) and the authors' code."""
 
-    preset: Literal["easy", "medium", "hard"] = "medium"
+    preset: Literal["easy", "medium", "hard"] | None = None
     """The paper's difficulty preset: training frames 1.1M / 3.1M / 30.1M and exploration schedule
-    linear(1.0,0.1,N) with N = 100k / 500k / 2M policy steps (the frames set --steps when it is not given)."""
+    linear(1.0,0.1,N) with N = 100k / 500k / 2M policy steps (the frames set --steps when it is not given);
+    None = the task's, as in the authors' task configs (see ``task_preset``)."""
     buffer_size: int = 1_000_000
     """Replay capacity in frames (each rendered frame is stored once)."""
     batch_size: int | None = None
@@ -80,22 +81,24 @@ class DrQv2Config(OffPolicyConfig):
         """A copy with every None filled: the preset's schedule and the paper's per-task settings."""
         task = env_id.split("/", 1)[-1]
         walker, humanoid = task.startswith("walker-"), task.startswith("humanoid-")
+        preset = self.preset if self.preset is not None else task_preset(env_id)
         return dataclasses.replace(
             self,
+            preset=preset,
             batch_size=self.batch_size if self.batch_size is not None else (512 if walker else 256),
             n_step=self.n_step if self.n_step is not None else (1 if walker else 3),
             lr=self.lr if self.lr is not None else (8e-5 if humanoid else 1e-4),
             feature_dim=self.feature_dim if self.feature_dim is not None else (100 if humanoid else 50),
             stddev_schedule=self.stddev_schedule if self.stddev_schedule is not None
-            else f"linear(1.0,0.1,{PRESETS[self.preset][1]})",
+            else f"linear(1.0,0.1,{PRESETS[preset][1]})",
         )
 
     def default_steps(self, action_repeat: int) -> int:
         """Policy steps of the preset's frame budget."""
-        return PRESETS[self.preset][0] // action_repeat
+        return PRESETS[self.preset or "medium"][0] // action_repeat
 
     def validate(self) -> None:
-        if self.preset not in PRESETS:
+        if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         r = self.resolved()
         super(DrQv2Config, r).validate()
@@ -117,6 +120,21 @@ class DrQv2Config(OffPolicyConfig):
 
 # preset -> (training frames, exploration schedule horizon in policy steps), from the paper
 PRESETS = {"easy": (1_100_000, 100_000), "medium": (3_100_000, 500_000), "hard": (30_100_000, 2_000_000)}
+EASY_TASKS = frozenset({"cartpole-balance", "cartpole-balance_sparse", "cartpole-swingup", "cup-catch", "finger-spin",
+                        "hopper-stand", "pendulum-swingup", "walker-stand", "walker-walk"})
+HARD_DOMAINS = ("humanoid-", "dog-", "manipulator-")
+
+
+def task_preset(env_id: str) -> str:
+    """The difficulty the authors' task configs give a DMC task: easy for the 9 tasks DrQ-v2 lists as
+    easy, hard for humanoid (DrQ-v2) and for dog and manipulator (DrM's configs), medium otherwise
+    (including every non-DMC env)."""
+    task = env_id.split("/", 1)[-1]
+    if not env_id.startswith("dmc/"):
+        return "medium"
+    if task in EASY_TASKS:
+        return "easy"
+    return "hard" if task.startswith(HARD_DOMAINS) else "medium"
 
 
 def _trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:

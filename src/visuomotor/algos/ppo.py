@@ -36,7 +36,7 @@ from torch import nn
 
 from visuomotor.algos.base import Agent
 from visuomotor.nets.mlp import mlp
-from visuomotor.nets.normalizer import EmpiricalNormalizer
+from visuomotor.nets.normalizer import EmpiricalNormalizer, ReturnScaler
 from visuomotor.nets.schedules import parse_schedule
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": nn.ELU, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -46,11 +46,11 @@ PRESETS: dict[str, dict] = {
     "rsl_rl": dict(num_envs=64, num_steps=24, epochs=5, num_minibatches=4, minibatch_size=None,
                    learning_rate=1e-3, lr_schedule="adaptive", value_coef=1.0, entropy_coef=0.01,
                    max_grad_norm=1.0, clip_value_loss=True, hidden=(256, 256, 256), activation="elu",
-                   normalize_obs=True, advantage_norm="batch", orthogonal_init=False),
+                   normalize_obs=True, normalize_rewards=False, advantage_norm="batch", orthogonal_init=False),
     "sb3": dict(num_envs=1, num_steps=2048, epochs=10, num_minibatches=None, minibatch_size=64,
                 learning_rate=3e-4, lr_schedule="fixed", value_coef=0.5, entropy_coef=0.0,
                 max_grad_norm=0.5, clip_value_loss=False, hidden=(64, 64), activation="tanh",
-                normalize_obs=False, advantage_norm="minibatch", orthogonal_init=True),
+                normalize_obs=False, normalize_rewards=False, advantage_norm="minibatch", orthogonal_init=True),
 }
 
 
@@ -102,6 +102,9 @@ class PPOConfig:
     """Log-std as an output of the actor network instead of a free parameter per action dim."""
     normalize_obs: bool | None = None
     """Running mean/std normalization of observations (saved with the policy; RSL-RL yes, SB3 no)."""
+    normalize_rewards: bool | None = None
+    """Divide rewards by the running std of the discounted return (SB3's VecNormalize reward
+    scaling, CleanRL's PPO), clipped to +-10; the critic then learns returns in those units."""
     advantage_norm: Literal["batch", "minibatch", "none"] | None = None
     """Normalize advantages over the whole rollout (RSL-RL) or per minibatch (SB3), or not at all."""
     orthogonal_init: bool | None = None
@@ -231,6 +234,7 @@ class PPO(Agent):
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=self.lr, fused=True)
         self.lr_fn = None if cfg.lr_schedule in ("adaptive", "fixed") else parse_schedule(cfg.lr_schedule)
+        self.reward_scaler = ReturnScaler(cfg.gamma).to(self.device) if cfg.normalize_rewards else None
         self.generator = torch.Generator()  # minibatch shuffling
         self.generator.manual_seed(int(torch.randint(0, 2**62, ()).item()))
 
@@ -267,6 +271,10 @@ class PPO(Agent):
         """V of raw (critic) observations [N, D] (bootstraps of truncated and unfinished episodes)."""
         norm = self.model.critic_obs_norm if self.asymmetric else self.model.obs_norm
         return self.model.value(norm(critic_obs))
+
+    def scale_rewards(self, reward: torch.Tensor, ended: torch.Tensor) -> torch.Tensor:
+        """The rewards the update learns from (scaled when normalize_rewards; else as given)."""
+        return reward if self.reward_scaler is None else self.reward_scaler(reward, ended)
 
     def set_step(self, step: int) -> None:
         if self.lr_fn is not None:
@@ -319,8 +327,11 @@ class PPO(Agent):
 
     # ---- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "lr": self.lr.detach().clone(), "generator": self.generator.get_state()}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "lr": self.lr.detach().clone(), "generator": self.generator.get_state()}
+        if self.reward_scaler is not None:
+            state["reward_scaler"] = self.reward_scaler.state_dict()
+        return state
 
     def policy_state_dict(self) -> dict:
         """Actor, critic and normalizer statistics (what acting, evaluation and export need)."""
@@ -333,3 +344,5 @@ class PPO(Agent):
             self.lr.copy_(state["lr"])
             self.optimizer.param_groups[0]["lr"] = self.lr  # load_state_dict replaces it with a copy
             self.generator.set_state(state["generator"])
+        if self.reward_scaler is not None and "reward_scaler" in state:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])

@@ -45,3 +45,27 @@ class EmpiricalNormalizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean, std = self.mean.to(x.dtype), (self.var + self.eps).sqrt().to(x.dtype)
         return ((x - mean) / std).clamp(-self.clip, self.clip)
+
+
+class ReturnScaler(nn.Module):
+    """Reward scaling by the running std of the discounted return (SB3's VecNormalize, CleanRL's PPO):
+    per env G <- gamma G + r; the statistics take G; the reward becomes clip(r / sqrt(var(G) + eps)).
+    G restarts at 0 when an episode ends. Only the statistics persist (a resumed run starts fresh
+    episodes)."""
+
+    def __init__(self, gamma: float, eps: float = 1e-8, clip: float = 10.0):
+        super().__init__()
+        self.gamma, self.eps, self.clip = gamma, eps, clip
+        self.stats = EmpiricalNormalizer(1, eps=eps, clip=clip)
+        self.register_buffer("returns", torch.zeros(0, dtype=torch.float64), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, reward: torch.Tensor, ended: torch.Tensor) -> torch.Tensor:
+        """Scaled rewards [N] for one step of N envs (``ended``: the episode ended at this step)."""
+        if self.returns.shape != reward.shape:
+            self.returns = torch.zeros(reward.shape, dtype=torch.float64, device=reward.device)
+        self.returns.mul_(self.gamma).add_(reward.to(torch.float64))
+        self.stats.update(self.returns.unsqueeze(-1))
+        std = (self.stats.var + self.eps).sqrt().to(reward.dtype)
+        self.returns.masked_fill_(ended, 0.0)
+        return (reward / std).clamp(-self.clip, self.clip)

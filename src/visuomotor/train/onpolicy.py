@@ -102,9 +102,9 @@ class OnPolicyTrainer(Trainer):
             next_obs, reward, terminated, truncated, info = self.envs.step(
                 action if self.tensor_env else action.cpu().numpy())
             next_cobs = _critic_obs(info, self.num_envs) if cobs is not None else None
-            rewards = as_t(reward)
             term, trunc = as_t(terminated, torch.bool), as_t(truncated, torch.bool)
             ended = term | trunc
+            rewards = agent.scale_rewards(as_t(reward), ended)
             timeout = (trunc & ~term).nonzero().squeeze(1)
             if len(timeout):  # bootstrap a time limit from V(real last observation)
                 final = (_rows(info["final_obs"], timeout) if cobs is None
