@@ -305,6 +305,13 @@ def test_presets_and_validation():
         2048, 10, 64, 3e-4, (64, 64), "tanh")
     assert PPOConfig(preset="sb3").minibatches_for(1) == 32 and PPOConfig(preset="sb3").minibatches_for(4) == 128
     assert PPOConfig(preset="sb3", num_minibatches=8).minibatches_for(4) == 8  # explicit beats the preset
+    # initial std: RSL-RL's 1.0 on Playground, 0.5 on envs whose actions span the actuator range; SB3's 1.0
+    from visuomotor.train.config import TrainConfig, resolve_defaults
+
+    assert resolve_defaults(TrainConfig(env="gym/Ant-v5", algo="ppo")).ppo.init_noise_std == 0.5
+    assert PPOConfig().resolved("playground/CartpoleBalance").init_noise_std == 1.0
+    assert PPOConfig(preset="sb3").resolved("gym/Ant-v5").init_noise_std == 1.0
+    assert PPOConfig(init_noise_std=0.3).resolved("gym/Ant-v5").init_noise_std == 0.3
     with pytest.raises(ValueError, match="not both"):
         PPOConfig(num_minibatches=2, minibatch_size=64).validate()
     with pytest.raises(ValueError, match="schedule 'warp"):

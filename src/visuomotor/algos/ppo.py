@@ -96,8 +96,11 @@ class PPOConfig:
     """Hidden widths of the actor and the critic (RSL-RL [256,256,256]; SB3 [64,64])."""
     activation: Literal["elu", "tanh", "relu"] | None = None
     """Hidden activation (RSL-RL elu; SB3 tanh)."""
-    init_noise_std: float = 1.0
-    """Initial standard deviation of the Gaussian policy."""
+    init_noise_std: float | None = None
+    """Initial standard deviation of the Gaussian policy. None = SB3's 1.0 with the sb3 preset; with
+    rsl_rl, RSL-RL's 1.0 on Playground envs (whose actions are scaled the way RSL-RL's tasks scale
+    them) and 0.5 elsewhere: our gym/dmc actions span the whole actuator range in [-1, 1], where std 1
+    saturates most actions and (measured on Ant-v5) makes falling early pay more than living."""
     state_dependent_std: bool = False
     """Log-std as an output of the actor network instead of a free parameter per action dim."""
     normalize_obs: bool | None = None
@@ -118,6 +121,9 @@ class PPOConfig:
         """A copy with every None filled from the preset."""
         preset = PRESETS[self.preset]
         fill = {k: v for k, v in preset.items() if getattr(self, k) is None}
+        if self.init_noise_std is None:
+            fill["init_noise_std"] = 0.5 if self.preset == "rsl_rl" and env_id and not env_id.startswith(
+                "playground/") else 1.0
         if self.num_minibatches is not None or self.minibatch_size is not None:
             fill.pop("num_minibatches", None), fill.pop("minibatch_size", None)
         return dataclasses.replace(self, **fill)
