@@ -5,7 +5,9 @@
     python benchmarks/ppo_learning.py table      # summarize benchmarks/results/ppo_learning/*.csv
 
 ours: `--algo ppo` at its defaults (RSL-RL preset: 24 steps x --num-envs envs (default 64), 5
-epochs x 4 minibatches, lr 1e-3 adapted to KL 0.01, [256,256,256] ELU, observation normalization),
+epochs x 4 minibatches, lr 1e-3 adapted to KL 0.01, [256,256,256] ELU, observation normalization,
+initial policy std 0.5 on these envs; `--lib ours-std1` is the same with RSL-RL's std 1.0, the
+default before; `--lib ours-sb3` our PPO at SB3's preset),
 on the batched MuJoCo path where the task has one (`--vectorization mujoco`), else gymnasium's
 SyncVectorEnv. sb3: SB3's PPO with its defaults ("MlpPolicy", 1 env, n_steps 2048, batch 64, 10
 epochs, lr 3e-4, [64,64] tanh). Both: the same visuomotor env, evaluation every --eval-every env
@@ -39,7 +41,8 @@ def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, thre
         train(TrainConfig(env=env_id, algo="ppo", steps=steps, seed=seed, run_dir=run, eval_every=eval_every,
                           eval_episodes=10, video=False, checkpoint_every=steps, threads=threads, progress=False,
                           device="cpu", num_envs=num_envs, vectorization=vec,
-                          ppo=PPOConfig(preset="sb3" if lib == "ours-sb3" else "rsl_rl")))
+                          ppo=PPOConfig(preset="sb3" if lib == "ours-sb3" else "rsl_rl",
+                                        init_noise_std=1.0 if lib == "ours-std1" else None)))
         with open(run / "eval.csv", newline="") as f:
             # ours evaluates at the first rollout boundary past each multiple of eval_every (at most
             # num_steps x num_envs later): reported at that multiple
@@ -64,7 +67,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--lib", choices=["ours", "ours-sb3", "sb3"], required=True,
+    r.add_argument("--lib", choices=["ours", "ours-std1", "ours-sb3", "sb3"], required=True,
                    help="ours: the default (rsl_rl) preset; ours-sb3: --ppo.preset sb3 with --num-envs envs")
     r.add_argument("--env", default="gym/HalfCheetah-v5")
     r.add_argument("--seed", type=int, default=0)
