@@ -42,7 +42,9 @@ class DrMConfig(DrQv2Config):
     perturb_min: float = 0.2
     """Lower clip of the shrink factor a."""
     perturb_max: float | None = None
-    """Upper clip of a; None = the authors' per-task value: 0.6 on dog and humanoid, 0.9 otherwise."""
+    """Upper clip of a; None = the authors' per-task configs: 0.6 on dog and humanoid, 0.9 otherwise
+    (their medium tasks, e.g. cheetah-run, hopper-hop, quadruped-run, acrobot-swingup, all set 0.9;
+    the paper's text says 1.0 for medium tasks)."""
     awaken_threshold: float = 0.2
     """beta below which the agent is 'awake' (exploration falls back to the schedule)."""
     awaken_temperature: float = 10.0
