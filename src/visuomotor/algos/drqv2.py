@@ -37,7 +37,7 @@ from visuomotor.nets.schedules import parse_schedule
 
 @dataclass
 class DrQv2Config(OffPolicyConfig):
-    """DrQ-v2 hyperparameters; defaults from the paper (medium difficulty) and the authors' code."""
+    """DrQ-v2 hyperparameters; defaults from the paper (the task's difficulty preset) and the authors' code."""
 
     preset: Literal["easy", "medium", "hard"] | None = None
     """The paper's difficulty preset: training frames 1.1M / 3.1M / 30.1M and exploration schedule

@@ -100,7 +100,8 @@ class PPOConfig:
     """Initial standard deviation of the Gaussian policy. None = SB3's 1.0 with the sb3 preset; with
     rsl_rl, RSL-RL's 1.0 on Playground envs (whose actions are scaled the way RSL-RL's tasks scale
     them) and 0.5 elsewhere: our gym/dmc actions span the whole actuator range in [-1, 1], where std 1
-    saturates most actions and (measured on Ant-v5) makes falling early pay more than living."""
+    saturates most actions and (measured on Ant-v5) makes falling early pay more than living.
+    Resolved without an env id (an agent built directly from a bare config) it is 1.0."""
     state_dependent_std: bool = False
     """Log-std as an output of the actor network instead of a free parameter per action dim."""
     normalize_obs: bool | None = None
