@@ -146,6 +146,9 @@ def test_pixel_run_through_cli_writes_run_dir_and_resumes(tmp_path, cli):
                "--checkpoint-every", "125", "--run-dir", run, "--resume", *TINY_DRQ, timeout=900)
     assert more.returncode == 0, more.stderr
     assert list(csv.DictReader(open(run / "eval.csv")))[-1]["step"] == "200"
+    # the 25 steps the first run stopped in are an episode file of their own now (a third run keeps them)
+    part = np.load(run / "episodes" / "ep_000001_000000150.npz")
+    assert part["action"].shape == (25, 1) and part["obs"].shape == (26, 3, 84, 84)
     ev = cli("eval", run, "--episodes", "1")
     assert ev.returncode == 0 and "return  mean" in ev.stdout
     bad = cli("train", "--env", "dmc/cartpole-swingup", "--algo", "sac", "--pixels", "--run-dir", tmp_path / "x")

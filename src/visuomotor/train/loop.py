@@ -395,8 +395,13 @@ class OffPolicyTrainer(Trainer):
         self._set_aside(later, f"they finished after the checkpoint at step {self.step}")
         for p in kept:
             self.replay.add_episode(load_episode(p))
-        if "partial_episode" in state:
-            self.replay.add_episode({k: v.numpy() for k, v in state["partial_episode"].items()})
+        if "partial_episode" in state:  # the episode the run stopped in (Ctrl-C, or the end of --steps)
+            ep = {k: v.numpy() for k, v in state["partial_episode"].items()}
+            self.replay.add_episode(ep)
+            # on disk as an episode of its own, so a later resume rebuilds it too (until the next
+            # checkpoint counts it, a restore sets it aside and takes it from this checkpoint again)
+            write_episode(self.episode_dir, self.episode_index, self.step, ep)
+            self.episode_index += 1
         return True
 
     def _set_aside(self, paths: list[Path], why: str) -> None:
