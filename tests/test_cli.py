@@ -140,6 +140,31 @@ def test_existing_run_dir_is_never_overwritten(tmp_path):
     assert (run / "notes.txt").read_text() == "keep me" and sorted(p.name for p in run.iterdir()) == ["notes.txt"]
 
 
+def test_sigterm_checkpoints_the_open_episode_and_resume_keeps_it(tmp_path):
+    run = tmp_path / "termed"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-m", "visuomotor", *map(str, _train_args(run, 4000))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    deadline = time.time() + 300
+    evals = run / "eval.csv"
+    while time.time() < deadline and not (evals.exists() and len(_rows(evals)) >= 2):  # evaluated at 1000
+        time.sleep(0.1)
+    time.sleep(0.3)  # into the second episode
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "terminated (SIGTERM)" in err
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    stopped_at = state["step"]
+    done = stopped_at // 1000  # episodes finished before the signal (1000 steps each)
+    assert done >= 1 and len(state["partial_episode"]["action"]) == stopped_at % 1000 > 0
+    run_cli(*_train_args(run, stopped_at + 500, "--resume"), check=True)
+    # the open episode became an episode file of its own (a later resume rebuilds it too)
+    eps = sorted(p.name for p in (run / "episodes").glob("ep_*.npz"))
+    assert eps == [f"ep_{i:06d}_{(i + 1) * 1000:09d}.npz" for i in range(done)] + [
+        f"ep_{done:06d}_{stopped_at:09d}.npz"]
+    assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == stopped_at + 500
+
+
 def test_resume_errors(tmp_path):
     proc = run_cli("train", "--run-dir", tmp_path / "nothing", "--resume")
     assert proc.returncode != 0 and "config.yaml" in proc.stderr

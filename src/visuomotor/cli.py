@@ -266,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     except VisuomotorError as e:
         print(f"visuomotor: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("visuomotor: interrupted (a checkpoint was written; continue with --resume)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        from visuomotor.train.loop import Terminated
+
+        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        print(f"visuomotor: {what} (a checkpoint was written; continue with --resume)", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     return 0
 
 

@@ -18,10 +18,13 @@ episode ends, so a killed-and-resumed run continues exactly like one that was ne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -514,6 +517,29 @@ class OffPolicyTrainer(Trainer):
         return self._finish(bar)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the run stops the way Ctrl-C stops it (checkpoint with the open episode)."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """While training, SIGTERM (``kill``, a cluster scheduler's notice) stops the run like Ctrl-C:
+    the loop writes a checkpoint that holds the episode in progress, so ``--resume`` loses nothing.
+    Only in the main thread (where Python runs signal handlers); elsewhere SIGTERM keeps its action."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train(config: TrainConfig | None = None, **overrides) -> Path:
     """Train from a config (and/or keyword overrides of its fields); returns the run directory.
 
@@ -529,14 +555,14 @@ def train(config: TrainConfig | None = None, **overrides) -> Path:
     cfg = prepare_run_dir(cfg)
     agent_cls, _ = ALGORITHMS[cfg.algo]
     if getattr(agent_cls, "offline", False):
-        from visuomotor.train.offline import OfflineTrainer
-
-        return OfflineTrainer(cfg).run()
-    if getattr(agent_cls, "on_policy", False):
-        from visuomotor.train.onpolicy import OnPolicyTrainer
-
-        return OnPolicyTrainer(cfg).run()
-    return OffPolicyTrainer(cfg).run()
+        from visuomotor.train.offline import OfflineTrainer as trainer_cls
+    elif getattr(agent_cls, "on_policy", False):
+        from visuomotor.train.onpolicy import OnPolicyTrainer as trainer_cls
+    else:
+        trainer_cls = OffPolicyTrainer
+    trainer = trainer_cls(cfg)
+    with _stop_on_sigterm():
+        return trainer.run()
 
 
 def train_seeds(cfg: TrainConfig) -> Path:
