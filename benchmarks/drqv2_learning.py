@@ -73,6 +73,10 @@ def run(variant: str, seed: int, frames: int, action_repeat: int, work: Path, th
     t.start()
     try:
         train(cfg)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run checkpointed; the same command continues it
+        print(f"{variant} seed {seed}: stopped (checkpointed in {r}); run the same command to continue",
+              file=sys.stderr)
+        raise SystemExit(130) from None
     finally:
         stop.set()
         rows = _rows(r, variant, seed, action_repeat)
