@@ -21,14 +21,32 @@ def write_rows(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def print_table(results: Path) -> None:
-    """Per env: eval return mean ± std over seeds (n) and mean training minutes, per lib and step."""
+def eval_rows(run: Path, lib: str, env: str, seed: int, step: Callable[[int], int] = lambda s: s) -> list[dict]:
+    """A run directory's evaluations as result rows (``step`` maps the run's step to the one reported);
+    empty before the first evaluation."""
+    path = run / "eval.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{"lib": lib, "env": env, "seed": seed, "step": step(int(r["step"])),
+                 "mean_return": float(r["mean_return"]), "train_seconds": float(r["train_time"])}
+                for r in csv.DictReader(f)]
+
+
+def read_results(results: Path) -> dict[tuple[str, str], dict[int, list[tuple[float, float]]]]:
+    """Every CSV in ``results``: (env, lib) -> step -> [(mean_return, train_seconds) per seed]."""
     runs: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
     for path in sorted(results.glob("*.csv")):
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
                 runs.setdefault((r["env"], r["lib"]), {}).setdefault(int(r["step"]), []).append(
                     (float(r["mean_return"]), float(r["train_seconds"])))
+    return runs
+
+
+def print_table(results: Path) -> None:
+    """Per env: eval return mean ± std over seeds (n) and mean training minutes, per lib and step."""
+    runs = read_results(results)
     for env in sorted({e for e, _ in runs}):
         libs = sorted(lib for e, lib in runs if e == env)
         steps = sorted({s for lib in libs for s in runs[(env, lib)]})

@@ -18,7 +18,6 @@ benchmarks/results/drqv2_learning/<variant>__s<seed>.csv as the run goes.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import threading
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import write_rows  # noqa: E402
+from _learning import eval_rows, read_results, write_rows  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "drqv2_learning"
@@ -35,13 +34,7 @@ VARIANTS = ("fp32", "bf16", "drm")
 
 
 def _rows(run: Path, variant: str, seed: int, action_repeat: int) -> list[dict]:
-    path = run / "eval.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [{"lib": variant, "env": ENV, "seed": seed, "step": int(x["step"]) * action_repeat,  # frames
-                 "mean_return": float(x["mean_return"]), "train_seconds": float(x["train_time"])}
-                for x in csv.DictReader(f)]
+    return eval_rows(run, variant, ENV, seed, step=lambda s: s * action_repeat)  # reported in frames
 
 
 def run(variant: str, seed: int, frames: int, action_repeat: int, work: Path, threads: int) -> None:
@@ -85,12 +78,7 @@ def run(variant: str, seed: int, frames: int, action_repeat: int, work: Path, th
 
 
 def table() -> None:
-    runs: dict[str, dict[int, list[tuple[float, float]]]] = {}
-    for path in sorted(RESULTS.glob("*.csv")):
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                runs.setdefault(row["lib"], {}).setdefault(int(row["step"]), []).append(
-                    (float(row["mean_return"]), float(row["train_seconds"])))
+    runs = {lib: by_step for (_, lib), by_step in read_results(RESULTS).items()}
     present = [v for v in VARIANTS if v in runs]
     steps = sorted({s for v in present for s in runs[v]})
     print(f"{ENV} from pixels: eval return (10 episodes) per seed, mean over seeds; train minutes\n")

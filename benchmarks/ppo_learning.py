@@ -18,14 +18,13 @@ CSV (step, mean_return, train_seconds) where train_seconds excludes evaluation t
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import learn_sb3, print_table, write_rows  # noqa: E402
+from _learning import eval_rows, learn_sb3, print_table, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ppo_learning"
 
@@ -43,12 +42,9 @@ def run_ours(lib: str, env_id: str, seed: int, steps: int, eval_every: int, thre
                           device="cpu", num_envs=num_envs, vectorization=vec,
                           ppo=PPOConfig(preset="sb3" if lib == "ours-sb3" else "rsl_rl",
                                         init_noise_std=1.0 if lib == "ours-std1" else None)))
-        with open(run / "eval.csv", newline="") as f:
-            # ours evaluates at the first rollout boundary past each multiple of eval_every (at most
-            # num_steps x num_envs later): reported at that multiple
-            rows = [{"lib": lib, "env": env_id, "seed": seed, "step": int(r["step"]) // eval_every * eval_every,
-                     "mean_return": float(r["mean_return"]), "train_seconds": float(r["train_time"])}
-                    for r in csv.DictReader(f)]
+        # ours evaluates at the first rollout boundary past each multiple of eval_every (at most
+        # num_steps x num_envs later): reported at that multiple
+        rows = eval_rows(run, lib, env_id, seed, step=lambda s: s // eval_every * eval_every)
     write_rows(out, rows)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import write_rows  # noqa: E402
+from _learning import eval_rows, read_results, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "prior_data"
 ENV, SPARSE = "dmc/cartpole-swingup", "dmc/cartpole-swingup_sparse"
@@ -125,14 +125,13 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
             cfg = TrainConfig(env=env, algo="sac", sac=sac, **extra,
                               **_common(r, online_steps, online_steps // 6, seed, threads))
         train(cfg)
-        with open(r / "eval.csv", newline="") as f:
-            evals = list(csv.DictReader(f))
-        rows = [{"lib": method, "env": cfg.env, "seed": seed, "step": int(x["step"]),
-                 "mean_return": float(x["mean_return"]), "train_seconds": float(x["train_time"])} for x in evals]
+        rows = eval_rows(r, method, cfg.env, seed)
         if method == "jsrl":  # the guide's share of each evaluated episode (h steps), and the learner alone
             from visuomotor import load_agent, make_env
             from visuomotor.evaluate import evaluate
 
+            with open(r / "eval.csv", newline="") as f:
+                evals = list(csv.DictReader(f))
             agent, _, _ = load_agent(r)
             agent.stage = agent.stages  # h = 0: the learner acts from the first step
             alone = evaluate(agent, make_env(cfg.env, seed=seed + 1), 10, seed=seed, round_index=10_000)
@@ -152,11 +151,8 @@ def _ci(values: list[float], reps: int = 2000) -> tuple[float, float, float]:
 
 
 def table() -> None:
-    runs: dict[str, dict[int, list[float]]] = {}
-    for path in sorted(RESULTS.glob("*.csv")):
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                runs.setdefault(row["lib"], {}).setdefault(int(row["step"]), []).append(float(row["mean_return"]))
+    runs = {lib: {step: [ret for ret, _ in vals] for step, vals in by_step.items()}
+            for (_, lib), by_step in read_results(RESULTS).items()}
     src = RESULTS / "_sources.json"
     if src.exists():
         for name, r in json.loads(src.read_text()).items():

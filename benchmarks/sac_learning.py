@@ -14,14 +14,13 @@ mean_return, train_seconds) where train_seconds excludes evaluation time.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import learn_sb3, print_table, write_rows  # noqa: E402
+from _learning import eval_rows, learn_sb3, print_table, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sac_learning"
 
@@ -34,10 +33,7 @@ def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, 
         train(TrainConfig(env=env_id, algo="sac", steps=steps, seed=seed, run_dir=run, eval_every=eval_every,
                           eval_episodes=10, video=False, checkpoint_every=steps, threads=threads,
                           progress=False, device="cpu", sac=SACConfig(learning_starts=5000, **sac_kw)))
-        with open(run / "eval.csv", newline="") as f:
-            rows = [{"lib": out.stem.split("__")[0], "env": env_id, "seed": seed, "step": int(r["step"]),
-                     "mean_return": float(r["mean_return"]), "train_seconds": float(r["train_time"])}
-                    for r in csv.DictReader(f)]
+        rows = eval_rows(run, out.stem.split("__")[0], env_id, seed)
     write_rows(out, rows)
 
 
