@@ -17,6 +17,8 @@ Methods (each writes benchmarks/results/prior_data/<method>__s<seed>.csv):
   online on dmc/cartpole-swingup, --online-steps env steps, SAC defaults except learning starts 1,000:
     sac (plain), rlpd (--prior-data demos --sac.preset rlpd, --rlpd-utd updates per step),
     residual (--base-policy weak-bc, residual scale 0.1; its base policy's own return is the row "weak-bc");
+    residual-td3 (the same with ResFiT's TD3-style learner: --algo td3, 3-step returns, LayerNorm critics,
+    --critic-warmup critic-only updates first, Gaussian exploration noise of std --td3-noise on the residual);
   online on dmc/cartpole-swingup_sparse: sac-sparse (plain), jsrl (--guide-policy guide).
 """
 
@@ -37,9 +39,11 @@ from _learning import eval_rows, read_results, write_rows  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "prior_data"
 ENV, SPARSE = "dmc/cartpole-swingup", "dmc/cartpole-swingup_sparse"
 OFFLINE = ("bc", "td3bc", "prdc", "mcep")
-ONLINE = ("sac", "rlpd", "residual", "sac-sparse", "jsrl")
+ONLINE = ("sac", "rlpd", "residual", "residual-td3", "sac-sparse", "jsrl")
 ONLINE_STEPS = 15_000  # the default online budget; other budgets are reported as "<method>-<N>k"
-# (and runs with --n-step n > 1 as "<method>[-<N>k]-n<n>")
+# (and runs with --n-step n > 1 as "<method>[-<N>k]-n<n>"; residual-td3 with non-default --td3-noise X or
+# --critic-warmup W as "residual-td3[-<N>k]-xX" / "-wW")
+TD3_NOISE, CRITIC_WARMUP = 0.5, 5_000
 
 
 def _common(run: Path, steps: int, eval_every: int, seed: int, threads: int) -> dict:
@@ -87,11 +91,11 @@ def prepare(work: Path, source_steps: int, guide_steps: int, threads: int) -> No
 
 
 def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: int, rlpd_utd: int,
-        threads: int, n_step: int = 1) -> None:
+        threads: int, n_step: int = 1, td3_noise: float = TD3_NOISE, critic_warmup: int = CRITIC_WARMUP) -> None:
     import os
     import tempfile
 
-    from visuomotor import SACConfig, TD3BCConfig, TrainConfig, train
+    from visuomotor import SACConfig, TD3BCConfig, TD3Config, TrainConfig, train
 
     if method == "jsrl" and not (work / "guide" / "checkpoints" / "latest.pt").exists():
         print("jsrl: no guide policy yet (run prepare)")
@@ -99,8 +103,11 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
     RESULTS.mkdir(parents=True, exist_ok=True)
     # runs at another online budget than the default are results of their own, e.g. "residual-30k"
     label = method if method in OFFLINE or online_steps == ONLINE_STEPS else f"{method}-{online_steps // 1000}k"
-    if n_step > 1 and method not in OFFLINE:
+    if n_step > 1 and method not in OFFLINE and method != "residual-td3":
         label += f"-n{n_step}"
+    if method == "residual-td3":
+        label += (f"-x{td3_noise:g}" if td3_noise != TD3_NOISE else "") + \
+            (f"-w{critic_warmup}" if critic_warmup != CRITIC_WARMUP else "")
     out, lock = RESULTS / f"{label}__s{seed}.csv", Path(tempfile.gettempdir()) / f"prior_data_{label}_s{seed}.lock"
     try:  # several workers may share one queue: each (method, seed) runs once
         os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
@@ -127,9 +134,13 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
                 extra = dict(prior_data=[work / "demos"])
             elif method == "residual":
                 extra = dict(base_policy=work / "weak-bc")
+            elif method == "residual-td3":
+                extra = dict(base_policy=work / "weak-bc", algo="td3",
+                             td3=TD3Config(learning_starts=1000, n_step=3, layer_norm=True, critic_warmup=critic_warmup,
+                                           exploration_noise=td3_noise))
             elif method == "jsrl":
                 extra = dict(guide_policy=work / "guide")
-            cfg = TrainConfig(env=env, algo="sac", sac=sac, **extra,
+            cfg = TrainConfig(env=env, **{"algo": "sac", "sac": sac, **extra},
                               **_common(r, online_steps, online_steps // 6, seed, threads))
         train(cfg)
         rows = eval_rows(r, label, cfg.env, seed)
@@ -173,10 +184,10 @@ def table() -> None:
         m, lo, hi = _ci(vals)
         return f"{m:.0f} [{lo:.0f}, {hi:.0f}] (n={len(vals)})"
 
-    def base(lib: str) -> str:  # "residual-30k-n3" -> "residual"
-        return re.fullmatch(r"(.+?)(-\d+k)?(-n\d+)?", lib).group(1)
+    def base(lib: str) -> str:  # "residual-30k-n3" -> "residual", "residual-td3-30k-x0.2" -> "residual-td3"
+        return re.fullmatch(r"(.+?)(-\d+k)?(-n\d+)?(-x[\d.]+)?(-w\d+)?", lib).group(1)
 
-    for title, methods in (("offline, gradient steps", OFFLINE), (f"online on {ENV}, env steps", ("sac", "rlpd", "residual")),
+    for title, methods in (("offline, gradient steps", OFFLINE), (f"online on {ENV}, env steps", ("sac", "rlpd", "residual", "residual-td3")),
                            (f"online on {SPARSE}, env steps", ("sac-sparse", "jsrl"))):
         present = sorted((lib for lib in runs if base(lib) in methods),
                          key=lambda lib: (methods.index(base(lib)), lib != base(lib), lib))
@@ -206,13 +217,16 @@ def main() -> None:
     r.add_argument("--rlpd-utd", type=int, default=2, help="rlpd: updates per env step (the preset's 20 is "
                    "too slow for this CPU)")
     r.add_argument("--n-step", type=int, default=1, help="online methods: --sac.n-step (results as <method>-nN)")
+    r.add_argument("--td3-noise", type=float, default=TD3_NOISE, help="residual-td3: exploration noise std on the "
+                   "residual (in units of its bound)")
+    r.add_argument("--critic-warmup", type=int, default=CRITIC_WARMUP, help="residual-td3: critic-only updates first")
     sub.add_parser("table")
     args = p.parse_args()
     if args.cmd == "prepare":
         prepare(args.work, args.source_steps, args.guide_steps, args.threads)
     elif args.cmd == "run":
         run(args.method, args.seed, args.work, args.offline_steps, args.online_steps, args.rlpd_utd, args.threads,
-            args.n_step)
+            args.n_step, args.td3_noise, args.critic_warmup)
     else:
         table()
 

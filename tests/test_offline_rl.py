@@ -11,6 +11,7 @@ import torch
 from tests.conftest import run_cli
 from visuomotor.algos.prior import JSRLAgent, ResidualAgent
 from visuomotor.algos.sac import SAC, SACConfig
+from visuomotor.algos.td3 import TD3, TD3Config
 from visuomotor.algos.td3bc import TD3BC, DatasetKDTree, TD3BCConfig
 from visuomotor.buffers.replay import ReplayBuffer
 
@@ -134,10 +135,12 @@ class _Linear:
         return torch.tanh(torch.as_tensor(np.asarray(obs), dtype=torch.float32) @ self.w.T).numpy()
 
 
-def test_residual_policy_equals_the_base_policy_at_initialization_and_learns_the_applied_residual():
+@pytest.mark.parametrize("learner", ["sac", "td3"])
+def test_residual_policy_equals_the_base_policy_at_initialization_and_learns_the_applied_residual(learner):
     torch.manual_seed(3)
     base = _Linear()
-    agent = ResidualAgent(base, OBS, ACT, SAC, SACConfig(hidden=(16, 16), learning_starts=0), "cpu", scale=0.1)
+    cls, cfg = (SAC, SACConfig(hidden=(16, 16))) if learner == "sac" else (TD3, TD3Config(hidden=(16, 16)))
+    agent = ResidualAgent(base, OBS, ACT, cls, cfg, "cpu", scale=0.1)
     obs = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
     np.testing.assert_array_equal(agent.act(obs, explore=False), base.act(obs))
     explored = agent.act(obs, explore=True)  # exploration stays within scale of the base action

@@ -6,6 +6,7 @@ from visuomotor.algos.drm import DrM, DrMConfig
 from visuomotor.algos.drqv2 import DrQv2, DrQv2Config
 from visuomotor.algos.ppo import PPO, PPOConfig
 from visuomotor.algos.sac import SAC, SACConfig
+from visuomotor.algos.td3 import TD3, TD3Config
 from visuomotor.algos.td3bc import TD3BC, TD3BCConfig
 
 ALGORITHMS: dict[str, tuple[type[Agent], type]] = {
@@ -14,7 +15,8 @@ ALGORITHMS: dict[str, tuple[type[Agent], type]] = {
     "drm": (DrM, DrMConfig),
     "ppo": (PPO, PPOConfig),
     "bc": (BC, BCConfig),
+    "td3": (TD3, TD3Config),
     "td3bc": (TD3BC, TD3BCConfig),
 }
 
-__all__ = ["ALGORITHMS", "BC", "BCConfig", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig", "TD3BC", "TD3BCConfig"]
+__all__ = ["ALGORITHMS", "BC", "BCConfig", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig", "TD3", "TD3Config", "TD3BC", "TD3BCConfig"]

@@ -103,7 +103,7 @@ class ResidualAgent(_Wrapper):
         self.act_dim = act_dim
         aug = gym.spaces.Box(-np.inf, np.inf, (obs_dim + act_dim,), np.float32)  # (s, a_b)
         self.learner = learner_cls(aug, action_space, learner_cfg, device)
-        zero_mean_head(self.learner, act_dim)
+        self.learner.zero_policy_output()  # the deterministic residual is 0: the base policy's behaviour
 
     def base_action(self, obs) -> np.ndarray:
         return np.asarray(self.base.act(obs, explore=False), dtype=np.float32)
@@ -139,15 +139,6 @@ class ResidualAgent(_Wrapper):
 
     def load_state_dict(self, state: dict) -> None:
         self.learner.load_state_dict(state["learner"])
-
-
-def zero_mean_head(learner: Agent, act_dim: int) -> None:
-    """Zero the rows of the actor's output layer that give the action mean: the deterministic
-    action is then tanh(0) = 0 (a zero residual) for every input."""
-    head = learner.actor.net[-1]
-    with torch.no_grad():
-        head.weight[:act_dim].zero_()
-        head.bias[:act_dim].zero_()
 
 
 class JSRLAgent(_Wrapper):

@@ -249,6 +249,14 @@ class SAC(Agent):
         a = a.cpu().numpy()
         return a[0] if single else a
 
+    def zero_policy_output(self) -> None:
+        """Zero the rows of the policy's output layer that give the action mean: the deterministic
+        action is then tanh(0) = 0 for every input (the residual learner's start)."""
+        head = self.actor.net[-1]
+        with torch.no_grad():
+            head.weight[: self.act_dim].zero_()
+            head.bias[: self.act_dim].zero_()
+
     # ---- learning -----------------------------------------------------------------------------
     def _weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """Policy, critic and target-critic weights as the losses use them: with bf16 on, the

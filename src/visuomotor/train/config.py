@@ -17,6 +17,7 @@ from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
 from visuomotor.algos.ppo import PPOConfig
 from visuomotor.algos.sac import SACConfig
+from visuomotor.algos.td3 import TD3Config
 from visuomotor.algos.td3bc import TD3BCConfig
 from visuomotor.envs.randomization import RandomizationConfig
 
@@ -74,13 +75,14 @@ class TrainConfig:
     """Offline algorithms (td3bc): env steps of online fine-tuning after the --steps offline gradient
     steps, in the same run directory (the replay keeps the dataset and adds the new episodes)."""
     base_policy: Path | None = None
-    """Residual RL: a trained run (e.g. --algo bc) whose frozen policy acts; --algo sac learns a bounded,
-    zero-initialized residual added to its action, its critic seeing the base action."""
+    """Residual RL: a trained run (e.g. --algo bc) whose frozen policy acts; --algo sac or td3 learns a bounded,
+    zero-initialized residual added to its action, its critic seeing the base action (--algo td3 with
+    --td3.n-step 3 --td3.layer-norm --td3.critic-warmup N is ResFiT's TD3-style learner)."""
     residual_scale: float = 0.1
     """With --base-policy: the residual's bound (action = clip(base + scale x residual, -1, 1))."""
     guide_policy: Path | None = None
     """JSRL: a trained run whose policy acts for the first h steps of each episode, the learner
-    (--algo sac) after; h shrinks by a curriculum as the combined policy's eval return holds up."""
+    (--algo sac or td3) after; h shrinks by a curriculum as the combined policy's eval return holds up."""
     jsrl_stages: int = 10
     """With --guide-policy: curriculum stages n (h = H (n - i) / n at stage i, H the episode length)."""
     jsrl_tolerance: float = 0.05
@@ -114,6 +116,8 @@ class TrainConfig:
     """DrM hyperparameters (used with --algo drm): DrQ-v2's plus the dormant-ratio ones."""
     bc: BCConfig = field(default_factory=BCConfig)
     """Behaviour-cloning hyperparameters (used with --algo bc --data DIR)."""
+    td3: TD3Config = field(default_factory=TD3Config)
+    """TD3 hyperparameters (used with --algo td3)."""
     td3bc: TD3BCConfig = field(default_factory=TD3BCConfig)
     """TD3+BC hyperparameters (used with --algo td3bc --data DIR); --prdc and --mcep switch on PRDC and MCEP."""
     ppo: PPOConfig = field(default_factory=PPOConfig)

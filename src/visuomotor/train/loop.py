@@ -95,8 +95,9 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("base_policy", "guide_policy"):
         flag = "--" + name.replace("_", "-")
         if getattr(cfg, name) is not None:
-            if cfg.algo != "sac":
-                raise VisuomotorError(f"{flag} trains an off-policy learner on top of a policy: use --algo sac, not {cfg.algo}")
+            if cfg.algo not in ("sac", "td3"):
+                raise VisuomotorError(f"{flag} trains an off-policy learner on top of a policy: use --algo sac or td3, "
+                                      f"not {cfg.algo}")
             if not (Path(getattr(cfg, name)) / "config.yaml").is_file():
                 raise VisuomotorError(f"{flag} {getattr(cfg, name)} is not a run directory (no config.yaml)")
     if cfg.base_policy is not None and cfg.guide_policy is not None:

@@ -1,0 +1,224 @@
+"""Twin Delayed DDPG (TD3).
+
+Fujimoto, van Hoof & Meger 2018, "Addressing Function Approximation Error in Actor-Critic Methods".
+A deterministic policy pi with Gaussian exploration, and three fixes to DDPG's overestimation. Per
+update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (not time limits):
+
+    a' = clip(pi_targ(s') + clip(N(0, 0.2), -0.5, 0.5), -1, 1)        target policy smoothing
+    y  = r + gamma (1 - d) min_i Q_i,targ(s', a')                      clipped double Q
+         (with --td3.n-step n: the n-step return and gamma^m, see buffers.replay)
+    J_Q = sum_i E[(Q_i(s, a) - y)^2]
+    every 2nd update:  J_pi = -E[Q_1(s, pi(s))]                        delayed policy updates
+                       Polyak step (tau 0.005) of the target policy and critics
+
+Acting: clip(pi(s) + N(0, 0.1), -1, 1); evaluation acts with pi(s). Defaults are the authors'
+(their TD3 repository: lr 3e-4, batch 256, 2x256 ReLU MLPs, 25k steps of uniform actions first).
+
+Options that ResFiT's residual learner uses (Ankile et al. 2025, ``--base-policy``): n-step returns,
+LayerNorm critics, and a critic warm-up: the first ``critic_warmup`` updates train the critics (and
+their targets) only, so the policy, and with it the behaviour, stays where it started until the
+critics have fitted the data. TD3+BC (``algos/td3bc.py``) is this agent with a behaviour term in the
+policy loss.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.buffers.replay import Batch
+from visuomotor.nets.mlp import EnsembleMLP, mlp
+
+
+@dataclass
+class TD3Config(OffPolicyConfig):
+    """TD3 hyperparameters; defaults from Fujimoto et al. 2018 (the authors' repository)."""
+
+    learning_starts: int = 25_000
+    """Env steps of uniform random actions before the first update (the authors' start_timesteps)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    n_step: int = 1
+    """Returns over n steps in the critics' target (1 = the paper's; ResFiT uses 3)."""
+    tau: float = 0.005
+    """Polyak step of the target networks (taken with each policy update)."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden widths of the policy and of each critic."""
+    num_critics: int = 2
+    """Critics in the ensemble; the target takes the min over all of them, the policy follows the first."""
+    layer_norm: bool = False
+    """LayerNorm after every hidden layer of the critics (ResFiT, RLPD)."""
+    exploration_noise: float = 0.1
+    """Std of the Gaussian noise on the acting policy's actions."""
+    policy_noise: float = 0.2
+    """Std of the target policy smoothing noise."""
+    noise_clip: float = 0.5
+    """Clip of the target policy smoothing noise."""
+    policy_freq: int = 2
+    """Critic updates per policy (and target) update."""
+    critic_warmup: int = 0
+    """Updates that train the critics only before the policy's first update (ResFiT's warm-up)."""
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("actor_lr", "critic_lr", "policy_freq", "num_critics", "n_step"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("policy_noise", "noise_clip", "exploration_noise", "critic_warmup"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1] and tau in (0, 1], got {self.gamma}, {self.tau}")
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+
+
+class StateNormalizer(nn.Module):
+    """(s - mean) / std with fixed statistics as buffers (saved with the policy); the identity until a
+    subclass fits it (TD3+BC's dataset statistics)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.mean) / self.std
+
+
+class TD3(Agent):
+    config_cls = TD3Config
+
+    def __init__(self, observation_space, action_space, cfg: TD3Config | None = None, device="cpu"):
+        cfg = cfg or self.config_cls()
+        cfg.validate()
+        super().__init__(observation_space, action_space, cfg, device)
+        if len(observation_space.shape) != 1:
+            raise ValueError(f"{type(self).__name__.lower()} learns from flat state observations, "
+                             f"got shape {observation_space.shape}")
+        obs_dim, act_dim = int(observation_space.shape[0]), int(np.prod(action_space.shape))
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.normalizer = StateNormalizer(obs_dim).to(self.device)
+        self.actor = self.make_policy()
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1, cfg.layer_norm).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.noise = torch.Generator(device=self.device)
+        self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.updates = 0
+        zero = torch.zeros((), device=self.device)
+        self._last_policy = {k: zero for k in self.policy_metric_keys()}
+
+    def make_policy(self) -> nn.Module:
+        """s -> a in [-1, 1]: an MLP with a tanh output."""
+        return nn.Sequential(mlp(self.obs_dim, self.cfg.hidden, self.act_dim), nn.Tanh()).to(self.device)
+
+    # ---- acting -------------------------------------------------------------------------------
+    def acting_policy(self) -> nn.Module:
+        """The policy that acts (in training, evaluation and export)."""
+        return self.actor
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
+        single = o.dim() == 1
+        a = self.acting_policy()(self.normalizer(o.unsqueeze(0) if single else o))
+        if explore and self.cfg.exploration_noise > 0:
+            a = (a + self.cfg.exploration_noise * torch.randn(a.shape, generator=self.noise, device=self.device)
+                 ).clamp(-1.0, 1.0)
+        a = a.cpu().numpy()
+        return a[0] if single else a
+
+    def zero_policy_output(self) -> None:
+        """Zero the policy's output layer (and its target's): pi(s) = tanh(0) = 0 for every s, the
+        residual learner's start (gradients still reach the layer through its inputs)."""
+        for policy in (self.actor, self.actor_target):
+            head = policy[0][-1]
+            with torch.no_grad():
+                head.weight.zero_()
+                head.bias.zero_()
+
+    # ---- learning -----------------------------------------------------------------------------
+    def q(self, critic: EnsembleMLP, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return critic(torch.cat([obs, action], -1)).squeeze(-1)  # [n, B]
+
+    def critic_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch):
+        """J_Q (summed over the critics) and the critics' values, on normalized states."""
+        cfg = self.cfg
+        with torch.no_grad():
+            noise = (torch.randn(batch.action.shape, generator=self.noise, device=self.device) * cfg.policy_noise
+                     ).clamp(-cfg.noise_clip, cfg.noise_clip)
+            next_a = (self.actor_target(next_obs) + noise).clamp(-1.0, 1.0)
+            # one step: gamma (1 - d); n-step replays give gamma^m (0 after a termination) per sample
+            discount = cfg.gamma * (1.0 - batch.terminated) if batch.discount is None else batch.discount
+            target = batch.reward + discount * self.q(self.critic_target, next_obs, next_a).amin(0)
+        q = self.q(self.critic, obs, batch.action)
+        return (q - target).pow(2).mean(-1).sum(), q.detach()
+
+    def policy_metric_keys(self) -> tuple[str, ...]:
+        return ("losses/actor",)
+
+    def policy_loss(self, obs: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """J_pi = -E[Q_1(s, pi(s))] and its metrics."""
+        loss = -self.q(self.critic, obs, self.actor(obs))[0].mean()
+        return loss, {"losses/actor": loss.detach()}
+
+    def policy_step(self, obs: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """One optimizer step of the policy; returns its metrics."""
+        loss, metrics = self.policy_loss(obs, batch)
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_opt.step()
+        return metrics
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
+        critic_loss, q = self.critic_loss(obs, next_obs, batch)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+
+        self.updates += 1
+        if self.updates % cfg.policy_freq == 0:
+            if self.updates > cfg.critic_warmup:
+                self._last_policy = self.policy_step(obs, batch)
+                self.critic.zero_grad(set_to_none=True)  # the policy loss's gradients on the critics are unused
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), cfg.tau)
+                torch._foreach_lerp_(list(self.actor_target.parameters()), list(self.actor.parameters()), cfg.tau)
+        return {"losses/critic": critic_loss.detach(), "losses/q_mean": q.mean(), **self._last_policy}
+
+    # ---- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "actor_target": self.actor_target.state_dict(),
+                "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
+                "normalizer": self.normalizer.state_dict(), "actor_opt": self.actor_opt.state_dict(),
+                "critic_opt": self.critic_opt.state_dict(), "noise": self.noise.get_state(),
+                "updates": self.updates}
+
+    def policy_state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.normalizer.load_state_dict(state["normalizer"])
+        if "critic" in state:
+            self.actor_target.load_state_dict(state["actor_target"])
+            self.critic.load_state_dict(state["critic"])
+            self.critic_target.load_state_dict(state["critic_target"])
+            self.actor_opt.load_state_dict(state["actor_opt"])
+            self.critic_opt.load_state_dict(state["critic_opt"])
+            self.noise.set_state(state["noise"])
+            self.updates = int(state["updates"])
