@@ -17,6 +17,8 @@ Methods (each writes benchmarks/results/prior_data/<method>__s<seed>.csv):
   online on dmc/cartpole-swingup, --online-steps env steps, SAC defaults except learning starts 1,000:
     sac (plain), rlpd (--prior-data demos --sac.preset rlpd, --rlpd-utd updates per step),
     residual (--base-policy weak-bc, residual scale 0.1; its base policy's own return is the row "weak-bc");
+    base (no training: the frozen weak-bc policy on each evaluation round's own episodes, the same
+    episodes the residual runs of that seed are evaluated on);
     residual-td3 (the same with ResFiT's TD3-style learner: --algo td3, 3-step returns, LayerNorm critics,
     --critic-warmup critic-only updates first, Gaussian exploration noise of std --td3-noise on the residual);
   online on dmc/cartpole-swingup_sparse: sac-sparse (plain), jsrl (--guide-policy guide).
@@ -39,11 +41,12 @@ from _learning import eval_rows, read_results, write_rows  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "prior_data"
 ENV, SPARSE = "dmc/cartpole-swingup", "dmc/cartpole-swingup_sparse"
 OFFLINE = ("bc", "td3bc", "prdc", "mcep")
-ONLINE = ("sac", "rlpd", "residual", "residual-td3", "sac-sparse", "jsrl")
+ONLINE = ("sac", "rlpd", "base", "residual", "residual-td3", "sac-sparse", "jsrl")
 ONLINE_STEPS = 15_000  # the default online budget; other budgets are reported as "<method>-<N>k"
 # (and runs with --n-step n > 1 as "<method>[-<N>k]-n<n>"; residual-td3 with non-default --td3-noise X or
-# --critic-warmup W as "residual-td3[-<N>k]-xX" / "-wW")
-TD3_NOISE, CRITIC_WARMUP = 0.5, 5_000
+# --critic-warmup W, --actor-lr L, --tau T or --action-l2 C as "residual-td3[-<N>k]-xX" / "-wW" / "-lrL" / "-tauT"
+# / "-l2C")
+TD3_NOISE, CRITIC_WARMUP, ACTOR_LR, TAU, ACTION_L2 = 0.5, 5_000, 3e-4, 0.005, 0.0
 
 
 def _common(run: Path, steps: int, eval_every: int, seed: int, threads: int) -> dict:
@@ -91,7 +94,8 @@ def prepare(work: Path, source_steps: int, guide_steps: int, threads: int) -> No
 
 
 def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: int, rlpd_utd: int,
-        threads: int, n_step: int = 1, td3_noise: float = TD3_NOISE, critic_warmup: int = CRITIC_WARMUP) -> None:
+        threads: int, n_step: int = 1, td3_noise: float = TD3_NOISE, critic_warmup: int = CRITIC_WARMUP,
+        actor_lr: float = ACTOR_LR, tau: float = TAU, action_l2: float = ACTION_L2) -> None:
     import os
     import tempfile
 
@@ -107,7 +111,9 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
         label += f"-n{n_step}"
     if method == "residual-td3":
         label += (f"-x{td3_noise:g}" if td3_noise != TD3_NOISE else "") + \
-            (f"-w{critic_warmup}" if critic_warmup != CRITIC_WARMUP else "")
+            (f"-w{critic_warmup}" if critic_warmup != CRITIC_WARMUP else "") + \
+            (f"-lr{actor_lr:g}" if actor_lr != ACTOR_LR else "") + (f"-tau{tau:g}" if tau != TAU else "") + \
+            (f"-l2{action_l2:g}" if action_l2 != ACTION_L2 else "")
     out, lock = RESULTS / f"{label}__s{seed}.csv", Path(tempfile.gettempdir()) / f"prior_data_{label}_s{seed}.lock"
     try:  # several workers may share one queue: each (method, seed) runs once
         os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
@@ -118,6 +124,9 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
         print(f"{label} seed {seed}: {out} exists")
         return
 
+    if method == "base":
+        write_rows(out, base_rows(work, label, seed, online_steps))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         r = Path(tmp) / "run"
         if method in OFFLINE:
@@ -137,7 +146,8 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
             elif method == "residual-td3":
                 extra = dict(base_policy=work / "weak-bc", algo="td3",
                              td3=TD3Config(learning_starts=1000, n_step=3, layer_norm=True, critic_warmup=critic_warmup,
-                                           exploration_noise=td3_noise))
+                                           exploration_noise=td3_noise, actor_lr=actor_lr, tau=tau,
+                                           action_l2=action_l2))
             elif method == "jsrl":
                 extra = dict(guide_policy=work / "guide")
             cfg = TrainConfig(env=env, **{"algo": "sac", "sac": sac, **extra},
@@ -157,6 +167,20 @@ def run(method: str, seed: int, work: Path, offline_steps: int, online_steps: in
                 " ".join(f"{x['step']}:{x['jsrl_h']}" for x in evals)
                 + f"\nlearner alone at the end: {np.mean(alone.returns):.1f}\n")
     write_rows(out, rows)
+
+
+def base_rows(work: Path, label: str, seed: int, online_steps: int) -> list[dict]:
+    """The frozen base policy evaluated as the training loop evaluates a run of this seed: the eval env
+    seeded seed + 1, round i's episodes at step i * online_steps / 6 (the runs' --eval-every)."""
+    from visuomotor import load_agent, make_env
+    from visuomotor.evaluate import evaluate
+
+    agent, _, _ = load_agent(work / "weak-bc")
+    env = make_env(ENV, seed=seed + 1)
+    every = online_steps // 6
+    return [{"lib": label, "env": ENV, "seed": seed, "step": i * every, "train_seconds": 0.0,
+             "mean_return": float(np.mean(evaluate(agent, env, 10, seed=seed, round_index=i).returns))}
+            for i in range(online_steps // every + 1)]
 
 
 def _ci(values: list[float], reps: int = 2000) -> tuple[float, float, float]:
@@ -185,9 +209,9 @@ def table() -> None:
         return f"{m:.0f} [{lo:.0f}, {hi:.0f}] (n={len(vals)})"
 
     def base(lib: str) -> str:  # "residual-30k-n3" -> "residual", "residual-td3-30k-x0.2" -> "residual-td3"
-        return re.fullmatch(r"(.+?)(-\d+k)?(-n\d+)?(-x[\d.]+)?(-w\d+)?", lib).group(1)
+        return re.fullmatch(r"(.+?)(-\d+k)?(-n\d+)?(-x[\d.]+)?(-w\d+)?(-lr[\d.e-]+)?(-tau[\d.e-]+)?(-l2[\d.e-]+)?", lib).group(1)
 
-    for title, methods in (("offline, gradient steps", OFFLINE), (f"online on {ENV}, env steps", ("sac", "rlpd", "residual", "residual-td3")),
+    for title, methods in (("offline, gradient steps", OFFLINE), (f"online on {ENV}, env steps", ("sac", "rlpd", "base", "residual", "residual-td3")),
                            (f"online on {SPARSE}, env steps", ("sac-sparse", "jsrl"))):
         present = sorted((lib for lib in runs if base(lib) in methods),
                          key=lambda lib: (methods.index(base(lib)), lib != base(lib), lib))
@@ -220,13 +244,17 @@ def main() -> None:
     r.add_argument("--td3-noise", type=float, default=TD3_NOISE, help="residual-td3: exploration noise std on the "
                    "residual (in units of its bound)")
     r.add_argument("--critic-warmup", type=int, default=CRITIC_WARMUP, help="residual-td3: critic-only updates first")
+    r.add_argument("--actor-lr", type=float, default=ACTOR_LR, help="residual-td3: the residual policy's learning rate")
+    r.add_argument("--tau", type=float, default=TAU, help="residual-td3: Polyak step of the target networks")
+    r.add_argument("--action-l2", type=float, default=ACTION_L2, help="residual-td3: --td3.action-l2, the pull "
+                   "of the residual toward 0")
     sub.add_parser("table")
     args = p.parse_args()
     if args.cmd == "prepare":
         prepare(args.work, args.source_steps, args.guide_steps, args.threads)
     elif args.cmd == "run":
         run(args.method, args.seed, args.work, args.offline_steps, args.online_steps, args.rlpd_utd, args.threads,
-            args.n_step, args.td3_noise, args.critic_warmup)
+            args.n_step, args.td3_noise, args.critic_warmup, args.actor_lr, args.tau, args.action_l2)
     else:
         table()
 

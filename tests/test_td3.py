@@ -69,6 +69,21 @@ def test_td3_update_against_hand_computation(n_step_discount):
         torch.testing.assert_close(t, t0 + 0.005 * (p - t0))  # Polyak with the policy update
 
 
+def test_action_l2_pulls_the_policy_toward_zero_against_the_scaled_q_term():
+    agent = _agent(action_l2=0.3)
+    batch = _batch()
+    loss, metrics = agent.policy_loss(batch.obs, batch)
+    with torch.no_grad():
+        pi = agent.actor(batch.obs)
+        q1 = _q(agent.critic, batch.obs, pi)[0]
+        expected = -q1.mean() / q1.abs().mean() + 0.3 * pi.pow(2).mean()
+    torch.testing.assert_close(loss.detach(), expected)
+    with pytest.raises(ValueError, match="action_l2"):
+        from visuomotor.algos.td3bc import TD3BCConfig
+
+        TD3BCConfig(action_l2=0.1).validate()
+
+
 def test_policy_and_targets_move_only_every_policy_freq_updates_and_after_the_critic_warmup():
     agent = _agent(critic_warmup=4)
     batch = _batch()

@@ -17,7 +17,8 @@ Acting: clip(pi(s) + N(0, 0.1), -1, 1); evaluation acts with pi(s). Defaults are
 Options that ResFiT's residual learner uses (Ankile et al. 2025, ``--base-policy``): n-step returns,
 LayerNorm critics, and a critic warm-up: the first ``critic_warmup`` updates train the critics (and
 their targets) only, so the policy, and with it the behaviour, stays where it started until the
-critics have fitted the data. TD3+BC (``algos/td3bc.py``) is this agent with a behaviour term in the
+critics have fitted the data. ``action_l2`` adds a pull of the policy's output toward 0 (for a
+residual learner: toward the base policy's action) against the Q term scaled as in TD3+BC. TD3+BC (``algos/td3bc.py``) is this agent with a behaviour term in the
 policy loss.
 """
 
@@ -67,13 +68,17 @@ class TD3Config(OffPolicyConfig):
     """Critic updates per policy (and target) update."""
     critic_warmup: int = 0
     """Updates that train the critics only before the policy's first update (ResFiT's warm-up)."""
+    action_l2: float = 0.0
+    """Weight of E[pi(s)^2] in the policy loss, whose Q term is then scaled to unit mean magnitude
+    (-Q / mean|Q|, as TD3+BC scales it): pulls a residual learner's output toward 0, the base
+    policy's action, wherever the critic's slope is weaker than the pull. 0 = plain TD3 (-Q)."""
 
     def validate(self) -> None:
         super().validate()
         for name in ("actor_lr", "critic_lr", "policy_freq", "num_critics", "n_step"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("policy_noise", "noise_clip", "exploration_noise", "critic_warmup"):
+        for name in ("policy_noise", "noise_clip", "exploration_noise", "critic_warmup", "action_l2"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 < self.tau <= 1.0:
@@ -170,8 +175,13 @@ class TD3(Agent):
         return ("losses/actor",)
 
     def policy_loss(self, obs: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """J_pi = -E[Q_1(s, pi(s))] and its metrics."""
-        loss = -self.q(self.critic, obs, self.actor(obs))[0].mean()
+        """J_pi = -E[Q_1(s, pi(s))] (with action_l2 c > 0: -E[Q_1] / E|Q_1| + c E[pi(s)^2]) and its metrics."""
+        pi = self.actor(obs)
+        q = self.q(self.critic, obs, pi)[0]
+        if self.cfg.action_l2 > 0:
+            loss = -q.mean() / q.abs().mean().detach() + self.cfg.action_l2 * pi.pow(2).mean()
+        else:
+            loss = -q.mean()
         return loss, {"losses/actor": loss.detach()}
 
     def policy_step(self, obs: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:

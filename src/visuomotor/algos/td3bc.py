@@ -69,6 +69,9 @@ class TD3BCConfig(TD3Config):
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.mcep_bc_weight < 0:
             raise ValueError(f"mcep_bc_weight must be >= 0, got {self.mcep_bc_weight}")
+        if self.action_l2 != 0:
+            raise ValueError(f"action_l2 is TD3's pull toward action 0; td3bc pulls toward the data's actions "
+                             f"(alpha), got action_l2 {self.action_l2}")
 
 
 class DatasetKDTree:
