@@ -172,7 +172,7 @@ class TD3(Agent):
         return (q - target).pow(2).mean(-1).sum(), q.detach()
 
     def policy_metric_keys(self) -> tuple[str, ...]:
-        return ("losses/actor",)
+        return ("losses/actor", "losses/action_abs")
 
     def policy_loss(self, obs: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """J_pi = -E[Q_1(s, pi(s))] (with action_l2 c > 0: -E[Q_1] / E|Q_1| + c E[pi(s)^2]) and its metrics."""
@@ -182,7 +182,8 @@ class TD3(Agent):
             loss = -q.mean() / q.abs().mean().detach() + self.cfg.action_l2 * pi.pow(2).mean()
         else:
             loss = -q.mean()
-        return loss, {"losses/actor": loss.detach()}
+        # mean |pi(s)|: for a residual learner, how far it moves from the base policy (1 = the bound)
+        return loss, {"losses/actor": loss.detach(), "losses/action_abs": pi.detach().abs().mean()}
 
     def policy_step(self, obs: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         """One optimizer step of the policy; returns its metrics."""
