@@ -2,13 +2,15 @@
 evaluated on randomized dynamics with pushes.
 
     python benchmarks/dr_pushes.py [--env gym/Walker2d-v5] [--steps 1500000] [--seed 0] [--episodes 20]
+                                   [--eval-push-velocities 0.5 1.0 1.5] [--out DIR]
 
 Both runs: --algo ppo (RSL-RL preset, 64 envs, sync). "dr" trains with --dr.enabled and pushes
 (--push-interval policy steps, up to --push-velocity m/s on each translational root dof), "nominal"
 without. Each final policy is then evaluated on --episodes deterministic episodes of the env with
-the same randomization and pushes on (and on the nominal env): mean return, mean episode length,
-and the fraction of episodes that stay upright (Walker2d terminates when the torso falls or tilts
-too far, so an episode that reaches the 1000-step limit stayed up).
+the same randomization and pushes on (and on the nominal env; with --eval-push-velocities, once per
+push bound): mean return, mean episode length, and the fraction of episodes that stay upright
+(Walker2d terminates when the torso falls or tilts too far, so an episode that reaches the 1000-step
+limit stayed up). With --out, trained runs found there are evaluated again without retraining.
 """
 
 from __future__ import annotations
@@ -33,13 +35,19 @@ def main() -> None:
     p.add_argument("--push-interval", type=int, default=100)
     p.add_argument("--push-velocity", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=None, help="keep the run directories here")
+    p.add_argument("--eval-push-velocities", type=float, nargs="+", default=None,
+                   help="evaluate under pushes of up to each of these m/s (default: --push-velocity)")
+    p.add_argument("--out", type=Path, default=None, help="keep the run directories here (reused if trained)")
     args = p.parse_args()
     dr = RandomizationConfig(enabled=True, push_interval=args.push_interval, push_velocity=args.push_velocity)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
         runs = {}
         for name, cfg_dr in (("nominal", RandomizationConfig()), ("dr", dr)):
+            done = root / f"{name}_s{args.seed}"
+            if (done / "checkpoints" / "latest.pt").exists() and (done / "eval.csv").exists():
+                runs[name] = done  # trained before (--out): evaluate again only
+                continue
             runs[name] = train(TrainConfig(
                 env=args.env, algo="ppo", steps=args.steps, seed=args.seed, run_dir=root / f"{name}_s{args.seed}",
                 eval_every=args.steps // 5, eval_episodes=5, video=False, checkpoint_every=args.steps,
@@ -49,7 +57,9 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for name, run in runs.items():
             agent, cfg, _ = load_agent(run)
-            for where, rnd in (("nominal", None), ("randomized + pushes", dataclasses.replace(dr))):
+            pushes = [(f"randomized + pushes (up to {v:g} m/s)", dataclasses.replace(dr, push_velocity=v))
+                      for v in (args.eval_push_velocities or [args.push_velocity])]
+            for where, rnd in (("nominal", None), *pushes):
                 env = make_env(args.env, seed=10_000 + args.seed, randomization=rnd)
                 res = evaluate(agent, env, args.episodes, seed=10_000 + args.seed)
                 limit = getattr(env.spec, "max_episode_steps", None) or 1000
