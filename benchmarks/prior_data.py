@@ -208,21 +208,24 @@ def table() -> None:
         m, lo, hi = _ci(vals)
         return f"{m:.0f} [{lo:.0f}, {hi:.0f}] (n={len(vals)})"
 
-    def base(lib: str) -> str:  # "residual-30k-n3" -> "residual", "residual-td3-30k-x0.2" -> "residual-td3"
-        return re.fullmatch(r"(.+?)(-\d+k)?(-n\d+)?(-x[\d.]+)?(-w\d+)?(-lr[\d.e-]+)?(-tau[\d.e-]+)?(-l2[\d.e-]+)?", lib).group(1)
+    def parse(lib: str) -> tuple[str, str]:  # "residual-td3-30k-w10000" -> ("residual-td3", "-30k")
+        m = re.fullmatch(r"(.+?)(-\d+k)?(-n\d+)?(-x[\d.]+)?(-w\d+)?(-lr[\d.e-]+)?(-tau[\d.e-]+)?(-l2[\d.e-]+)?", lib)
+        return m.group(1), m.group(2) or ""
 
-    for title, methods in (("offline, gradient steps", OFFLINE), (f"online on {ENV}, env steps", ("sac", "rlpd", "base", "residual", "residual-td3")),
-                           (f"online on {SPARSE}, env steps", ("sac-sparse", "jsrl"))):
-        present = sorted((lib for lib in runs if base(lib) in methods),
-                         key=lambda lib: (methods.index(base(lib)), lib != base(lib), lib))
-        if not present:
-            continue
-        steps = sorted({s for m in present for s in runs[m]})
-        print(f"\n{title}: eval return, mean [95% CI] over seeds\n")
-        print("| step | " + " | ".join(present) + " |")
-        print("|---|" + "---|" * len(present))
-        for s in steps:
-            print(f"| {s} | " + " | ".join(cell(runs[m].get(s, [])) for m in present) + " |")
+    sections = (("offline, gradient steps", OFFLINE),
+                (f"online on {ENV}, env steps", ("sac", "rlpd", "base", "residual", "residual-td3")),
+                (f"online on {SPARSE}, env steps", ("sac-sparse", "jsrl")))
+    for title, methods in sections:
+        for budget in sorted({parse(lib)[1] for lib in runs if parse(lib)[0] in methods}, key=len):
+            present = sorted((lib for lib in runs if parse(lib)[0] in methods and parse(lib)[1] == budget),
+                             key=lambda lib: (methods.index(parse(lib)[0]), lib != parse(lib)[0] + budget, lib))
+            steps = sorted({s for m in present for s in runs[m]})
+            print(f"\n{title}{f' (runs of {budget[1:]} steps)' if budget else ''}: eval return, mean [95% CI] "
+                  f"over seeds\n")
+            print("| step | " + " | ".join(present) + " |")
+            print("|---|" + "---|" * len(present))
+            for s in steps:
+                print(f"| {s} | " + " | ".join(cell(runs[m].get(s, [])) for m in present) + " |")
 
 
 def main() -> None:
