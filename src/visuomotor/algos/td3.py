@@ -18,8 +18,8 @@ Options that ResFiT's residual learner uses (Ankile et al. 2025, ``--base-policy
 LayerNorm critics, and a critic warm-up: the first ``critic_warmup`` updates train the critics (and
 their targets) only, so the policy, and with it the behaviour, stays where it started until the
 critics have fitted the data. ``action_l2`` adds a pull of the policy's output toward 0 (for a
-residual learner: toward the base policy's action) against the Q term scaled as in TD3+BC. TD3+BC (``algos/td3bc.py``) is this agent with a behaviour term in the
-policy loss.
+residual learner: toward the base policy's action) against the Q term scaled as in TD3+BC.
+TD3+BC (``algos/td3bc.py``) is this agent with a behaviour term in the policy loss.
 """
 
 from __future__ import annotations
