@@ -44,12 +44,12 @@ def main() -> None:
         root = args.out or Path(tmp)
         runs = {}
         for name, cfg_dr in (("nominal", RandomizationConfig()), ("dr", dr)):
-            done = root / f"{name}_s{args.seed}"
-            if (done / "checkpoints" / "latest.pt").exists() and (done / "eval.csv").exists():
-                runs[name] = done  # trained before (--out): evaluate again only
+            run_dir = root / f"{name}_s{args.seed}"
+            if (run_dir / "checkpoints" / "latest.pt").exists() and (run_dir / "eval.csv").exists():
+                runs[name] = run_dir  # trained before (--out): evaluate again only
                 continue
             runs[name] = train(TrainConfig(
-                env=args.env, algo="ppo", steps=args.steps, seed=args.seed, run_dir=root / f"{name}_s{args.seed}",
+                env=args.env, algo="ppo", steps=args.steps, seed=args.seed, run_dir=run_dir,
                 eval_every=args.steps // 5, eval_episodes=5, video=False, checkpoint_every=args.steps,
                 threads=args.threads, progress=False, device="cpu", dr=cfg_dr))
         print(f"\n{args.env}, seed {args.seed}, {args.steps} steps; evaluation: {args.episodes} episodes")

@@ -22,6 +22,17 @@ def run_cli(*args, timeout=600, check=False):
     return proc
 
 
+def random_data_and_bc(tmp_path, env: str, episodes: int, eval_episodes: int):
+    """`visuomotor collect --random` into tmp_path/data, then a tiny BC run on it (tmp_path/bc); returns
+    the BC run directory (a base or guide policy for residual RL / JSRL tests)."""
+    data, bc = tmp_path / "data", tmp_path / "bc"
+    run_cli("collect", "--random", "--env", env, "--episodes", str(episodes), "-o", data, check=True)
+    run_cli("train", "--env", env, "--algo", "bc", "--data", data, "--steps", "50", "--eval-every", "50",
+            "--eval-episodes", str(eval_episodes), "--no-video", "--run-dir", bc, "--threads", "1", "--no-progress",
+            "--bc.hidden", "16", "16", check=True)
+    return bc
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import random_data_and_bc, run_cli
 from visuomotor.algos.prior import JSRLAgent, ResidualAgent
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.algos.td3 import TD3, TD3Config
@@ -163,12 +163,7 @@ def test_residual_policy_equals_the_base_policy_at_initialization_and_learns_the
 
 
 def test_residual_and_jsrl_runs_through_the_cli(tmp_path):
-    data = tmp_path / "data"
-    run_cli("collect", "--random", "--env", TARGET, "--episodes", "10", "-o", data, check=True)
-    bc = tmp_path / "bc"
-    run_cli("train", "--env", TARGET, "--algo", "bc", "--data", data, "--steps", "50", "--eval-every", "50",
-            "--eval-episodes", "4", "--no-video", "--run-dir", bc, "--threads", "1", "--no-progress",
-            "--bc.hidden", "16", "16", check=True)
+    bc = random_data_and_bc(tmp_path, TARGET, episodes=10, eval_episodes=4)
     common = ["train", "--env", TARGET, "--algo", "sac", "--steps", "160", "--eval-every", "80", "--eval-episodes",
               "4", "--no-video", "--threads", "1", "--no-progress", "--sac.hidden", "16", "16", "--sac.batch-size",
               "32", "--sac.learning-starts", "40", "--seed", "0"]

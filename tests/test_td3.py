@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import random_data_and_bc, run_cli
 from visuomotor.algos.td3 import TD3, TD3Config
 from visuomotor.buffers.replay import Batch
 
@@ -165,12 +165,7 @@ def test_td3_through_the_cli_trains_resumes_and_learns_a_residual(tmp_path):
     assert bad.returncode != 0 and "policy_freq" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
     # the residual learner: the first evaluation is the base policy's own
-    data = tmp_path / "data"
-    run_cli("collect", "--random", "--env", target, "--episodes", "6", "-o", data, check=True)
-    bc = tmp_path / "bc"
-    run_cli("train", "--env", target, "--algo", "bc", "--data", data, "--steps", "50", "--eval-every", "50",
-            "--eval-episodes", "2", "--no-video", "--run-dir", bc, "--threads", "1", "--no-progress",
-            "--bc.hidden", "16", "16", check=True)
+    bc = random_data_and_bc(tmp_path, target, episodes=6, eval_episodes=2)
     res = tmp_path / "res"
     run_cli(*common, "--steps", "120", "--run-dir", res, "--base-policy", bc, "--td3.critic-warmup", "20", check=True)
     from visuomotor import make_env

@@ -284,9 +284,7 @@ class SAC(Agent):
                 pick = torch.randperm(q_next.shape[0], generator=self.target_noise, device=self.device)[:k]
                 q_next = q_next.index_select(0, pick)
             soft_v = q_next.amin(0) - alpha * next_logp
-            # one step: gamma (1 - d); n-step replays give gamma^m (0 after a termination) per sample
-            discount = self.cfg.gamma * (1.0 - batch.terminated) if batch.discount is None else batch.discount
-            target = batch.reward + discount * soft_v
+            target = batch.reward + batch.bootstrap_discount(self.cfg.gamma) * soft_v
         q = self.critic(torch.cat([batch.obs, batch.action], -1).to(dt), critic_w).float().squeeze(-1)  # [n, B]
         return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
 

@@ -165,9 +165,8 @@ class TD3(Agent):
             noise = (torch.randn(batch.action.shape, generator=self.noise, device=self.device) * cfg.policy_noise
                      ).clamp(-cfg.noise_clip, cfg.noise_clip)
             next_a = (self.actor_target(next_obs) + noise).clamp(-1.0, 1.0)
-            # one step: gamma (1 - d); n-step replays give gamma^m (0 after a termination) per sample
-            discount = cfg.gamma * (1.0 - batch.terminated) if batch.discount is None else batch.discount
-            target = batch.reward + discount * self.q(self.critic_target, next_obs, next_a).amin(0)
+            target = batch.reward + batch.bootstrap_discount(cfg.gamma) * self.q(
+                self.critic_target, next_obs, next_a).amin(0)
         q = self.q(self.critic, obs, batch.action)
         return (q - target).pow(2).mean(-1).sum(), q.detach()
 

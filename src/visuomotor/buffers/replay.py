@@ -35,6 +35,11 @@ class Batch:
     terminated: torch.Tensor  # float 0/1: 1 where the next state is terminal (no bootstrap)
     discount: torch.Tensor | None = None  # n-step replays: gamma^m, 0 after a termination (see above)
 
+    def bootstrap_discount(self, gamma: float) -> torch.Tensor:
+        """The factor on V(s') in the critic's target: gamma (1 - d) for one-step batches, the replay's
+        per-sample gamma^m (0 after a termination) for n-step ones."""
+        return gamma * (1.0 - self.terminated) if self.discount is None else self.discount
+
 
 class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, act_dim: int, device: torch.device | str = "cpu", seed: int = 0,
