@@ -2,9 +2,11 @@
 evaluated on randomized dynamics with pushes.
 
     python benchmarks/dr_pushes.py [--env gym/Walker2d-v5] [--steps 1500000] [--seed 0] [--episodes 20]
+                                   [--num-envs 64] [--vectorization sync]
                                    [--eval-push-velocities 0.5 1.0 1.5] [--out DIR]
 
-Both runs: --algo ppo (RSL-RL preset, 64 envs, sync). "dr" trains with --dr.enabled and pushes
+Both runs: --algo ppo (RSL-RL preset, --num-envs envs stepped by --vectorization: sync, or the
+batched MuJoCo path, which randomizes one model per copy). "dr" trains with --dr.enabled and pushes
 (--push-interval policy steps, up to --push-velocity m/s on each translational root dof), "nominal"
 without. Each final policy is then evaluated on --episodes deterministic episodes of the env with
 the same randomization and pushes on (and on the nominal env; with --eval-push-velocities, once per
@@ -35,6 +37,8 @@ def main() -> None:
     p.add_argument("--push-interval", type=int, default=100)
     p.add_argument("--push-velocity", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--num-envs", type=int, default=64)
+    p.add_argument("--vectorization", choices=["sync", "async", "mujoco"], default="sync")
     p.add_argument("--eval-push-velocities", type=float, nargs="+", default=None,
                    help="evaluate under pushes of up to each of these m/s (default: --push-velocity)")
     p.add_argument("--out", type=Path, default=None, help="keep the run directories here (reused if trained)")
@@ -51,8 +55,10 @@ def main() -> None:
             runs[name] = train(TrainConfig(
                 env=args.env, algo="ppo", steps=args.steps, seed=args.seed, run_dir=run_dir,
                 eval_every=args.steps // 5, eval_episodes=5, video=False, checkpoint_every=args.steps,
-                threads=args.threads, progress=False, device="cpu", dr=cfg_dr))
-        print(f"\n{args.env}, seed {args.seed}, {args.steps} steps; evaluation: {args.episodes} episodes")
+                threads=args.threads, progress=False, device="cpu", dr=cfg_dr, num_envs=args.num_envs,
+                vectorization=args.vectorization))
+        print(f"\n{args.env}, seed {args.seed}, {args.steps} steps, {args.num_envs} envs ({args.vectorization}); "
+              f"evaluation: {args.episodes} episodes")
         print("| trained | evaluated on | mean return | mean length | upright (reached the limit) |")
         print("|---|---|---|---|---|")
         for name, run in runs.items():

@@ -9,6 +9,13 @@ autoreset of ``visuomotor.envs.vector``. One difference from stepping gymnasium'
 starts each call from the solver's zero warm start (MuJoCo's full-physics state does not carry it),
 which changes results at the solver's tolerance, not the task.
 
+Domain randomization (``randomization=``, ``--dr.enabled``) gives every copy its own ``MjModel``
+(``mujoco.rollout`` takes one model per copy): at each copy's reset its masses, friction, damping
+and actuator gains are redrawn exactly as ``visuomotor.envs.randomization`` does for one env, and
+every ``push_interval`` steps of a copy's episode its root gets the same velocity kick; the draws
+come back in ``info["dr/<parameter>"]`` (mask ``info["_dr/<parameter>"]``) for the copies that
+started an episode.
+
 Supported: HalfCheetah-v5, Hopper-v5, Walker2d-v5 (default arguments).
 """
 
@@ -19,6 +26,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from visuomotor.envs.randomization import (RandomizationConfig, apply_factors, draw_factors, factor_means,
+                                           nominal_params, root_translation_dofs)
 from visuomotor.errors import VisuomotorError
 
 
@@ -50,7 +59,10 @@ def supported_ids() -> list[str]:
 class BatchedMujocoEnv(gym.vector.VectorEnv):
     """N copies of a gymnasium MuJoCo locomotion task as one batch of states (see the module doc)."""
 
-    def __init__(self, env_id: str, num_envs: int, seed: int = 0, threads: int | None = None):
+    def __init__(self, env_id: str, num_envs: int, seed: int = 0, threads: int | None = None,
+                 randomization: RandomizationConfig | None = None):
+        import copy
+
         import mujoco
         from mujoco import rollout
 
@@ -88,6 +100,14 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
         self.states = np.zeros((num_envs, self.nstate))
         self.t = np.zeros(num_envs, np.int64)
         self.rng = np.random.default_rng(seed)
+        self.dr = randomization if randomization is not None and randomization.enabled else None
+        if self.dr is not None:
+            self.dr.validate()
+            self.nominal = nominal_params(m)
+            self.models = [copy.copy(m) for _ in range(num_envs)]  # one randomized model per copy
+            self.factors: list[dict[str, np.ndarray]] = [{} for _ in range(num_envs)]
+            self._push_dofs = root_translation_dofs(m)
+            self.dr_rng = np.random.default_rng([seed, 0xD0])
 
     # ---- state helpers -----------------------------------------------------------------------------
     def _reset_states(self, idx: np.ndarray) -> None:
@@ -101,11 +121,46 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
         else:
             qvel = self.init_qvel + self.rng.uniform(-s.reset_noise_scale, s.reset_noise_scale, (k, self.nv))
         for j, i in enumerate(idx):  # only the copies being reset
+            if self.dr is not None:  # this copy's next episode gets new dynamics
+                m = self.models[i]
+                self.factors[i] = draw_factors(self.dr, self.dr_rng, m)
+                apply_factors(m, d, self.nominal, self.factors[i])
             mujoco.mj_resetData(m, d)
             d.qpos[:], d.qvel[:] = qpos[j], qvel[j]
             mujoco.mj_forward(m, d)
             mujoco.mj_getState(m, d, self.states[i], self.state_spec)
         self.t[idx] = 0
+
+    def _dr_info(self, idx: np.ndarray) -> dict:
+        """``dr/<parameter>`` (mean factor) for the copies in ``idx``, as a vector env's info."""
+        if self.dr is None or not len(idx):
+            return {}
+        info: dict = {}
+        mask = np.zeros(self.num_envs, bool)
+        mask[idx] = True
+        for i in idx:
+            for k, v in factor_means(self.factors[i]).items():
+                info.setdefault(k, np.zeros(self.num_envs))[i] = v
+        for k in list(info):
+            info[f"_{k}"] = mask
+        return info
+
+    def _push(self) -> dict:
+        """The interval pushes: a uniform kick on each root translational velocity of the copies whose
+        episode step count hit a multiple of ``push_interval``."""
+        cfg = self.dr
+        if cfg is None or not cfg.push_interval or not len(self._push_dofs):
+            return {}
+        due = np.flatnonzero((self.t > 0) & (self.t % cfg.push_interval == 0))
+        if not len(due):
+            return {}
+        kick = self.dr_rng.uniform(-cfg.push_velocity, cfg.push_velocity, size=(len(due), len(self._push_dofs)))
+        self.states[np.ix_(due, self._qvel.start + self._push_dofs)] += kick
+        push = np.zeros(self.num_envs)
+        push[due] = np.abs(kick).max(1)
+        mask = np.zeros(self.num_envs, bool)
+        mask[due] = True
+        return {"dr/push": push, "_dr/push": mask}
 
     def _obs(self, states: np.ndarray) -> np.ndarray:
         qvel = states[:, self._qvel]
@@ -130,8 +185,10 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+        if seed is not None and self.dr is not None:
+            self.dr_rng = np.random.default_rng([seed, 0xD0])
         self._reset_states(np.arange(self.num_envs))
-        return self._obs(self.states), {}
+        return self._obs(self.states), self._dr_info(np.arange(self.num_envs))
 
     def set_states(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Put every copy in the given (qpos [N, nq], qvel [N, nv]) state (tests, benchmarks)."""
@@ -150,7 +207,8 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
         a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, self.nu)
         ctrl = self._ctrl_lo + (a + 1.0) * 0.5 * (self._ctrl_hi - self._ctrl_lo) if self._ctrl_scaled else a
         x_before = self.states[:, self._qpos][:, 0].copy()
-        out, _ = self._rollout.rollout(self.model, self._datas, self.states, ctrl[:, None, :],
+        models = self.model if self.dr is None else self.models
+        out, _ = self._rollout.rollout(models, self._datas, self.states, ctrl[:, None, :],
                                        nstep=s.frame_skip)
         self.states = np.ascontiguousarray(out[:, -1])
         self.t += 1
@@ -172,6 +230,8 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
             info = {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done.copy()}
             self._reset_states(idx)
             obs[idx] = self._obs(self.states[idx])
+            info.update(self._dr_info(idx))
+        info.update(self._push())  # after the step's observation, as the single-env wrapper pushes
         return obs, reward.astype(np.float64), terminated, truncated, info
 
     def close_extras(self, **kwargs):

@@ -68,8 +68,8 @@ def mujoco_handles(env: gym.Env):
     raise VisuomotorError(f"domain randomization needs a MuJoCo env; {type(u).__name__} exposes no MuJoCo model")
 
 
-def _root_translation_dofs(model) -> np.ndarray:
-    """Velocity indices of the translational dofs of the bodies attached to the world."""
+def root_translation_dofs(model) -> np.ndarray:
+    """Velocity indices of the translational dofs of the bodies attached to the world (where pushes go)."""
     import mujoco
 
     dofs = []
@@ -84,6 +84,40 @@ def _root_translation_dofs(model) -> np.ndarray:
     return np.asarray(dofs, dtype=np.int64)
 
 
+def nominal_params(model) -> dict[str, np.ndarray]:
+    """Copies of the model arrays that randomization scales (to scale from, and to restore)."""
+    return {"body_mass": model.body_mass.copy(), "body_inertia": model.body_inertia.copy(),
+            "geom_friction": model.geom_friction.copy(), "dof_damping": model.dof_damping.copy(),
+            "actuator_gainprm": model.actuator_gainprm.copy(), "actuator_biasprm": model.actuator_biasprm.copy()}
+
+
+def draw_factors(cfg: RandomizationConfig, rng: np.random.Generator, model) -> dict[str, np.ndarray]:
+    """One episode's factors: per body (not the world), geom, dof and actuator, uniform in the ranges."""
+    sizes = {"mass": model.nbody - 1, "friction": model.ngeom, "damping": model.nv, "actuator_gain": model.nu}
+    return {k: rng.uniform(*getattr(cfg, k), size=n) for k, n in sizes.items()}
+
+
+def apply_factors(model, data, nominal: dict[str, np.ndarray], factors: dict[str, np.ndarray]) -> None:
+    """Write nominal x factors into ``model`` (``data``: any MjData of the same sizes, for mj_setConst)."""
+    import mujoco
+
+    s, nom = factors, nominal
+    servo = np.asarray(model.actuator_biastype) == mujoco.mjtBias.mjBIAS_AFFINE
+    model.body_mass[1:] = nom["body_mass"][1:] * s["mass"]
+    model.body_inertia[1:] = nom["body_inertia"][1:] * s["mass"][:, None]
+    model.geom_friction[:, 0] = nom["geom_friction"][:, 0] * s["friction"]
+    model.dof_damping[:] = nom["dof_damping"] * s["damping"]
+    model.actuator_gainprm[:, 0] = nom["actuator_gainprm"][:, 0] * s["actuator_gain"]
+    model.actuator_biasprm[:, 1] = np.where(servo, nom["actuator_biasprm"][:, 1] * s["actuator_gain"],
+                                            nom["actuator_biasprm"][:, 1])
+    mujoco.mj_setConst(model, data)  # derived constants (subtree masses, inverse weights)
+
+
+def factor_means(factors: dict[str, np.ndarray]) -> dict[str, float]:
+    """The logged summary of an episode's draws: ``dr/<parameter>`` = mean factor."""
+    return {f"dr/{k}": float(v.mean()) if v.size else 1.0 for k, v in factors.items()}
+
+
 class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Per-episode dynamics randomization and interval pushes (see the module doc)."""
 
@@ -93,41 +127,17 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         cfg.validate()
         self.cfg = cfg
         self.model, self.data = mujoco_handles(env)
-        m = self.model
-        self.nominal = {
-            "body_mass": m.body_mass.copy(), "body_inertia": m.body_inertia.copy(),
-            "geom_friction": m.geom_friction.copy(), "dof_damping": m.dof_damping.copy(),
-            "actuator_gainprm": m.actuator_gainprm.copy(), "actuator_biasprm": m.actuator_biasprm.copy(),
-        }
-        import mujoco
-
-        self._servo = np.asarray(m.actuator_biastype) == mujoco.mjtBias.mjBIAS_AFFINE
-        self._push_dofs = _root_translation_dofs(m)
+        self.nominal = nominal_params(self.model)
+        self._push_dofs = root_translation_dofs(self.model)
         self.rng = np.random.default_rng(seed)
         self.sample: dict[str, np.ndarray] = {}
         self._t = 0
 
-    def _draw(self, name: str, n: int) -> np.ndarray:
-        lo, hi = getattr(self.cfg, name)
-        return self.rng.uniform(lo, hi, size=n)
-
     def randomize(self) -> dict[str, np.ndarray]:
         """Draw new factors and write the scaled parameters into the model."""
-        import mujoco
-
-        m, nom = self.model, self.nominal
-        s = {"mass": self._draw("mass", m.nbody - 1), "friction": self._draw("friction", m.ngeom),
-             "damping": self._draw("damping", m.nv), "actuator_gain": self._draw("actuator_gain", m.nu)}
-        m.body_mass[1:] = nom["body_mass"][1:] * s["mass"]
-        m.body_inertia[1:] = nom["body_inertia"][1:] * s["mass"][:, None]
-        m.geom_friction[:, 0] = nom["geom_friction"][:, 0] * s["friction"]
-        m.dof_damping[:] = nom["dof_damping"] * s["damping"]
-        m.actuator_gainprm[:, 0] = nom["actuator_gainprm"][:, 0] * s["actuator_gain"]
-        m.actuator_biasprm[:, 1] = np.where(self._servo, nom["actuator_biasprm"][:, 1] * s["actuator_gain"],
-                                            nom["actuator_biasprm"][:, 1])
-        mujoco.mj_setConst(m, self.data)  # derived constants (subtree masses, inverse weights)
-        self.sample = s
-        return s
+        self.sample = draw_factors(self.cfg, self.rng, self.model)
+        apply_factors(self.model, self.data, self.nominal, self.sample)
+        return self.sample
 
     def restore(self) -> None:
         """Put the nominal model back."""
@@ -145,7 +155,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         s = self.randomize()
         obs, info = self.env.reset(seed=seed, options=options)
         self._t = 0
-        info = {**info, **{f"dr/{k}": float(v.mean()) if v.size else 1.0 for k, v in s.items()}}
+        info = {**info, **factor_means(s)}
         return obs, info
 
     def step(self, action):

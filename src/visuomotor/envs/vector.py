@@ -29,7 +29,8 @@ def make_vec_env(env_id: str, num_envs: int, seed: int = 0,
     """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset.
 
     ``mujoco``: the batched MuJoCo path (``visuomotor.envs.batched``) for the gymnasium locomotion
-    tasks it supports, stepping every copy in one ``mujoco.rollout`` call on ``threads`` threads.
+    tasks it supports, stepping every copy in one ``mujoco.rollout`` call on ``threads`` threads (with
+    ``randomization``, one randomized model per copy).
     ``playground/<EnvName>`` ids always run as one jitted JAX batch that returns torch tensors on
     ``device`` (``visuomotor.envs.playground``)."""
     if num_envs < 1:
@@ -46,12 +47,13 @@ def make_vec_env(env_id: str, num_envs: int, seed: int = 0,
     if vectorization == "mujoco":
         from visuomotor.envs.batched import BatchedMujocoEnv
 
+        randomization = env_kwargs.pop("randomization", None)
         other = {k: v for k, v in env_kwargs.items() if v not in (None, False, 1) and k not in (
             "pixel_size", "frame_stack")}
         if other:
-            raise VisuomotorError(f"--vectorization mujoco steps the plain task; it does not support "
+            raise VisuomotorError(f"--vectorization mujoco steps the plain task (and --dr); it does not support "
                                   f"{', '.join(sorted(other))} (use sync or async)")
-        return BatchedMujocoEnv(env_id, num_envs, seed=seed, threads=threads)
+        return BatchedMujocoEnv(env_id, num_envs, seed=seed, threads=threads, randomization=randomization)
     fns = [functools.partial(make_env, env_id, seed=seed + i, **env_kwargs) for i in range(num_envs)]
     if vectorization == "sync":
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
