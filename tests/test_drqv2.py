@@ -151,6 +151,14 @@ def test_pixel_run_through_cli_writes_run_dir_and_resumes(tmp_path, cli):
     assert part["action"].shape == (25, 1) and part["obs"].shape == (26, 3, 84, 84)
     ev = cli("eval", run, "--episodes", "1")
     assert ev.returncode == 0 and "return  mean" in ev.stdout
+    # prior data from pixels: the run's stored frames as RLPD-style prior data and as a prior run
+    prior = cli("train", "--env", "dmc/cartpole-swingup", "--steps", "70", "--eval-every", "70", "--run-dir",
+                tmp_path / "prior", "--prior-data", run, "--prior-runs", run, *TINY_DRQ, timeout=900)
+    assert prior.returncode == 0, prior.stderr
+    # (the finished episodes: 125 steps and the 25-step piece; the last 50 steps wait in the checkpoint)
+    assert "prior data: 2 episodes, 150 transitions" in prior.stderr and "replay starts with 150" in prior.stderr
+    rows = list(csv.DictReader(open(tmp_path / "prior" / "metrics.csv")))
+    assert any(r.get("losses/critic") for r in rows)
     bad = cli("train", "--env", "dmc/cartpole-swingup", "--algo", "sac", "--pixels", "--run-dir", tmp_path / "x")
     assert bad.returncode == 2 and "learns from states" in bad.stderr
 
