@@ -194,8 +194,9 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
         """Put every copy in the given (qpos [N, nq], qvel [N, nv]) state (tests, benchmarks)."""
         import mujoco
 
-        d, m = self._scratch, self.model
+        d = self._scratch
         for i in range(self.num_envs):
+            m = self.model if self.dr is None else self.models[i]  # (each copy keeps its dynamics)
             mujoco.mj_resetData(m, d)
             d.qpos[:], d.qvel[:] = qpos[i], qvel[i]
             mujoco.mj_forward(m, d)
