@@ -3,7 +3,7 @@ evaluated on randomized dynamics with pushes.
 
     python benchmarks/dr_pushes.py [--env gym/Walker2d-v5] [--steps 1500000] [--seed 0] [--episodes 20]
                                    [--num-envs 64] [--vectorization sync]
-                                   [--eval-push-velocities 0.5 1.0 1.5] [--out DIR]
+                                   [--eval-push-velocities 0.5 1.0 1.5] [--out DIR] [--runs nominal dr]
 
 Both runs: --algo ppo (RSL-RL preset, --num-envs envs stepped by --vectorization: sync, or the
 batched MuJoCo path, which randomizes one model per copy). "dr" trains with --dr.enabled and pushes
@@ -42,12 +42,16 @@ def main() -> None:
     p.add_argument("--eval-push-velocities", type=float, nargs="+", default=None,
                    help="evaluate under pushes of up to each of these m/s (default: --push-velocity)")
     p.add_argument("--out", type=Path, default=None, help="keep the run directories here (reused if trained)")
+    p.add_argument("--runs", nargs="+", choices=["nominal", "dr"], default=["nominal", "dr"],
+                   help="which of the two to train and evaluate (e.g. one per process, same --out)")
     args = p.parse_args()
     dr = RandomizationConfig(enabled=True, push_interval=args.push_interval, push_velocity=args.push_velocity)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
         runs = {}
         for name, cfg_dr in (("nominal", RandomizationConfig()), ("dr", dr)):
+            if name not in args.runs:
+                continue
             run_dir = root / f"{name}_s{args.seed}"
             if (run_dir / "checkpoints" / "latest.pt").exists() and (run_dir / "eval.csv").exists():
                 runs[name] = run_dir  # trained before (--out): evaluate again only
