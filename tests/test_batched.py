@@ -1,8 +1,12 @@
 """The batched MuJoCo path (--vectorization mujoco) against gymnasium's own envs."""
 
+import csv
+
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
+from mujoco import rollout
 
 from tests.conftest import run_cli
 from visuomotor.envs.batched import BatchedMujocoEnv
@@ -73,8 +77,6 @@ def test_ppo_trains_on_the_batched_path_with_randomization(tmp_path):
             "--no-progress", "--ppo.hidden", "16", "--log-every", "500", "--dr.enabled", "--dr.mass", "1.3", "1.4",
             "--dr.push-interval", "20", check=True)
     assert (run / "checkpoints" / "latest.pt").is_file()
-    import csv
-
     import yaml
 
     assert yaml.safe_load((run / "config.yaml").read_text())["vectorization"] == "mujoco"
@@ -111,10 +113,6 @@ def test_randomization_gives_each_copy_its_own_model_and_redraws_on_reset():
         assert not np.allclose(other.factors[i]["mass"], b.factors[i]["mass"])
 
     # each copy steps with its own model: the same as a rollout of that model alone, unlike the nominal one
-    from mujoco import rollout
-
-    import mujoco
-
     start = b.states.copy()
     a = np.random.default_rng(0).uniform(-1, 1, (3, b.nu))
     b.step(a)
