@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from visuomotor.envs.randomization import (RandomizationConfig, apply_factors, draw_factors, factor_means,
-                                           nominal_params, root_translation_dofs)
+                                           nominal_params, randomization_rng, root_translation_dofs)
 from visuomotor.errors import VisuomotorError
 
 
@@ -107,7 +107,7 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
             self.models = [copy.copy(m) for _ in range(num_envs)]  # one randomized model per copy
             self.factors: list[dict[str, np.ndarray]] = [{} for _ in range(num_envs)]
             self._push_dofs = root_translation_dofs(m)
-            self.dr_rng = np.random.default_rng([seed, 0xD0])
+            self.dr_rng = randomization_rng(seed)
 
     # ---- state helpers -----------------------------------------------------------------------------
     def _reset_states(self, idx: np.ndarray) -> None:
@@ -185,8 +185,8 @@ class BatchedMujocoEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
-        if seed is not None and self.dr is not None:
-            self.dr_rng = np.random.default_rng([seed, 0xD0])
+            if self.dr is not None:
+                self.dr_rng = randomization_rng(seed)
         self._reset_states(np.arange(self.num_envs))
         return self._obs(self.states), self._dr_info(np.arange(self.num_envs))
 

@@ -84,6 +84,11 @@ def root_translation_dofs(model) -> np.ndarray:
     return np.asarray(dofs, dtype=np.int64)
 
 
+def randomization_rng(seed: int) -> np.random.Generator:
+    """The generator of the draws and pushes for a reset ``seed`` (a stream apart from the env's own)."""
+    return np.random.default_rng([seed, 0xD0])
+
+
 def nominal_params(model) -> dict[str, np.ndarray]:
     """Copies of the model arrays that randomization scales (to scale from, and to restore)."""
     return {"body_mass": model.body_mass.copy(), "body_inertia": model.body_inertia.copy(),
@@ -151,7 +156,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
-            self.rng = np.random.default_rng([seed, 0xD0])
+            self.rng = randomization_rng(seed)
         s = self.randomize()
         obs, info = self.env.reset(seed=seed, options=options)
         self._t = 0
