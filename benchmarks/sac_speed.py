@@ -68,13 +68,14 @@ def ours_sps(env_id: str, warmup: int, steps: int, seed: int, threads: int, **sa
         return total / secs
 
 
-# our configurations: float32 or bf16 hidden layers; the update's two halves on two threads
-# (the default with >= 2 threads) or one after the other with all threads on each op
+# our configurations: float32 or bf16 hidden layers; the update's gradients written out (the default)
+# or taken by autograd; "-tf1": the authors' TF1 update order (all losses from the same parameters)
 VARIANTS = {
-    "fp32-serial": {"bf16": False, "parallel_update": False},
     "fp32": {"bf16": False},
-    "bf16-serial": {"bf16": True, "parallel_update": False},
     "bf16": {"bf16": True},
+    "fp32-autograd": {"bf16": False, "manual_grad": False},
+    "bf16-autograd": {"bf16": True, "manual_grad": False},
+    "bf16-tf1": {"bf16": True, "simultaneous_update": True},
 }
 
 

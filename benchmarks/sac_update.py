@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from visuomotor._malloc import tune_malloc
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.buffers.replay import ReplayBuffer
 
@@ -64,6 +65,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--updates", type=int, default=100)
     args = p.parse_args()
+    print(f"glibc malloc thresholds raised as in the training loop: {tune_malloc()}")
     torch.set_num_threads(args.threads)
     obs_space = gym.spaces.Box(-np.inf, np.inf, (args.obs_dim,), np.float32)
     act_space = gym.spaces.Box(-1, 1, (args.act_dim,), np.float32)
@@ -71,7 +73,9 @@ def main() -> None:
     n = 20_000
     rb.add_many(np.random.randn(n, args.obs_dim), np.random.uniform(-1, 1, (n, args.act_dim)), np.random.randn(n),
                 np.random.randn(n, args.obs_dim), np.random.rand(n) < 0.01)
-    agents = {"fp32": SAC(obs_space, act_space, SACConfig(bf16=False)), "bf16": SAC(obs_space, act_space, SACConfig(bf16=True))}
+    agents = {f"{prec}{'' if manual else ' autograd'}": SAC(obs_space, act_space, SACConfig(bf16=prec == "bf16",
+                                                                                         manual_grad=manual))
+              for manual in (True, False) for prec in ("fp32", "bf16")}
     shapes = gemm_shapes(args.obs_dim, args.act_dim, (256, 256), args.batch)
     times: dict[str, list[float]] = {k: [] for k in [*agents, "gemm fp32", "gemm bf16"]}
     for agent in agents.values():
@@ -90,8 +94,10 @@ def main() -> None:
     print(f"SAC update, obs {args.obs_dim}, act {args.act_dim}, batch {args.batch}, 2x256, "
           f"{args.threads} threads; {len(shapes)} GEMMs, {flops / 1e9:.2f} GFLOP per update")
     for k, v in med.items():
-        print(f"  {k:<10} {v:7.2f} ms" + (f"   ({flops / v / 1e6:.0f} GFLOP/s)" if k.startswith("gemm") else ""))
-    print(f"  update / bare GEMMs: fp32 {med['fp32'] / med['gemm fp32']:.2f}x, bf16 {med['bf16'] / med['gemm bf16']:.2f}x")
+        print(f"  {k:<14} {v:7.2f} ms" + (f"   ({flops / v / 1e6:.0f} GFLOP/s)" if k.startswith("gemm") else ""))
+    for v in ("", " autograd"):
+        print(f"  update{v} / bare GEMMs: fp32 {med['fp32' + v] / med['gemm fp32']:.2f}x, "
+              f"bf16 {med['bf16' + v] / med['gemm bf16']:.2f}x")
 
 
 if __name__ == "__main__":

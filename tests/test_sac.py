@@ -187,7 +187,8 @@ def _space_agent(obs_dim=5, act_dim=2, **kw):
     obs = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
     act = gym.spaces.Box(-1, 1, (act_dim,), np.float32)
     torch.manual_seed(0)
-    return SAC(obs, act, SACConfig(hidden=(32, 32), bf16=False, **kw))
+    kw.setdefault("bf16", False)
+    return SAC(obs, act, SACConfig(hidden=(32, 32), **kw))
 
 
 def _random_batch(n=64, obs_dim=5, act_dim=2, seed=0):
@@ -203,7 +204,7 @@ def test_parallel_update_equals_serial_update():
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        serial = _space_agent(simultaneous_update=True)
+        serial = _space_agent(simultaneous_update=True, manual_grad=False)  # the same autograd code in turn
         torch.set_num_threads(2)
         parallel = _space_agent(simultaneous_update=True, parallel_update=True)
         assert parallel.parallel and not serial.parallel
@@ -289,3 +290,101 @@ def test_bad_config_rejected():
         _tiny(n_step=0)
     with pytest.raises(ValueError, match="batch_size"):
         _tiny(batch_size=0)
+
+
+def _recorded_grads(agent: SAC) -> list[list[torch.Tensor | None]]:
+    """Every optimizer step's gradients (in parameter order), recorded as the agent updates."""
+    record, step = [], agent.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        record.append([None if p.grad is None else p.grad.clone()
+                       for g in agent.optimizer.param_groups for p in g["params"]])
+        return step(*args, **kwargs)
+
+    agent.optimizer.step = recording_step
+    return record
+
+
+@pytest.mark.parametrize("kw", [dict(bf16=False), dict(bf16=True), dict(simultaneous_update=True),
+                                dict(log_prob_epsilon=1e-6), dict(actor_q="mean", num_critics=3),
+                                dict(autotune_alpha=False, init_alpha=0.2), dict(n_step=3)],
+                         ids=["fp32", "bf16", "tf1-order", "sb3-epsilon", "mean-of-3", "fixed-alpha", "n-step"])
+def test_manual_gradients_equal_autograd(kw):
+    """The hand-derived update takes the same gradients at every optimizer step as autograd on the
+    same losses (float rounding apart), and reports the same metrics."""
+    runs = {}
+    for manual in (False, True):
+        agent = _space_agent(manual_grad=manual, **kw)
+        assert agent.manual_grad is manual
+        agent.seed(5)
+        grads = _recorded_grads(agent)
+        metrics = [agent.update(_random_batch(seed=i)) for i in range(3)]
+        runs[manual] = (grads, metrics, agent)
+    (g_auto, m_auto, a_auto), (g_man, m_man, a_man) = runs[False], runs[True]
+    assert len(g_auto) == len(g_man) == (3 if kw.get("simultaneous_update") else 6)
+    tol = 2e-3 if kw.get("bf16") else 2e-5
+    for step_auto, step_man in zip(g_auto, g_man):
+        assert [g is None for g in step_auto] == [g is None for g in step_man]  # the same parameters move
+        for x, y in zip(step_auto, step_man):
+            if x is not None:
+                assert (x - y).abs().max() <= tol * x.abs().max() + 1e-9
+    for ma, mm in zip(m_auto, m_man):
+        for k in ma:
+            torch.testing.assert_close(mm[k], ma[k], rtol=1e-4, atol=1e-5)
+    for pa, pm in zip(a_auto.actor.parameters(), a_man.actor.parameters()):
+        torch.testing.assert_close(pm, pa, rtol=0, atol=1e-5)
+
+
+def test_manual_grad_default_and_limits():
+    assert _space_agent().manual_grad  # the plain SAC update
+    assert not _space_agent(preset="rlpd").manual_grad  # LayerNorm critics: autograd
+    with pytest.raises(ValueError, match="manual_grad"):
+        _space_agent(preset="rlpd", manual_grad=True)
+    with pytest.raises(ValueError, match="manual_grad"):
+        _space_agent(manual_grad=True, compile=True)
+
+
+def test_update_matches_sb3_in_float64():
+    """From the same weights, batches and noise, 30 of our updates (hand-derived and autograd
+    gradients) leave every parameter where 30 of SB3's do, to 1e-6 (float64, so that Adam cannot
+    amplify rounding; a parameter moves ~1e-2 in that many steps)."""
+    pytest.importorskip("stable_baselines3")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "sac_vs_sb3_update.py"
+    spec = importlib.util.spec_from_file_location("sac_vs_sb3_update", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for manual in (True, False):
+        (k, diffs), = module.compare("dmc/cartpole-swingup", updates=30, batch=64, manual_grad=manual)
+        assert k == 30
+        assert max(v for v in diffs.values() if isinstance(v, float)) < 1e-6, diffs
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_relu_mlp_backward_matches_autograd(ensemble, dtype):
+    """Hand-derived MLP gradients (hidden layers in ``dtype``, output layer float32) against autograd:
+    every parameter's gradient and the gradient of the last input columns."""
+    from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_backward, relu_mlp_forward
+
+    torch.manual_seed(0)
+    if ensemble:
+        net = EnsembleMLP(3, 7, (16, 16), 1)
+        params = net.flat_params()
+    else:
+        net = mlp(7, (16, 16), 4)
+        params = list(net.parameters())
+    x = torch.randn(32, 7, requires_grad=True)
+    cast = [p.to(dtype) for p in params[:-2]] + params[-2:]
+    out, inputs = relu_mlp_forward(x, cast)
+    dy = torch.randn_like(out.float())
+    (out.float() * dy).sum().backward()
+    grads, dx = relu_mlp_backward([c.detach() for c in cast], [i.detach() for i in inputs], dy,
+                                  input_cols=slice(5, None))
+    tol = 2e-2 if dtype == torch.bfloat16 else 1e-5
+    for p, g in zip(params, grads):
+        torch.testing.assert_close(g.float(), p.grad, rtol=tol, atol=tol * p.grad.abs().max().item())
+    dx = dx.float().sum(0) if ensemble else dx.float()
+    torch.testing.assert_close(dx, x.grad[:, 5:], rtol=tol, atol=tol * x.grad.abs().max().item())

@@ -42,8 +42,8 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig
 from visuomotor.buffers.replay import Batch
-from visuomotor.nets.distributions import squashed_gaussian_sample
-from visuomotor.nets.mlp import EnsembleMLP, mlp
+from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
+from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_backward, relu_mlp_forward
 
 
 @dataclass
@@ -100,6 +100,11 @@ class SACConfig(OffPolicyConfig):
     natively (CUDA; CPUs with AVX512-BF16 or AMX), off elsewhere."""
     compile: bool = False
     """torch.compile the update step."""
+    manual_grad: bool | None = None
+    """Compute the update's gradients with hand-derived formulas (``SAC._update_manual``) instead of
+    autograd: the same losses and gradients up to float rounding (tested against autograd), without
+    building and walking a graph; faster on CPU. None = on wherever it applies (critics without
+    LayerNorm, no compile or parallel_update); those settings use autograd."""
     simultaneous_update: bool = False
     """Take the policy and temperature losses from the critics before this update's critic step
     (the authors' TF1 code) instead of after it (Algorithm 1 of the paper, SB3, CleanRL)."""
@@ -120,6 +125,9 @@ class SACConfig(OffPolicyConfig):
         super(SACConfig, r).validate()
         if not 0 <= r.critic_subset <= r.num_critics:
             raise ValueError(f"critic_subset must be in [0, num_critics={r.num_critics}], got {r.critic_subset}")
+        if self.manual_grad and (r.layer_norm or self.compile or self.parallel_update):
+            raise ValueError("manual_grad covers critics without LayerNorm and no compile/parallel_update; "
+                             "set manual_grad False (or None) with those")
         if r.actor_q not in ("min", "mean"):
             raise ValueError(f"actor_q must be min or mean, got {r.actor_q!r}")
         if not 0.0 <= self.gamma <= 1.0:
@@ -178,14 +186,11 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor, params: list[torch.Tensor] | None = None):
         """``params`` (weight, bias, ...) replaces the module's own, e.g. a bf16 copy."""
-        if params is None:
-            out = self.net(obs)
-        else:
-            out, last = obs, len(params) // 2 - 1
-            for i in range(last + 1):
-                out = torch.addmm(params[2 * i + 1], out.to(params[2 * i].dtype), params[2 * i].t())
-                if i < last:
-                    out = torch.relu(out)
+        out = self.net(obs) if params is None else relu_mlp_forward(obs, params)[0]
+        return self.head(out)
+
+    def head(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's output -> (mean, log_std)."""
         mean, log_std = out.float().chunk(2, dim=-1)
         # clipped as in the authors' code (so a fresh policy starts near std 1, exploring widely);
         # a tanh rescale into [-5, 2] instead starts near std 0.22 and learned visibly slower here
@@ -235,7 +240,12 @@ class SAC(Agent):
             raise ValueError("parallel_update needs simultaneous_update (the halves must be independent)")
         self.parallel = cfg.parallel_update
         self._executor: ThreadPoolExecutor | None = None
-        self._update_fn = torch.compile(self._update) if cfg.compile else self._update
+        self.manual_grad = cfg.manual_grad if cfg.manual_grad is not None else not (
+            cfg.layer_norm or cfg.compile or cfg.parallel_update)
+        if self.manual_grad:
+            self._update_fn = self._update_manual
+        else:
+            self._update_fn = torch.compile(self._update) if cfg.compile else self._update
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -270,21 +280,26 @@ class SAC(Agent):
             target_w = _hidden_cast(self.critic_target.flat_params(), dt)
         return actor_w, critic_w, target_w
 
+    @torch.no_grad()
+    def td_target(self, batch: Batch, actor_w, target_w, alpha) -> torch.Tensor:
+        """y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s')."""
+        dt = target_w[0].dtype
+        next_mean, next_log_std = self.actor(batch.next_obs.to(dt), [w.detach() for w in actor_w])
+        next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std, self.target_noise,
+                                                     self.cfg.log_prob_epsilon)
+        q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)
+        q_next = q_next.float().squeeze(-1)  # [n, B]
+        k = self.cfg.critic_subset
+        if 0 < k < q_next.shape[0]:  # RLPD: min over a random subset of the ensemble
+            pick = torch.randperm(q_next.shape[0], generator=self.target_noise, device=self.device)[:k]
+            q_next = q_next.index_select(0, pick)
+        soft_v = q_next.amin(0) - alpha * next_logp
+        return batch.reward + batch.bootstrap_discount(self.cfg.gamma) * soft_v
+
     def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
         """J_Q (summed over the ensemble) and the mean Q, from the given weights."""
         dt = critic_w[0].dtype
-        with torch.no_grad():
-            next_mean, next_log_std = self.actor(batch.next_obs.to(dt), [w.detach() for w in actor_w])
-            next_a, next_logp = squashed_gaussian_sample(next_mean, next_log_std, self.target_noise,
-                                                         self.cfg.log_prob_epsilon)
-            q_next = self.critic_target(torch.cat([batch.next_obs, next_a], -1).to(dt), target_w)
-            q_next = q_next.float().squeeze(-1)  # [n, B]
-            k = self.cfg.critic_subset
-            if 0 < k < q_next.shape[0]:  # RLPD: min over a random subset of the ensemble
-                pick = torch.randperm(q_next.shape[0], generator=self.target_noise, device=self.device)[:k]
-                q_next = q_next.index_select(0, pick)
-            soft_v = q_next.amin(0) - alpha * next_logp
-            target = batch.reward + batch.bootstrap_discount(self.cfg.gamma) * soft_v
+        target = self.td_target(batch, actor_w, target_w, alpha)
         q = self.critic(torch.cat([batch.obs, batch.action], -1).to(dt), critic_w).float().squeeze(-1)  # [n, B]
         return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
 
@@ -357,6 +372,80 @@ class SAC(Agent):
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
         return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+
+    def policy_noise_like(self, mean: torch.Tensor) -> torch.Tensor:
+        """The reparameterization noise of the policy loss (the same draws as squashed_gaussian_sample's)."""
+        return torch.randn(mean.shape, generator=self.policy_noise, dtype=mean.dtype, device=mean.device)
+
+    @torch.no_grad()
+    def _update_manual(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """``_update`` with the gradients written out (no autograd graph), the same steps in the same
+        order. With J_Q = sum_i 0.5 mean_B (Q_i - y)^2, a~ = tanh(u), u = mean + std eps:
+
+            dJ_Q/dQ_i       = (Q_i - y) / B
+            dJ_pi/du        = (1 - a~^2) dJ_pi/da~ + (alpha / B) d(-log(1 - tanh(u)^2))/du,   the latter 2 a~
+            dJ_pi/dmean     = dJ_pi/du
+            dJ_pi/dlog_std  = dJ_pi/du std eps - alpha / B   (zero where the clip is active)
+            dJ_alpha/dlog alpha = -mean_B (log pi(a~|s) + Hbar)
+
+        dJ_pi/da~ comes back through the critics (weights fixed); each network's own gradients
+        through ``relu_mlp_backward``."""
+        cfg = self.cfg
+        b = batch.obs.shape[0]
+        actor_w, critic_w, target_w = self._weights()
+        alpha = self.log_alpha.exp()
+        # critic step
+        target = self.td_target(batch, actor_w, target_w, alpha)
+        q, inputs = relu_mlp_forward(torch.cat([batch.obs, batch.action], -1), critic_w)
+        q = q.float().squeeze(-1)  # [n, B]
+        err = q - target
+        critic_loss, q_mean = 0.5 * err.pow(2).mean(-1).sum(), q.mean()
+        grads, _ = relu_mlp_backward(critic_w, inputs, (err / b).unsqueeze(-1))
+        for p, g in zip(self.critic.flat_params(), grads):
+            p.grad = g.to(p.dtype)
+        if not cfg.simultaneous_update:  # Algorithm 1: the policy against the stepped critics
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            critic_w = _hidden_cast(self.critic.flat_params(), critic_w[0].dtype)
+        # policy and temperature step
+        out, a_inputs = relu_mlp_forward(batch.obs, actor_w)
+        mean, log_std = self.actor.head(out)
+        std = log_std.exp()
+        eps = self.policy_noise_like(mean)
+        u = mean + std * eps
+        pi_a = torch.tanh(u)
+        logp = squashed_gaussian_log_prob(u, mean, log_std, eps, cfg.log_prob_epsilon)
+        obs_dim = batch.obs.shape[-1]
+        q_pi, c_inputs = relu_mlp_forward(torch.cat([batch.obs, pi_a], -1), critic_w)
+        q_pi = q_pi.float().squeeze(-1)  # [n, B]
+        if cfg.actor_q == "mean":
+            q_sel = q_pi.mean(0)
+            dq = torch.full_like(q_pi, -1.0 / (b * q_pi.shape[0]))
+        else:
+            q_sel = q_pi.amin(0)
+            hit = (q_pi == q_sel).float()  # ties share the gradient, as autograd's amin
+            dq = hit * (-1.0 / b) / hit.sum(0)
+        actor_loss = (alpha * logp - q_sel).mean()
+        _, dq_da = relu_mlp_backward(critic_w, c_inputs, dq.unsqueeze(-1), param_grads=False,
+                                     input_cols=slice(obs_dim, None))
+        sq = 1.0 - pi_a.pow(2)
+        d_corr = 2.0 * pi_a if cfg.log_prob_epsilon == 0.0 else 2.0 * pi_a * sq / (sq + cfg.log_prob_epsilon)
+        c = alpha / b
+        du = dq_da.float().sum(0) * sq + c * d_corr
+        raw_log_std = out.float()[:, self.act_dim:]
+        in_clip = (raw_log_std >= cfg.log_std_min) & (raw_log_std <= cfg.log_std_max)
+        d_log_std = (du * std * eps - c) * in_clip
+        grads, _ = relu_mlp_backward(actor_w, a_inputs, torch.cat([du, d_log_std], -1))
+        for p, g in zip(self.actor.parameters(), grads):
+            p.grad = g.to(p.dtype)
+        centered = logp + self.target_entropy
+        alpha_loss = -(self.log_alpha * centered).mean()
+        if cfg.autotune_alpha:
+            self.log_alpha.grad = -centered.mean()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        torch._foreach_lerp_(self._target, self._online, cfg.tau)
+        return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, -logp.mean())
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
