@@ -47,8 +47,39 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
               env_id, seed, steps, eval_every, threads, out)
 
 
+def curve_summary(env: str, lo: int = 10_000, hi: int = 50_000, a: str = "ours", b: str = "sb3") -> str:
+    """Per seed, the mean eval return over the evaluations at steps lo..hi (seeds that have them all);
+    the difference of the two libraries' means with a 95% bootstrap CI over seeds, and the
+    probability that a seed of ``a`` beats a seed of ``b`` (ties count half)."""
+    import csv
+
+    import numpy as np
+
+    want = set(range(lo, hi + 1, 10_000))
+    per: dict[str, list[float]] = {a: [], b: []}
+    for lib in per:
+        for path in sorted(RESULTS.glob(f"{lib}__{env.replace('/', '-')}__s*.csv")):
+            with open(path, newline="") as f:
+                rows = {int(r["step"]): float(r["mean_return"]) for r in csv.DictReader(f)}
+            if want <= rows.keys():
+                per[lib].append(float(np.mean([rows[s] for s in sorted(want)])))
+    x, y = np.array(per[a]), np.array(per[b])
+    if len(x) < 2 or len(y) < 2:
+        return f"{env}: too few complete seeds for a summary"
+    rng = np.random.default_rng(0)
+    boot = [rng.choice(x, len(x)).mean() - rng.choice(y, len(y)).mean() for _ in range(10_000)]
+    lo_ci, hi_ci = np.percentile(boot, [2.5, 97.5])
+    p = float(np.mean([(xi > yi) + 0.5 * (xi == yi) for xi in x for yi in y]))
+    return (f"{env}: mean eval return over {lo}-{hi} steps, {a} {x.mean():.0f} (n={len(x)}) vs {b} {y.mean():.0f} "
+            f"(n={len(y)}): difference {x.mean() - y.mean():+.0f}, 95% bootstrap CI [{lo_ci:.0f}, {hi_ci:.0f}], "
+            f"P({a} seed > {b} seed) {p:.2f}")
+
+
 def table() -> None:
     print_table(RESULTS)
+    print()
+    print(curve_summary("dmc/cartpole-swingup"))
+    print(curve_summary("dmc/walker-walk", 10_000, 100_000))
 
 
 def main() -> None:
