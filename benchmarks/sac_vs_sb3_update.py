@@ -117,23 +117,17 @@ def compare(env_id: str = "dmc/cartpole-swingup", updates: int = 200, batch: int
     def sb3_rsample(self, sample_shape=torch.Size()):
         return self.loc + self.scale * queue.pop(0)
 
-    def ours_target_sample(mean, log_std, generator=None, epsilon=0.0):
-        eps = current[6]
+    def ours_sample(mean, log_std, generator=None, epsilon=0.0):  # the target's next actions (and the
+        eps = current[5] if generator is ours.policy_noise else current[6]  # policy's, on the autograd path)
         u = mean + log_std.exp() * eps
         return torch.tanh(u), squashed_gaussian_log_prob(u, mean, log_std, eps, epsilon)
 
     patches += [(torch.distributions.Normal, "rsample", sb3_rsample),
-                (sac_module, "squashed_gaussian_sample", ours_target_sample),  # the target's next actions
+                (sac_module, "squashed_gaussian_sample", ours_sample),
                 (ours, "policy_noise_like", lambda mean: current[5])]  # the policy loss's noise (manual path)
     report = report or {updates}
     rows = []
     with _patched(patches):
-        if ours.manual_grad is False:  # the autograd path draws the policy's noise in squashed_gaussian_sample too
-            def either(mean, log_std, generator=None, epsilon=0.0):
-                eps = current[5] if generator is ours.policy_noise else current[6]
-                u = mean + log_std.exp() * eps
-                return torch.tanh(u), squashed_gaussian_log_prob(u, mean, log_std, eps, epsilon)
-            sac_module.squashed_gaussian_sample = either
         assert all(v == 0.0 for v in max_diffs(model, ours).values() if isinstance(v, float))
         for k, step in enumerate(steps, start=1):
             current[:] = step

@@ -119,6 +119,10 @@ class SACConfig(OffPolicyConfig):
         fill = {k: v for k, v in SAC_PRESETS[self.preset].items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
+    def manual_grad_applies(self) -> bool:
+        """Whether the hand-derived update covers these settings (of a resolved config)."""
+        return not (self.layer_norm or self.compile or self.parallel_update)
+
     def validate(self) -> None:
         if self.preset not in SAC_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(SAC_PRESETS)}, got {self.preset!r}")
@@ -126,7 +130,7 @@ class SACConfig(OffPolicyConfig):
         super(SACConfig, r).validate()
         if not 0 <= r.critic_subset <= r.num_critics:
             raise ValueError(f"critic_subset must be in [0, num_critics={r.num_critics}], got {r.critic_subset}")
-        if self.manual_grad and (r.layer_norm or self.compile or self.parallel_update):
+        if self.manual_grad and not r.manual_grad_applies():
             raise ValueError("manual_grad covers critics without LayerNorm and no compile/parallel_update; "
                              "set manual_grad False (or None) with those")
         if r.actor_q not in ("min", "mean"):
@@ -241,8 +245,7 @@ class SAC(Agent):
             raise ValueError("parallel_update needs simultaneous_update (the halves must be independent)")
         self.parallel = cfg.parallel_update
         self._executor: ThreadPoolExecutor | None = None
-        self.manual_grad = cfg.manual_grad if cfg.manual_grad is not None else not (
-            cfg.layer_norm or cfg.compile or cfg.parallel_update)
+        self.manual_grad = cfg.manual_grad if cfg.manual_grad is not None else cfg.manual_grad_applies()
         if self.manual_grad:
             self._update_fn = self._update_manual
         else:
