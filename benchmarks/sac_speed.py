@@ -3,15 +3,17 @@
     python benchmarks/sac_speed.py [--envs gym/HalfCheetah-v5 dmc/walker-walk] [--steps 3000] [--warmup 1000]
 
 Both: 2x256 MLPs, batch 256, one update per env step, same torch thread count, the same gymnasium
-env built by visuomotor.make_env. Timed: the `--steps` env steps after `--warmup` random steps,
-with updates on (SB3 through a callback clock, ours through the training loop's own sps log,
-which includes writing episodes to disk). Runs alternate libraries `--repeats` times; medians.
+env built by visuomotor.make_env. Timed: the `--steps` env steps that follow `--warmup` random steps
+and then `--skip` steps with updates (which hold any one-time cost of the first updates, such as
+torch.compile's), SB3 through a callback clock, ours through the training loop's own sps log (which
+includes writing episodes to disk). Runs alternate libraries `--repeats` times; medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 import tempfile
 import time
@@ -22,7 +24,7 @@ import torch
 from visuomotor import SACConfig, TrainConfig, make_env, train
 
 
-def sb3_sps(env_id: str, warmup: int, steps: int, seed: int) -> float:
+def sb3_sps(env_id: str, warmup: int, skip: int, steps: int, seed: int) -> float:
     from stable_baselines3 import SAC as SB3SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -32,9 +34,9 @@ def sb3_sps(env_id: str, warmup: int, steps: int, seed: int) -> float:
             self.t0 = self.t1 = None
 
         def _on_step(self) -> bool:
-            if self.num_timesteps == warmup + 1:
+            if self.num_timesteps == warmup + skip + 1:
                 self.t0 = time.perf_counter()
-            if self.num_timesteps == warmup + steps + 1:
+            if self.num_timesteps == warmup + skip + steps + 1:
                 self.t1 = time.perf_counter()
             return True
 
@@ -43,25 +45,25 @@ def sb3_sps(env_id: str, warmup: int, steps: int, seed: int) -> float:
                    batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
                    policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=0)
     clock = Clock()
-    model.learn(total_timesteps=warmup + steps + 1, callback=clock)
+    model.learn(total_timesteps=warmup + skip + steps + 1, callback=clock)
     return steps / (clock.t1 - clock.t0)
 
 
-def ours_sps(env_id: str, warmup: int, steps: int, seed: int, threads: int, **sac_kw) -> float:
+def ours_sps(env_id: str, warmup: int, skip: int, steps: int, seed: int, threads: int, **sac_kw) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        cfg = TrainConfig(env=env_id, algo="sac", steps=warmup + steps, seed=seed, run_dir=run,
+        cfg = TrainConfig(env=env_id, algo="sac", steps=warmup + skip + steps, seed=seed, run_dir=run,
                           eval_every=10**9, eval_episodes=1, video=False, checkpoint_every=10**9,
-                          log_every=warmup, threads=threads, progress=False, device="cpu",
+                          log_every=math.gcd(warmup, skip, steps), threads=threads, progress=False, device="cpu",
                           sac=SACConfig(learning_starts=warmup, **sac_kw))
         train(cfg)
         with open(run / "metrics.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        # each row's perf/sps covers the steps since the previous row; time the rows after warm-up
-        total, secs, prev = 0, 0.0, warmup
+        # each row's perf/sps covers the steps since the previous row; time the rows after warm-up and skip
+        total, secs, prev = 0, 0.0, warmup + skip
         for r in rows:
             step = int(r["step"])
-            if step > warmup:
+            if step > warmup + skip:
                 total += step - prev
                 secs += (step - prev) / float(r["perf/sps"])
                 prev = step
@@ -69,13 +71,15 @@ def ours_sps(env_id: str, warmup: int, steps: int, seed: int, threads: int, **sa
 
 
 # our configurations: float32 or bf16 hidden layers; the update's gradients written out (the default)
-# or taken by autograd; "-tf1": the authors' TF1 update order (all losses from the same parameters)
+# or taken by autograd; "-tf1": the authors' TF1 update order (all losses from the same parameters);
+# "-compile": the hand-derived gradients compiled by torch.compile (--sac.compile)
 VARIANTS = {
     "fp32": {"bf16": False},
     "bf16": {"bf16": True},
     "fp32-autograd": {"bf16": False, "manual_grad": False},
     "bf16-autograd": {"bf16": True, "manual_grad": False},
     "bf16-tf1": {"bf16": True, "simultaneous_update": True},
+    "bf16-compile": {"bf16": True, "compile": True},
 }
 
 
@@ -84,6 +88,7 @@ def main() -> None:
     p.add_argument("--envs", nargs="+", default=["gym/HalfCheetah-v5", "dmc/walker-walk"])
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--skip", type=int, default=200, help="steps with updates before the clock starts")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -96,10 +101,10 @@ def main() -> None:
     for env_id in args.envs:
         res: dict[str, list[float]] = {"sb3": [], **{k: [] for k in variants}}
         for _ in range(args.repeats):
-            res["sb3"].append(sb3_sps(env_id, args.warmup, args.steps, args.seed))
+            res["sb3"].append(sb3_sps(env_id, args.warmup, args.skip, args.steps, args.seed))
             torch.set_num_threads(args.threads)
             for name, kw in variants.items():
-                res[name].append(ours_sps(env_id, args.warmup, args.steps, args.seed, args.threads, **kw))
+                res[name].append(ours_sps(env_id, args.warmup, args.skip, args.steps, args.seed, args.threads, **kw))
         med = {k: statistics.median(v) for k, v in res.items()}
         line = "  ".join(f"{k} {v:6.1f}" for k, v in med.items())
         ratios = "  ".join(f"{k}/sb3 {med[k] / med['sb3']:.2f}x" for k in variants)

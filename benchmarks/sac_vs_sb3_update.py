@@ -117,14 +117,14 @@ def compare(env_id: str = "dmc/cartpole-swingup", updates: int = 200, batch: int
     def sb3_rsample(self, sample_shape=torch.Size()):
         return self.loc + self.scale * queue.pop(0)
 
-    def ours_sample(mean, log_std, generator=None, epsilon=0.0):  # the target's next actions (and the
-        eps = current[5] if generator is ours.policy_noise else current[6]  # policy's, on the autograd path)
-        u = mean + log_std.exp() * eps
-        return torch.tanh(u), squashed_gaussian_log_prob(u, mean, log_std, eps, epsilon)
+    def ours_sample(mean, log_std, generator=None, epsilon=0.0):  # the policy loss's action (autograd path)
+        u = mean + log_std.exp() * current[5]
+        return torch.tanh(u), squashed_gaussian_log_prob(u, mean, log_std, current[5], epsilon)
 
     patches += [(torch.distributions.Normal, "rsample", sb3_rsample),
                 (sac_module, "squashed_gaussian_sample", ours_sample),
-                (ours, "policy_noise_like", lambda mean: current[5])]  # the policy loss's noise (manual path)
+                (ours, "target_draws", lambda n: (current[6], None)),  # the target's next-action noise
+                (ours, "policy_noise_like", lambda like: current[5])]  # the policy loss's noise (manual path)
     report = report or {updates}
     rows = []
     with _patched(patches):

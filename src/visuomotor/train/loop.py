@@ -325,14 +325,18 @@ class OffPolicyTrainer(Trainer):
                                   f"parallel envs are for on-policy algorithms (ppo)")
         self.env = make_env(cfg.env, seed=cfg.seed, randomization=cfg.randomization(), **self.env_kw)
         self.frame_channels = 3 if cfg.pixels else None
+        offset = cfg.steps if self.finetune else 0
+        self.end_step = offset + cfg.online_steps if self.finetune else cfg.steps
+        self.learning_starts = offset + self.algo_cfg.learning_starts
+        if hasattr(self.algo_cfg, "with_auto_compile"):  # compile None: on for long CPU runs (SAC)
+            acfg = self.algo_cfg.resolved(cfg.env)
+            updates = max(0, self.end_step - self.learning_starts) // acfg.update_every * acfg.updates_per_step
+            self.algo_cfg = self.algo_cfg.with_auto_compile(updates, self.device)
         agent_cls, _ = ALGORITHMS[cfg.algo]
         self.agent = agent if agent is not None else self._make_agent(agent_cls)
         self.replay = replay if replay is not None else self.agent.make_replay(
             self.algo_cfg.buffer_size, self.device, cfg.seed)
         self.episode_index = 0
-        offset = cfg.steps if self.finetune else 0
-        self.end_step = offset + cfg.online_steps if self.finetune else cfg.steps
-        self.learning_starts = offset + self.algo_cfg.learning_starts
         self._open_prior_data()
 
     def _make_agent(self, agent_cls):
@@ -425,7 +429,7 @@ class OffPolicyTrainer(Trainer):
         resumed = self._restore() if (cfg.resume or self.finetune) else False
         bar = self._start(resumed, self.env.observation_space, self.env.action_space, f"{cfg.env} {cfg.algo}",
                           target_entropy=getattr(self.agent, "target_entropy", None),
-                          bf16=getattr(self.agent, "bf16", None))
+                          bf16=getattr(self.agent, "bf16", None), compile=getattr(self.algo_cfg, "compile", None))
         if bar is None:
             return self.run_dir
         next_ckpt = (self.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
