@@ -215,7 +215,7 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor, params: list[torch.Tensor] | None = None):
         """``params`` (weight, bias, ...) replaces the module's own, e.g. a bf16 copy."""
-        out = self.net(obs) if params is None else relu_mlp_forward(obs, params)[0]
+        out = relu_mlp_forward(obs, list(self.net.parameters()) if params is None else params)[0]
         return self.head(out)
 
     def head(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -288,7 +288,8 @@ class SAC(Agent):
         if single:
             o = o.unsqueeze(0)
         mean, log_std = self.actor(o)
-        a = squashed_gaussian_sample(mean, log_std)[0] if explore else torch.tanh(mean)
+        # (the draw squashed_gaussian_sample makes, without the log-prob acting does not need)
+        a = torch.tanh(mean + log_std.exp() * torch.randn_like(mean)) if explore else torch.tanh(mean)
         a = a.cpu().numpy()
         return a[0] if single else a
 
