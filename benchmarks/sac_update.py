@@ -2,8 +2,9 @@
 
     python benchmarks/sac_update.py [--obs-dim 17 --act-dim 6 --batch 256 --threads 2 --rounds 7]
 
-Variants (fp32, bf16 autocast) run interleaved in rounds inside one process, so the ratios are
-comparable even on a noisy machine; the median over rounds is reported.
+Variants (fp32 or bf16 hidden layers; hand-derived gradients eager, autograd, or compiled by
+torch.compile) run interleaved in rounds inside one process, so the ratios are comparable even on a
+noisy machine; the median over rounds is reported.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--updates", type=int, default=100)
+    p.add_argument("--no-compile", action="store_true", help="leave out the compiled update (needs a C++ compiler)")
     args = p.parse_args()
     print(f"glibc malloc thresholds raised as in the training loop: {tune_malloc()}")
     torch.set_num_threads(args.threads)
@@ -73,9 +75,14 @@ def main() -> None:
     n = 20_000
     rb.add_many(np.random.randn(n, args.obs_dim), np.random.uniform(-1, 1, (n, args.act_dim)), np.random.randn(n),
                 np.random.randn(n, args.obs_dim), np.random.rand(n) < 0.01)
-    agents = {f"{prec}{'' if manual else ' autograd'}": SAC(obs_space, act_space, SACConfig(bf16=prec == "bf16",
-                                                                                         manual_grad=manual))
-              for manual in (True, False) for prec in ("fp32", "bf16")}
+    # hand-derived gradients eager (the default for short runs), autograd, and compiled (--sac.compile,
+    # the default for CPU runs of 20k+ updates; compiled here before the timed rounds)
+    kinds = {"": dict(manual_grad=True, compile=False), " autograd": dict(manual_grad=False, compile=False),
+             " compiled": dict(manual_grad=True, compile=True)}
+    if args.no_compile:
+        del kinds[" compiled"]
+    agents = {f"{prec}{kind}": SAC(obs_space, act_space, SACConfig(bf16=prec == "bf16", **kw))
+              for kind, kw in kinds.items() for prec in ("fp32", "bf16")}
     shapes = gemm_shapes(args.obs_dim, args.act_dim, (256, 256), args.batch)
     times: dict[str, list[float]] = {k: [] for k in [*agents, "gemm fp32", "gemm bf16"]}
     for agent in agents.values():
@@ -95,7 +102,7 @@ def main() -> None:
           f"{args.threads} threads; {len(shapes)} GEMMs, {flops / 1e9:.2f} GFLOP per update")
     for k, v in med.items():
         print(f"  {k:<14} {v:7.2f} ms" + (f"   ({flops / v / 1e6:.0f} GFLOP/s)" if k.startswith("gemm") else ""))
-    for v in ("", " autograd"):
+    for v in kinds:
         print(f"  update{v} / bare GEMMs: fp32 {med['fp32' + v] / med['gemm fp32']:.2f}x, "
               f"bf16 {med['bf16' + v] / med['gemm bf16']:.2f}x")
 

@@ -48,6 +48,7 @@ def test_short_run_writes_every_artifact(tmp_path):
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["env"] == ENV and cfg["sac"]["hidden"] == [32, 32] and cfg["sac"]["gamma"] == 0.99
     assert cfg["resolved"]["target_entropy"] == -1.0 and "torch" in cfg["resolved"]["versions"]
+    assert cfg["sac"]["compile"] is None and cfg["resolved"]["compile"] is False  # too short to repay compiling
     evals = _rows(run / "eval.csv")
     assert [int(r["step"]) for r in evals] == [0, 1000, 2000]
     metrics = _rows(run / "metrics.csv")

@@ -394,6 +394,23 @@ def test_auto_compile(monkeypatch):
     assert agent.cfg.compile is None and agent._critic_grads == agent.critic_grads
 
 
+def test_training_loop_resolves_compile(tmp_path, monkeypatch):
+    """The loop decides compile None from the run's update count: a CPU run of 20k+ updates compiles."""
+    import importlib
+
+    from visuomotor import TrainConfig
+    from visuomotor.train.config import resolve_defaults
+
+    loop = importlib.import_module("visuomotor.train.loop")
+    monkeypatch.setattr(sac_module, "cpp_compiler", lambda: "/usr/bin/g++")
+    for steps, expect in ((1000 + sac_module.AUTO_COMPILE_UPDATES, True), (999 + sac_module.AUTO_COMPILE_UPDATES, False)):
+        cfg = resolve_defaults(TrainConfig(env="dmc/cartpole-swingup", algo="sac", steps=steps, run_dir=tmp_path / "r",
+                                           video=False, device="cpu", sac=SACConfig(learning_starts=1000)))
+        trainer = loop.OffPolicyTrainer(cfg)
+        assert trainer.algo_cfg.compile is expect and trainer.agent.cfg.compile is expect
+        assert (trainer.agent._critic_grads != trainer.agent.critic_grads) is expect  # wrapped by torch.compile
+
+
 def test_update_matches_sb3_in_float64():
     """From the same weights, batches and noise, 30 of our updates (hand-derived and autograd
     gradients) leave every parameter where 30 of SB3's do, to 1e-6 (float64, so that Adam cannot

@@ -22,7 +22,8 @@ and can be computed at once on two CPU threads (``parallel_update``). The policy
 the critics with their weights detached, so it moves only the policy. The two critics are one
 ensemble evaluated with batched matmuls; one fused Adam serves all parameters. The update never
 syncs with the host. By default (``manual_grad``) the gradients are written out by hand rather than
-taken by autograd (``_update_manual``; the same numbers to float rounding, tested against autograd).
+taken by autograd (``critic_grads``, ``policy_grads``; the same numbers to float rounding, tested
+against autograd), and on CPU runs long enough to repay it ``compile`` compiles those two functions.
 
 Learning with prior data (``--prior-data``, the ``rlpd`` preset; Ball et al. 2023, "Efficient
 Online RL with Offline Data"): an ensemble of N LayerNorm critics, the target's min over a random

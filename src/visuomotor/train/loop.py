@@ -332,6 +332,9 @@ class OffPolicyTrainer(Trainer):
             acfg = self.algo_cfg.resolved(cfg.env)
             updates = max(0, self.end_step - self.learning_starts) // acfg.update_every * acfg.updates_per_step
             self.algo_cfg = self.algo_cfg.with_auto_compile(updates, self.device)
+            if self.algo_cfg.compile and agent is None and self.learning_starts < self.end_step:
+                print(f"[visuomotor] --{cfg.algo}.compile on: the first update runs torch.compile "
+                      f"(10-30 s on a CPU; --{cfg.algo}.compile False turns it off)")
         agent_cls, _ = ALGORITHMS[cfg.algo]
         self.agent = agent if agent is not None else self._make_agent(agent_cls)
         self.replay = replay if replay is not None else self.agent.make_replay(
