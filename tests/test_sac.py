@@ -1,5 +1,6 @@
 import copy
 import math
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -373,6 +374,28 @@ def test_compiled_update_equals_eager(bf16):
     for me, mc in zip(m_eager, m_comp):
         for k in me:
             torch.testing.assert_close(mc[k], me[k], rtol=tol, atol=tol)
+
+
+def test_compile_failure_falls_back_to_eager(monkeypatch):
+    """A compiler that fails on the first call (e.g. no Python headers) leaves a warning and an eager
+    update with the same numbers, not a crashed run."""
+    def failing_compile(fn, **kw):
+        def call(*args):
+            raise RuntimeError("fatal error: Python.h: No such file or directory")
+        return call
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    agents = [_space_agent(compile=c) for c in (True, False)]
+    for agent in agents:
+        agent.seed(3)
+    with pytest.warns(UserWarning, match="Python.h"):
+        m_fallback = agents[0].update(_random_batch(seed=1))
+    m_eager = agents[1].update(_random_batch(seed=1))
+    for k in m_eager:
+        torch.testing.assert_close(m_fallback[k], m_eager[k], rtol=0, atol=0)
+    with warnings.catch_warnings():  # eager from now on: no second attempt, no second warning
+        warnings.simplefilter("error")
+        agents[0].update(_random_batch(seed=2))
 
 
 def test_auto_compile(monkeypatch):

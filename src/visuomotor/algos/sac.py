@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -174,6 +175,30 @@ def cpp_compiler() -> str | None:
     return next((shutil.which(n) for n in names if shutil.which(n)), None)
 
 
+def _compiled_or_eager(fn):
+    """``fn`` (a function of tensors that changes no state) compiled whole by torch.compile. Should the
+    first call fail to compile (a toolchain without Python headers, say), a warning says why and ``fn``
+    runs eager from then on: the call has changed nothing, so it is simply made again."""
+    compiled = torch.compile(fn, fullgraph=True, dynamic=False)
+    state = {"fn": None}
+
+    def call(*args):
+        if state["fn"] is not None:
+            return state["fn"](*args)
+        try:
+            out = compiled(*args)
+        except Exception as e:  # noqa: BLE001 - any compiler failure; fn's own errors recur eagerly
+            reason = (str(e).strip().splitlines() or [""])[0][:200]
+            warnings.warn(f"torch.compile of {fn.__name__} failed ({type(e).__name__}: {reason}); running it "
+                          f"eager (set compile False to skip compiling)", stacklevel=2)
+            state["fn"] = fn
+            return fn(*args)
+        state["fn"] = compiled
+        return out
+
+    return call
+
+
 SAC_PRESETS: dict[str, dict] = {
     "sac": dict(updates_per_step=1, num_critics=2, critic_subset=0, actor_q="min", layer_norm=False),
     "rlpd": dict(updates_per_step=20, num_critics=10, critic_subset=2, actor_q="mean", layer_norm=True),
@@ -276,8 +301,8 @@ class SAC(Agent):
         self.manual_grad = cfg.manual_grad if cfg.manual_grad is not None else cfg.manual_grad_applies()
         if self.manual_grad:
             self._update_fn = self._update_manual
-            compiled = (lambda f: torch.compile(f, fullgraph=True, dynamic=False)) if cfg.compile else (lambda f: f)
-            self._critic_grads, self._policy_grads = compiled(self.critic_grads), compiled(self.policy_grads)
+            wrap = _compiled_or_eager if cfg.compile else (lambda f: f)
+            self._critic_grads, self._policy_grads = wrap(self.critic_grads), wrap(self.policy_grads)
         else:
             self._update_fn = torch.compile(self._update) if cfg.compile else self._update
 
