@@ -409,6 +409,8 @@ def test_auto_compile(monkeypatch):
     assert SACConfig().with_auto_compile(n, cuda).compile is False
     assert SACConfig(compile=False).with_auto_compile(n, cpu).compile is False
     assert SACConfig(compile=True).with_auto_compile(1, cpu).compile is True
+    assert SACConfig(manual_grad=False).with_auto_compile(n, cpu).compile is False  # autograd: not compiled by default
+    assert SACConfig(preset="rlpd").with_auto_compile(n, cpu).compile is False  # LayerNorm critics: autograd
     monkeypatch.setattr(sac_module, "cpp_compiler", lambda: None)
     assert SACConfig().with_auto_compile(n, cpu).compile is False
     with pytest.raises(ValueError, match="C\\+\\+ compiler"):

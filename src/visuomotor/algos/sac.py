@@ -107,8 +107,8 @@ class SACConfig(OffPolicyConfig):
     """torch.compile the update: the hand-derived gradients' two functions, each compiled whole (inductor
     fuses their elementwise work; ~0.75x the eager update's time on a 2-core CPU, after ~15-30 s of
     compiling on the first update), or with manual_grad False the autograd update. None = on for
-    training runs on CPU with at least ``AUTO_COMPILE_UPDATES`` updates where a C++ compiler is found
-    (the training loop decides; an agent built directly stays eager)."""
+    training runs on CPU with at least ``AUTO_COMPILE_UPDATES`` updates of the hand-derived gradients
+    where a C++ compiler is found (the training loop decides; an agent built directly stays eager)."""
     manual_grad: bool | None = None
     """Compute the update's gradients with hand-derived formulas (``SAC._update_manual``) instead of
     autograd: the same losses and gradients up to float rounding (tested against autograd), without
@@ -132,7 +132,9 @@ class SACConfig(OffPolicyConfig):
         pays for itself (see the field)."""
         if self.compile is not None:
             return self
-        on = device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and cpp_compiler() is not None
+        r = self.resolved()
+        hand_derived = r.manual_grad is not False and r.manual_grad_applies()  # (compiling autograd's update was slower)
+        on = device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and hand_derived and cpp_compiler() is not None
         return dataclasses.replace(self, compile=on)
 
     def manual_grad_applies(self) -> bool:
