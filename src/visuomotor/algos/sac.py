@@ -335,12 +335,17 @@ class SAC(Agent):
         hidden layers' float32 master weights are cast once (gradients flow back through the cast)
         and run in bf16; output layers, sampling, log-probs, targets and losses stay float32 (a bf16
         Q output would be rounded to steps of 0.5 at Q = 100, as large as a per-step reward)."""
-        dt = torch.bfloat16 if self.bf16 else torch.float32
+        dt = self.hidden_dtype
         actor_w = _hidden_cast(self.actor.parameters(), dt)
         critic_w = _hidden_cast(self.critic.flat_params(), dt)
         with torch.no_grad():
             target_w = _hidden_cast(self.critic_target.flat_params(), dt)
         return actor_w, critic_w, target_w
+
+    @property
+    def hidden_dtype(self) -> torch.dtype:
+        """The precision the hidden layers compute in (bf16 or float32)."""
+        return torch.bfloat16 if self.bf16 else torch.float32
 
     def target_draws(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The critic target's randomness for a batch of ``n``: the next actions' noise and (RLPD) the
@@ -485,7 +490,7 @@ class SAC(Agent):
         """The gradients of J_Q for the critics' float32 parameters (in ``flat_params`` order), J_Q and
         the mean Q. With J_Q = sum_i 0.5 mean_B (Q_i - y)^2: dJ_Q/dQ_i = (Q_i - y) / B, then back
         through each critic with ``relu_mlp_backward``."""
-        dt = torch.bfloat16 if self.bf16 else torch.float32
+        dt = self.hidden_dtype
         critic_w = _hidden_cast(critic, dt)
         y = self.td_target(reward, bootstrap, next_obs, _hidden_cast(actor, dt), _hidden_cast(target, dt), alpha,
                            eps_next, pick)
@@ -509,7 +514,7 @@ class SAC(Agent):
         ``relu_mlp_backward``."""
         cfg = self.cfg
         b, obs_dim = obs.shape
-        dt = torch.bfloat16 if self.bf16 else torch.float32
+        dt = self.hidden_dtype
         actor_w, critic_w = _hidden_cast(actor, dt), _hidden_cast(critic, dt)
         out, a_inputs = relu_mlp_forward(obs, actor_w)
         mean, log_std = self.actor.head(out)
