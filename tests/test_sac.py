@@ -307,6 +307,19 @@ def _recorded_grads(agent: SAC) -> list[list[torch.Tensor | None]]:
     return record
 
 
+def _assert_same_steps(grads_a, grads_b, metrics_a, metrics_b, tol: float, metric_rtol: float, metric_atol: float):
+    """Two recorded runs moved the same parameters at every optimizer step, with gradients equal to
+    ``tol`` relative to the step's largest, and reported the same metrics."""
+    for step_a, step_b in zip(grads_a, grads_b):
+        assert [g is None for g in step_a] == [g is None for g in step_b]  # the same parameters move
+        for x, y in zip(step_a, step_b):
+            if x is not None:
+                assert (x - y).abs().max() <= tol * x.abs().max() + 1e-9
+    for ma, mb in zip(metrics_a, metrics_b):
+        for k in ma:
+            torch.testing.assert_close(mb[k], ma[k], rtol=metric_rtol, atol=metric_atol)
+
+
 @pytest.mark.parametrize("kw", [dict(bf16=False), dict(bf16=True), dict(simultaneous_update=True),
                                 dict(log_prob_epsilon=1e-6), dict(actor_q="mean", num_critics=3),
                                 dict(autotune_alpha=False, init_alpha=0.2), dict(n_step=3)],
@@ -324,15 +337,7 @@ def test_manual_gradients_equal_autograd(kw):
         runs[manual] = (grads, metrics, agent)
     (g_auto, m_auto, a_auto), (g_man, m_man, a_man) = runs[False], runs[True]
     assert len(g_auto) == len(g_man) == (3 if kw.get("simultaneous_update") else 6)
-    tol = 2e-3 if kw.get("bf16") else 2e-5
-    for step_auto, step_man in zip(g_auto, g_man):
-        assert [g is None for g in step_auto] == [g is None for g in step_man]  # the same parameters move
-        for x, y in zip(step_auto, step_man):
-            if x is not None:
-                assert (x - y).abs().max() <= tol * x.abs().max() + 1e-9
-    for ma, mm in zip(m_auto, m_man):
-        for k in ma:
-            torch.testing.assert_close(mm[k], ma[k], rtol=1e-4, atol=1e-5)
+    _assert_same_steps(g_auto, g_man, m_auto, m_man, 2e-3 if kw.get("bf16") else 2e-5, 1e-4, 1e-5)
     for pa, pm in zip(a_auto.actor.parameters(), a_man.actor.parameters()):
         torch.testing.assert_close(pm, pa, rtol=0, atol=1e-5)
 
@@ -366,14 +371,7 @@ def test_compiled_update_equals_eager(bf16):
     (g_eager, m_eager), (g_comp, m_comp) = runs
     assert len(g_eager) == len(g_comp) == 6
     tol = 2e-2 if bf16 else 1e-5
-    for step_e, step_c in zip(g_eager, g_comp):
-        assert [g is None for g in step_e] == [g is None for g in step_c]
-        for x, y in zip(step_e, step_c):
-            if x is not None:
-                assert (x - y).abs().max() <= tol * x.abs().max() + 1e-9
-    for me, mc in zip(m_eager, m_comp):
-        for k in me:
-            torch.testing.assert_close(mc[k], me[k], rtol=tol, atol=tol)
+    _assert_same_steps(g_eager, g_comp, m_eager, m_comp, tol, tol, tol)
 
 
 def test_compile_failure_falls_back_to_eager(monkeypatch):

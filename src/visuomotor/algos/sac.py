@@ -281,8 +281,10 @@ class SAC(Agent):
         if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
             groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
         self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=self.device.type in ("cpu", "cuda"))
-        self._online = list(self.critic.parameters())
-        self._target = list(self.critic_target.parameters())
+        # parameter lists the update reuses (in ``flat_params`` order, as the gradient functions take them)
+        self._actor_params = list(self.actor.parameters())
+        self._online = self.critic.flat_params()
+        self._target = self.critic_target.flat_params()
         self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
         # the update's noise has its own generators (one per half, so running the halves in two
         # threads draws the same numbers); seeded from torch's global generator
@@ -466,18 +468,18 @@ class SAC(Agent):
         eps_next, pick = self.target_draws(batch.obs.shape[0])
         eps = self.policy_noise_like(batch.action)
         alpha = self.log_alpha.exp()
-        critic = self.critic.flat_params()
+        actor, critic = self._actor_params, self._online
         grads, critic_loss, q_mean = self._critic_grads(
             batch.obs, batch.action, batch.reward, batch.bootstrap_discount(cfg.gamma), batch.next_obs,
-            list(self.actor.parameters()), critic, self._target, alpha, eps_next, pick)
+            actor, critic, self._target, alpha, eps_next, pick)
         for p, g in zip(critic, grads):
             p.grad = g
         if not cfg.simultaneous_update:  # Algorithm 1: the policy against the stepped critics
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
         grads, alpha_grad, actor_loss, alpha_loss, entropy = self._policy_grads(
-            batch.obs, list(self.actor.parameters()), critic, alpha, self.log_alpha, eps)
-        for p, g in zip(self.actor.parameters(), grads):
+            batch.obs, actor, critic, alpha, self.log_alpha, eps)
+        for p, g in zip(actor, grads):
             p.grad = g
         if cfg.autotune_alpha:
             self.log_alpha.grad = alpha_grad

@@ -328,11 +328,11 @@ class OffPolicyTrainer(Trainer):
         offset = cfg.steps if self.finetune else 0
         self.end_step = offset + cfg.online_steps if self.finetune else cfg.steps
         self.learning_starts = offset + self.algo_cfg.learning_starts
-        if hasattr(self.algo_cfg, "with_auto_compile"):  # compile None: on for long CPU runs (SAC)
+        if agent is None and hasattr(self.algo_cfg, "with_auto_compile"):  # compile None: on for long CPU runs (SAC)
             acfg = self.algo_cfg.resolved(cfg.env)
             updates = max(0, self.end_step - self.learning_starts) // acfg.update_every * acfg.updates_per_step
             self.algo_cfg = self.algo_cfg.with_auto_compile(updates, self.device)
-            if self.algo_cfg.compile and agent is None and self.learning_starts < self.end_step:
+            if self.algo_cfg.compile and self.learning_starts < self.end_step:
                 print(f"[visuomotor] --{cfg.algo}.compile on: the first update runs torch.compile "
                       f"(10-30 s on a CPU; --{cfg.algo}.compile False turns it off)")
         agent_cls, _ = ALGORITHMS[cfg.algo]
