@@ -9,6 +9,11 @@ env step, 5000 uniform-random warm-up steps, automatic temperature toward -|A| f
 repeat 1, the same visuomotor env and the same evaluation: every 10k steps, 10 deterministic
 episodes whose seeds are the same for both libraries. Each run writes one CSV (step,
 mean_return, train_seconds) where train_seconds excludes evaluation time.
+
+``table`` prints, per env, the eval return at each step (mean ± std over seeds, mean training minutes),
+then the two libraries compared over seeds with 95% bootstrap CIs: at equal steps (the mean over a
+range of evaluations, per seed) and at equal training time (the last evaluation within a budget of
+minutes, over the seeds that ran under the same conditions: two runs at a time, one thread each).
 """
 
 from __future__ import annotations
@@ -47,39 +52,72 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
               env_id, seed, steps, eval_every, threads, out)
 
 
-def curve_summary(env: str, lo: int = 10_000, hi: int = 50_000, a: str = "ours", b: str = "sb3") -> str:
-    """Per seed, the mean eval return over the evaluations at steps lo..hi (seeds that have them all);
-    the difference of the two libraries' means with a 95% bootstrap CI over seeds, and the
-    probability that a seed of ``a`` beats a seed of ``b`` (ties count half)."""
+def _per_seed(lib: str, env: str) -> dict[int, dict[int, tuple[float, float]]]:
+    """One lib's runs on ``env``: seed -> step -> (mean eval return, train seconds)."""
     import csv
 
+    runs: dict[int, dict[int, tuple[float, float]]] = {}
+    for path in sorted(RESULTS.glob(f"{lib}__{env.replace('/', '-')}__s*.csv")):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                runs.setdefault(int(r["seed"]), {})[int(r["step"])] = (float(r["mean_return"]),
+                                                                       float(r["train_seconds"]))
+    return runs
+
+
+def _compare(x, y, a: str, b: str) -> str:
+    """Means of two sets of per-seed values, their difference with a 95% bootstrap CI over seeds, and
+    P(a seed of ``a`` beats a seed of ``b``) (ties count half)."""
     import numpy as np
 
-    want = set(range(lo, hi + 1, 10_000))
-    per: dict[str, list[float]] = {a: [], b: []}
-    for lib in per:
-        for path in sorted(RESULTS.glob(f"{lib}__{env.replace('/', '-')}__s*.csv")):
-            with open(path, newline="") as f:
-                rows = {int(r["step"]): float(r["mean_return"]) for r in csv.DictReader(f)}
-            if want <= rows.keys():
-                per[lib].append(float(np.mean([rows[s] for s in sorted(want)])))
-    x, y = np.array(per[a]), np.array(per[b])
-    if len(x) < 2 or len(y) < 2:
-        return f"{env}: too few complete seeds for a summary"
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     rng = np.random.default_rng(0)
     boot = [rng.choice(x, len(x)).mean() - rng.choice(y, len(y)).mean() for _ in range(10_000)]
     lo_ci, hi_ci = np.percentile(boot, [2.5, 97.5])
     p = float(np.mean([(xi > yi) + 0.5 * (xi == yi) for xi in x for yi in y]))
-    return (f"{env}: mean eval return over {lo}-{hi} steps, {a} {x.mean():.0f} (n={len(x)}) vs {b} {y.mean():.0f} "
-            f"(n={len(y)}): difference {x.mean() - y.mean():+.0f}, 95% bootstrap CI [{lo_ci:.0f}, {hi_ci:.0f}], "
-            f"P({a} seed > {b} seed) {p:.2f}")
+    return (f"{a} {x.mean():.0f} (n={len(x)}) vs {b} {y.mean():.0f} (n={len(y)}): difference "
+            f"{x.mean() - y.mean():+.0f}, 95% bootstrap CI [{lo_ci:.0f}, {hi_ci:.0f}], P({a} seed > {b} seed) {p:.2f}")
+
+
+def curve_summary(env: str, lo: int = 10_000, hi: int = 50_000, a: str = "ours", b: str = "sb3") -> str:
+    """Per seed, the mean eval return over the evaluations at steps lo..hi (seeds that have them all),
+    compared between the two libraries (``_compare``)."""
+    import numpy as np
+
+    want = range(lo, hi + 1, 10_000)
+    per = {lib: [float(np.mean([rows[s][0] for s in want])) for rows in _per_seed(lib, env).values()
+                 if set(want) <= rows.keys()] for lib in (a, b)}
+    if len(per[a]) < 2 or len(per[b]) < 2:
+        return f"{env}: too few complete seeds for a summary"
+    return f"{env}: mean eval return over {lo}-{hi} steps, " + _compare(per[a], per[b], a, b)
+
+
+def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3") -> str:
+    """Returns at equal training time: per seed (of ``seeds``, which should have run under the same
+    conditions), the eval return of the last evaluation reached within ``minutes`` of training time
+    (evaluation excluded), compared between the two libraries; a run that stopped before ``minutes``
+    counts with its last evaluation."""
+    reached = {}  # lib -> [(step, return) of the last evaluation within the budget, per seed]
+    for lib in (a, b):
+        runs = _per_seed(lib, env)
+        reached[lib] = [max((step, ret) for step, (ret, t) in runs[seed].items() if t <= minutes * 60)
+                        for seed in seeds if seed in runs]
+    if len(reached[a]) < 2 or len(reached[b]) < 2:
+        return f"{env}: too few seeds for a summary at {minutes:g} min"
+    where = ", ".join(f"{lib} at {min(r)[0]}-{max(r)[0]} steps" for lib, r in reached.items())
+    return (f"{env}: eval return after {minutes:g} training minutes (seeds {min(seeds)}-{max(seeds)}; {where}), "
+            + _compare([ret for _, ret in reached[a]], [ret for _, ret in reached[b]], a, b))
 
 
 def table() -> None:
     print_table(RESULTS)
     print()
-    print(curve_summary("dmc/cartpole-swingup"))
+    for lo, hi in [(10_000, 50_000), (60_000, 100_000), (100_000, 100_000), (10_000, 100_000)]:
+        print(curve_summary("dmc/cartpole-swingup", lo, hi))
     print(curve_summary("dmc/walker-walk", 10_000, 100_000))
+    # equal training time, over the runs made two at a time with one thread each (sessions 10-11)
+    for minutes in (6, 12):
+        print(time_summary("dmc/cartpole-swingup", minutes, range(3, 10)))
 
 
 def main() -> None:
