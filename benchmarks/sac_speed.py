@@ -80,6 +80,7 @@ VARIANTS = {  # (compile pinned: left unset, a run of 20k+ updates would compile
     "bf16-autograd": {"bf16": True, "manual_grad": False, "compile": False},
     "bf16-tf1": {"bf16": True, "simultaneous_update": True, "compile": False},
     "bf16-compile": {"bf16": True, "compile": True},
+    "fp32-compile": {"bf16": False, "compile": True},  # the long-run default where the CPU lacks native bf16
 }
 
 
