@@ -28,6 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _learning import eval_rows, learn_sb3, print_table, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sac_learning"
+OURS_VARIANTS = {  # --lib name -> SACConfig fields beside the defaults
+    "ours": {},
+    "ours-fp32": {"bf16": False},
+    "ours-sb3eps": {"log_prob_epsilon": 1e-6},  # SB3's (and the authors' first code's) tanh correction
+}
 
 
 def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path, **sac_kw) -> None:
@@ -124,7 +129,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--lib", choices=["ours", "ours-fp32", "sb3"], required=True)
+    r.add_argument("--lib", choices=list(OURS_VARIANTS) + ["sb3"], required=True)
     r.add_argument("--env", default="dmc/cartpole-swingup")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--steps", type=int, default=100_000)
@@ -140,8 +145,7 @@ def main() -> None:
     if args.lib == "sb3":
         run_sb3(args.env, args.seed, args.steps, args.eval_every, args.threads, out)
     else:
-        extra = {"bf16": False} if args.lib == "ours-fp32" else {}
-        run_ours(args.env, args.seed, args.steps, args.eval_every, args.threads, out, **extra)
+        run_ours(args.env, args.seed, args.steps, args.eval_every, args.threads, out, **OURS_VARIANTS[args.lib])
     print(f"wrote {out}", file=sys.stderr)
 
 
