@@ -35,14 +35,18 @@ OURS_VARIANTS = {  # --lib name -> SACConfig fields beside the defaults
 }
 
 
-def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path, **sac_kw) -> None:
+def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path,
+             keep: Path | None = None, **sac_kw) -> None:
+    """Train our SAC; ``keep``: keep the run directory there (episodes, logs, a checkpoint at every
+    evaluation) instead of a temporary one."""
     from visuomotor import SACConfig, TrainConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
+        run = keep or Path(tmp) / "run"
         train(TrainConfig(env=env_id, algo="sac", steps=steps, seed=seed, run_dir=run, eval_every=eval_every,
-                          eval_episodes=10, video=False, checkpoint_every=steps, threads=threads,
-                          progress=False, device="cpu", sac=SACConfig(learning_starts=5000, **sac_kw)))
+                          eval_episodes=10, video=False, checkpoint_every=eval_every if keep else steps,
+                          threads=threads, progress=False, device="cpu",
+                          sac=SACConfig(learning_starts=5000, **sac_kw)))
         rows = eval_rows(run, out.stem.split("__")[0], env_id, seed)
     write_rows(out, rows)
 
@@ -135,6 +139,7 @@ def main() -> None:
     r.add_argument("--steps", type=int, default=100_000)
     r.add_argument("--eval-every", type=int, default=10_000)
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--keep", type=Path, default=None, help="(ours) keep the run directory at this path")
     sub.add_parser("table")
     args = p.parse_args()
     if args.cmd == "table":
@@ -145,7 +150,8 @@ def main() -> None:
     if args.lib == "sb3":
         run_sb3(args.env, args.seed, args.steps, args.eval_every, args.threads, out)
     else:
-        run_ours(args.env, args.seed, args.steps, args.eval_every, args.threads, out, **OURS_VARIANTS[args.lib])
+        run_ours(args.env, args.seed, args.steps, args.eval_every, args.threads, out, args.keep,
+                 **OURS_VARIANTS[args.lib])
     print(f"wrote {out}", file=sys.stderr)
 
 
