@@ -33,14 +33,24 @@ def eval_rows(run: Path, lib: str, env: str, seed: int, step: Callable[[int], in
                 for r in csv.DictReader(f)]
 
 
-def read_results(results: Path) -> dict[tuple[str, str], dict[int, list[tuple[float, float]]]]:
-    """Every CSV in ``results``: (env, lib) -> step -> [(mean_return, train_seconds) per seed]."""
-    runs: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
+def read_seeds(results: Path) -> dict[tuple[str, str], dict[int, dict[int, tuple[float, float]]]]:
+    """Every CSV in ``results``: (env, lib) -> seed -> step -> (mean_return, train_seconds)."""
+    runs: dict[tuple[str, str], dict[int, dict[int, tuple[float, float]]]] = {}
     for path in sorted(results.glob("*.csv")):
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
-                runs.setdefault((r["env"], r["lib"]), {}).setdefault(int(r["step"]), []).append(
-                    (float(r["mean_return"]), float(r["train_seconds"])))
+                runs.setdefault((r["env"], r["lib"]), {}).setdefault(int(r["seed"]), {})[int(r["step"])] = (
+                    float(r["mean_return"]), float(r["train_seconds"]))
+    return runs
+
+
+def read_results(results: Path) -> dict[tuple[str, str], dict[int, list[tuple[float, float]]]]:
+    """Every CSV in ``results``: (env, lib) -> step -> [(mean_return, train_seconds) per seed]."""
+    runs: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
+    for key, seeds in read_seeds(results).items():
+        for by_step in seeds.values():
+            for step, value in by_step.items():
+                runs.setdefault(key, {}).setdefault(step, []).append(value)
     return runs
 
 

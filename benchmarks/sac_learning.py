@@ -25,7 +25,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import eval_rows, learn_sb3, print_table, write_rows  # noqa: E402
+from _learning import eval_rows, learn_sb3, print_table, read_seeds, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sac_learning"
 OURS_VARIANTS = {  # --lib name -> SACConfig fields beside the defaults
@@ -61,19 +61,6 @@ def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, o
               env_id, seed, steps, eval_every, threads, out)
 
 
-def _per_seed(lib: str, env: str) -> dict[int, dict[int, tuple[float, float]]]:
-    """One lib's runs on ``env``: seed -> step -> (mean eval return, train seconds)."""
-    import csv
-
-    runs: dict[int, dict[int, tuple[float, float]]] = {}
-    for path in sorted(RESULTS.glob(f"{lib}__{env.replace('/', '-')}__s*.csv")):
-        with open(path, newline="") as f:
-            for r in csv.DictReader(f):
-                runs.setdefault(int(r["seed"]), {})[int(r["step"])] = (float(r["mean_return"]),
-                                                                       float(r["train_seconds"]))
-    return runs
-
-
 def _compare(x, y, a: str, b: str) -> str:
     """Means of two sets of per-seed values, their difference with a 95% bootstrap CI over seeds, and
     P(a seed of ``a`` beats a seed of ``b``) (ties count half)."""
@@ -94,7 +81,7 @@ def curve_summary(env: str, lo: int = 10_000, hi: int = 50_000, a: str = "ours",
     import numpy as np
 
     want = range(lo, hi + 1, 10_000)
-    per = {lib: [float(np.mean([rows[s][0] for s in want])) for rows in _per_seed(lib, env).values()
+    per = {lib: [float(np.mean([rows[s][0] for s in want])) for rows in read_seeds(RESULTS).get((env, lib), {}).values()
                  if set(want) <= rows.keys()] for lib in (a, b)}
     if len(per[a]) < 2 or len(per[b]) < 2:
         return f"{env}: too few complete seeds for a summary"
@@ -108,7 +95,7 @@ def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3
     counts with its last evaluation."""
     reached = {}  # lib -> [(step, return) of the last evaluation within the budget, per seed]
     for lib in (a, b):
-        runs = _per_seed(lib, env)
+        runs = read_seeds(RESULTS).get((env, lib), {})
         reached[lib] = [max((step, ret) for step, (ret, t) in runs[seed].items() if t <= minutes * 60)
                         for seed in seeds if seed in runs]
     if len(reached[a]) < 2 or len(reached[b]) < 2:
