@@ -75,29 +75,47 @@ def _compare(x, y, a: str, b: str) -> str:
             f"{x.mean() - y.mean():+.0f}, 95% bootstrap CI [{lo_ci:.0f}, {hi_ci:.0f}], P({a} seed > {b} seed) {p:.2f}")
 
 
-def curve_summary(env: str, lo: int = 10_000, hi: int = 50_000, a: str = "ours", b: str = "sb3") -> str:
-    """Per seed, the mean eval return over the evaluations at steps lo..hi (seeds that have them all),
-    compared between the two libraries (``_compare``)."""
+def per_seed(runs, env: str, lib: str, lo: int, hi: int) -> dict[int, float]:
+    """Seed -> the mean eval return over the evaluations at steps lo..hi, for the seeds that have them all."""
     import numpy as np
 
     want = range(lo, hi + 1, 10_000)
-    per = {lib: [float(np.mean([rows[s][0] for s in want])) for rows in read_seeds(RESULTS).get((env, lib), {}).values()
-                 if set(want) <= rows.keys()] for lib in (a, b)}
+    return {seed: float(np.mean([rows[s][0] for s in want]))
+            for seed, rows in sorted(runs.get((env, lib), {}).items()) if set(want) <= rows.keys()}
+
+
+def curve_summary(env: str, lo: int = 10_000, hi: int = 50_000, a: str = "ours", b: str = "sb3",
+                  runs=None) -> str:
+    """Per seed, the mean eval return over the evaluations at steps lo..hi (seeds that have them all),
+    compared between the two libraries (``_compare``). ``runs``: ``read_seeds(RESULTS)``, read here if None."""
+    runs = read_seeds(RESULTS) if runs is None else runs
+    per = {lib: list(per_seed(runs, env, lib, lo, hi).values()) for lib in (a, b)}
     if len(per[a]) < 2 or len(per[b]) < 2:
         return f"{env}: too few complete seeds for a summary"
     return f"{env}: mean eval return over {lo}-{hi} steps, " + _compare(per[a], per[b], a, b)
 
 
-def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3") -> str:
+def seed_listing(env: str, lo: int, hi: int, libs=("ours", "sb3"), runs=None) -> str:
+    """Each seed's mean eval return over lo..hi, per lib, lowest first (where the spread is)."""
+    runs = read_seeds(RESULTS) if runs is None else runs
+    out = [f"{env}: per seed, mean eval return over {lo}-{hi} steps, lowest first"]
+    for lib in libs:
+        vals = sorted(per_seed(runs, env, lib, lo, hi).items(), key=lambda kv: kv[1])
+        out.append(f"  {lib} (n={len(vals)}): " + ", ".join(f"s{seed} {v:.0f}" for seed, v in vals))
+    return "\n".join(out)
+
+
+def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3", runs=None) -> str:
     """Returns at equal training time: per seed (of ``seeds``, which should have run under the same
     conditions), the eval return of the last evaluation reached within ``minutes`` of training time
     (evaluation excluded), compared between the two libraries; a run that stopped before ``minutes``
     counts with its last evaluation."""
+    runs = read_seeds(RESULTS) if runs is None else runs
     reached = {}  # lib -> [(step, return) of the last evaluation within the budget, per seed]
     for lib in (a, b):
-        runs = read_seeds(RESULTS).get((env, lib), {})
-        reached[lib] = [max((step, ret) for step, (ret, t) in runs[seed].items() if t <= minutes * 60)
-                        for seed in seeds if seed in runs]
+        by_seed = runs.get((env, lib), {})
+        reached[lib] = [max((step, ret) for step, (ret, t) in by_seed[seed].items() if t <= minutes * 60)
+                        for seed in seeds if seed in by_seed]
     if len(reached[a]) < 2 or len(reached[b]) < 2:
         return f"{env}: too few seeds for a summary at {minutes:g} min"
     where = ", ".join(f"{lib} at {min(r)[0]}-{max(r)[0]} steps" for lib, r in reached.items())
@@ -108,12 +126,14 @@ def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3
 def table() -> None:
     print_table(RESULTS)
     print()
+    runs = read_seeds(RESULTS)
     for lo, hi in [(10_000, 50_000), (60_000, 100_000), (100_000, 100_000), (10_000, 100_000)]:
-        print(curve_summary("dmc/cartpole-swingup", lo, hi))
-    print(curve_summary("dmc/walker-walk", 10_000, 100_000))
-    # equal training time, over the runs made two at a time with one thread each (sessions 10-11)
+        print(curve_summary("dmc/cartpole-swingup", lo, hi, runs=runs))
+    print(curve_summary("dmc/walker-walk", 10_000, 100_000, runs=runs))
+    # equal training time, over the runs made two at a time with one thread each (sessions 10-12)
     for minutes in (6, 12):
-        print(time_summary("dmc/cartpole-swingup", minutes, range(3, 10)))
+        print(time_summary("dmc/cartpole-swingup", minutes, range(3, 10), runs=runs))
+    print(seed_listing("dmc/cartpole-swingup", 60_000, 100_000, ("ours", "ours-fp32", "ours-sb3eps", "sb3"), runs))
 
 
 def main() -> None:
