@@ -78,11 +78,12 @@ def print_table(results: Path) -> None:
 
 
 def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_every: int, threads: int,
-              out: Path) -> None:
+              out: Path, keep: Path | None = None) -> None:
     """Train ``make_model(env)`` (an SB3 model) for ``steps`` env steps on visuomotor's env, evaluating
     as our runs do: at step 0 and at every multiple of ``eval_every``, 10 deterministic episodes with
     the same seeds, on an eval env seeded seed + 1; train_seconds exclude evaluation. One CSV row per
-    evaluation, written as it happens."""
+    evaluation, written as it happens. ``keep``: save the trained model there (``model.zip``, SB3's
+    format, without the replay buffer)."""
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -128,4 +129,7 @@ def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_eve
                 self.evaluate_now(self.num_timesteps)
             return True
 
-    make_model(env).learn(total_timesteps=steps, callback=EvalClock())
+    model = make_model(env).learn(total_timesteps=steps, callback=EvalClock())
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        model.save(keep / "model.zip")

@@ -3,6 +3,7 @@
     python benchmarks/sac_learning.py run --lib ours --env dmc/cartpole-swingup --seed 0 [--steps 100000]
     python benchmarks/sac_learning.py run --lib sb3  --env dmc/cartpole-swingup --seed 0
     python benchmarks/sac_learning.py table            # summarize benchmarks/results/sac_learning/*.csv
+    python benchmarks/sac_learning.py inspect DIR...   # what runs kept with --keep DIR do (cartpole-swingup)
 
 Identical settings for both: 2x256 MLPs, batch 256, lr 3e-4, gamma 0.99, tau 0.005, one update per
 env step, 5000 uniform-random warm-up steps, automatic temperature toward -|A| from alpha 1, action
@@ -37,8 +38,8 @@ OURS_VARIANTS = {  # --lib name -> SACConfig fields beside the defaults
 
 def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path,
              keep: Path | None = None, **sac_kw) -> None:
-    """Train our SAC; ``keep``: keep the run directory there (episodes, logs, a checkpoint at every
-    evaluation) instead of a temporary one."""
+    """Train our SAC; ``keep``: keep the run directory there (episodes, logs, checkpoints saved at every
+    evaluation: latest.pt and best.pt) instead of a temporary one."""
     from visuomotor import SACConfig, TrainConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,14 +52,15 @@ def run_ours(env_id: str, seed: int, steps: int, eval_every: int, threads: int, 
     write_rows(out, rows)
 
 
-def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path) -> None:
+def run_sb3(env_id: str, seed: int, steps: int, eval_every: int, threads: int, out: Path,
+            keep: Path | None = None) -> None:
     from stable_baselines3 import SAC as SB3SAC
 
     learn_sb3(lambda env: SB3SAC("MlpPolicy", env, learning_rate=3e-4, buffer_size=1_000_000, learning_starts=5000,
                                  batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
                                  ent_coef="auto", policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu",
                                  verbose=0),
-              env_id, seed, steps, eval_every, threads, out)
+              env_id, seed, steps, eval_every, threads, out, keep)
 
 
 def _compare(x, y, a: str, b: str) -> str:
@@ -123,6 +125,63 @@ def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3
             + _compare([ret for _, ret in reached[a]], [ret for _, ret in reached[b]], a, b))
 
 
+def _kept_policy(path: Path):
+    """(label, policy with act(obs, explore)) from a kept run: ours (a run directory, its latest
+    checkpoint) or SB3's (a folder with model.zip)."""
+    if (path / "model.zip").is_file():
+        from stable_baselines3 import SAC as SB3SAC
+
+        model = SB3SAC.load(path / "model.zip", device="cpu")
+
+        class Policy:
+            def act(self, obs, explore):
+                return model.predict(obs, deterministic=not explore)[0]
+
+        return f"sb3 {path.name}", Policy()
+    if (path / "config.yaml").is_file():
+        from visuomotor.evaluate import load_agent
+
+        agent, _, step = load_agent(path)
+        return f"ours {path.name} (step {step})", agent
+    raise SystemExit(f"{path} is neither a kept run of ours (config.yaml) nor of SB3 (model.zip)")
+
+
+def inspect(paths: list[Path], episodes: int = 3) -> None:
+    """What a kept cartpole-swingup policy does, acting deterministically: per run, over ``episodes``
+    episodes, the return, the step the pole first comes within ~18 degrees of upright (cos > 0.95),
+    and after that step the fraction of steps it stays there, the mean |cart position| (the reward's
+    centered factor is (1 + 10^-(x/2)^2) / 2: 0.91 at |x| = 0.6, 0.72 at 1.2), the final |cart
+    position|, the mean |action| and the mean reward per step."""
+    import numpy as np
+
+    from visuomotor import make_env
+
+    env = make_env("dmc/cartpole-swingup", seed=0)
+    print("| run | return | swing-up step | upright after | mean abs x after | final abs x | mean abs u after "
+          "| reward/step after |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        label, policy = _kept_policy(path)
+        rows = []
+        for ep in range(episodes):
+            obs, _ = env.reset(seed=10_000 + ep)
+            xs, coss, acts, rews = [], [], [], []
+            done = False
+            while not done:
+                a = policy.act(obs, explore=False)
+                obs, r, terminated, truncated, _ = env.step(a)
+                xs.append(obs[0]), coss.append(obs[1]), acts.append(float(np.abs(a).mean())), rews.append(r)
+                done = terminated or truncated
+            up = np.asarray(coss) > 0.95
+            k = int(np.argmax(up)) if up.any() else len(up)
+            after = slice(k, None)
+            rows.append([sum(rews), k, up[after].mean() if up.any() else 0.0,
+                         np.abs(xs[after]).mean() if up.any() else np.nan, abs(xs[-1]),
+                         np.mean(acts[after]) if up.any() else np.nan, np.mean(rews[after]) if up.any() else np.nan])
+        m = np.nanmean(np.asarray(rows, dtype=float), axis=0)
+        print(f"| {label} | {m[0]:.1f} | {m[1]:.0f} | {m[2]:.3f} | {m[3]:.2f} | {m[4]:.2f} | {m[5]:.2f} | {m[6]:.3f} |")
+
+
 def table() -> None:
     print_table(RESULTS)
     print()
@@ -146,16 +205,23 @@ def main() -> None:
     r.add_argument("--steps", type=int, default=100_000)
     r.add_argument("--eval-every", type=int, default=10_000)
     r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--keep", type=Path, default=None, help="(ours) keep the run directory at this path")
+    r.add_argument("--keep", type=Path, default=None,
+                   help="keep the run there: ours its run directory, SB3 its trained model (model.zip)")
     sub.add_parser("table")
+    i = sub.add_parser("inspect", help="what kept cartpole-swingup policies do (see inspect())")
+    i.add_argument("paths", type=Path, nargs="+", help="--keep folders of ours or SB3")
+    i.add_argument("--episodes", type=int, default=3)
     args = p.parse_args()
     if args.cmd == "table":
         table()
         return
+    if args.cmd == "inspect":
+        inspect(args.paths, args.episodes)
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{args.lib}__{args.env.replace('/', '-')}__s{args.seed}.csv"
     if args.lib == "sb3":
-        run_sb3(args.env, args.seed, args.steps, args.eval_every, args.threads, out)
+        run_sb3(args.env, args.seed, args.steps, args.eval_every, args.threads, out, args.keep)
     else:
         run_ours(args.env, args.seed, args.steps, args.eval_every, args.threads, out, args.keep,
                  **OURS_VARIANTS[args.lib])
