@@ -83,7 +83,7 @@ def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_eve
     as our runs do: at step 0 and at every multiple of ``eval_every``, 10 deterministic episodes with
     the same seeds, on an eval env seeded seed + 1; train_seconds exclude evaluation. One CSV row per
     evaluation, written as it happens. ``keep``: save the trained model there (``model.zip``, SB3's
-    format, without the replay buffer)."""
+    format, without the replay buffer) and, for SAC, the temperature at each evaluation (``alpha.csv``)."""
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -119,6 +119,11 @@ def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_eve
                          "mean_return": res.summary()["mean_return"],
                          "train_seconds": time.perf_counter() - self.t0 - self.eval_seconds})
             write_rows(out, rows)
+            log_alpha = getattr(self.model, "log_ent_coef", None)  # SAC's learned temperature
+            if keep is not None and log_alpha is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                with open(keep / "alpha.csv", "a") as f:
+                    f.write(("step,alpha\n" if step == 0 else "") + f"{step},{float(log_alpha.detach().exp()):.6g}\n")
             self.next_eval = (step // eval_every + 1) * eval_every
 
         def _on_training_start(self) -> None:
