@@ -108,21 +108,33 @@ def seed_listing(env: str, lo: int, hi: int, libs=("ours", "sb3"), runs=None) ->
 
 
 def time_summary(env: str, minutes: float, seeds, a: str = "ours", b: str = "sb3", runs=None) -> str:
-    """Returns at equal training time: per seed (of ``seeds``, which should have run under the same
-    conditions), the eval return of the last evaluation reached within ``minutes`` of training time
-    (evaluation excluded), compared between the two libraries; a run that stopped before ``minutes``
-    counts with its last evaluation."""
+    """Returns at equal training time: per seed (of ``seeds`` those both libraries ran, which should have
+    run under the same conditions), the eval return of the last evaluation reached within ``minutes``
+    of training time (evaluation excluded), compared between the two libraries; a run that stopped
+    before ``minutes`` counts with its last evaluation."""
     runs = read_seeds(RESULTS) if runs is None else runs
+    both = [seed for seed in seeds if all(seed in runs.get((env, lib), {}) for lib in (a, b))]
     reached = {}  # lib -> [(step, return) of the last evaluation within the budget, per seed]
     for lib in (a, b):
         by_seed = runs.get((env, lib), {})
         reached[lib] = [max((step, ret) for step, (ret, t) in by_seed[seed].items() if t <= minutes * 60)
-                        for seed in seeds if seed in by_seed]
-    if len(reached[a]) < 2 or len(reached[b]) < 2:
+                        for seed in both]
+    if len(both) < 2:
         return f"{env}: too few seeds for a summary at {minutes:g} min"
     where = ", ".join(f"{lib} at {min(r)[0]}-{max(r)[0]} steps" for lib, r in reached.items())
-    return (f"{env}: eval return after {minutes:g} training minutes (seeds {min(seeds)}-{max(seeds)}; {where}), "
+    return (f"{env}: eval return after {minutes:g} training minutes (seeds {_ranges(both)}; {where}), "
             + _compare([ret for _, ret in reached[a]], [ret for _, ret in reached[b]], a, b))
+
+
+def _ranges(seeds) -> str:
+    """[3, 4, 5, 8] -> '3-5, 8'."""
+    out, seeds = [], sorted(seeds)
+    for s in seeds:
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return ", ".join(f"{lo}-{hi}" if hi > lo else f"{lo}" for lo, hi in out)
 
 
 def _kept_policy(path: Path):
@@ -189,9 +201,10 @@ def table() -> None:
     for lo, hi in [(10_000, 50_000), (60_000, 100_000), (100_000, 100_000), (10_000, 100_000)]:
         print(curve_summary("dmc/cartpole-swingup", lo, hi, runs=runs))
     print(curve_summary("dmc/walker-walk", 10_000, 100_000, runs=runs))
-    # equal training time, over the runs made two at a time with one thread each (sessions 10-12)
-    for minutes in (6, 12):
-        print(time_summary("dmc/cartpole-swingup", minutes, range(3, 10), runs=runs))
+    # equal training time, over the runs made two at a time with one thread each (seeds 3 on, sessions
+    # 10-12; each seed's pair on the same VM)
+    for minutes in (6, 12, 24):
+        print(time_summary("dmc/cartpole-swingup", minutes, range(3, 100), runs=runs))
     print(seed_listing("dmc/cartpole-swingup", 60_000, 100_000, ("ours", "ours-fp32", "ours-sb3eps", "sb3"), runs))
 
 
