@@ -77,6 +77,16 @@ def print_table(results: Path) -> None:
             print(f"| {s} | " + " | ".join(cells) + " |")
 
 
+class SB3Policy:
+    """An SB3 model behind our policy interface (``act(obs, explore)``; deterministic when not exploring)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def act(self, obs, explore):
+        return self.model.predict(obs, deterministic=not explore)[0]
+
+
 def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_every: int, threads: int,
               out: Path, keep: Path | None = None) -> None:
     """Train ``make_model(env)`` (an SB3 model) for ``steps`` env steps on visuomotor's env, evaluating
@@ -93,13 +103,6 @@ def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_eve
     torch.set_num_threads(threads)
     env, eval_env = make_env(env_id, seed=seed), make_env(env_id, seed=seed + 1)
 
-    class Policy:
-        def __init__(self, model):
-            self.model = model
-
-        def act(self, obs, explore):
-            return self.model.predict(obs, deterministic=not explore)[0]
-
     rows: list[dict] = []
 
     class EvalClock(BaseCallback):
@@ -112,7 +115,7 @@ def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_eve
 
         def evaluate_now(self, step: int) -> None:
             t = time.perf_counter()
-            res = evaluate(Policy(self.model), eval_env, 10, seed=seed, round_index=self.round)
+            res = evaluate(SB3Policy(self.model), eval_env, 10, seed=seed, round_index=self.round)
             self.round += 1
             self.eval_seconds += time.perf_counter() - t
             rows.append({"lib": "sb3", "env": env_id, "seed": seed, "step": step,

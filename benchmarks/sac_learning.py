@@ -26,7 +26,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _learning import eval_rows, learn_sb3, print_table, read_seeds, write_rows  # noqa: E402
+from _learning import SB3Policy, eval_rows, learn_sb3, print_table, read_seeds, write_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sac_learning"
 OURS_VARIANTS = {  # --lib name -> SACConfig fields beside the defaults
@@ -143,13 +143,7 @@ def _kept_policy(path: Path):
     if (path / "model.zip").is_file():
         from stable_baselines3 import SAC as SB3SAC
 
-        model = SB3SAC.load(path / "model.zip", device="cpu")
-
-        class Policy:
-            def act(self, obs, explore):
-                return model.predict(obs, deterministic=not explore)[0]
-
-        return f"sb3 {path.name}", Policy()
+        return f"sb3 {path.name}", SB3Policy(SB3SAC.load(path / "model.zip", device="cpu"))
     if (path / "config.yaml").is_file():
         from visuomotor.evaluate import load_agent
 
