@@ -1,6 +1,6 @@
 # visuomotor: the two set-up commands of the README.
 #   make demo   install everything, then train SAC on dmc/cartpole-swingup (~2 min on 2 CPU cores)
-#   make test   install everything (with test extras), then run the test suite
+#   make test   install everything (with test extras), then run the test suite on 2 processes (pytest-xdist)
 .PHONY: setup setup-test demo test bench
 
 DEMO_STEPS ?= 15000
@@ -16,7 +16,7 @@ demo: setup
 		--action-repeat 8 --sac.learning-starts 1000 --eval-every 2500 --eval-episodes 5
 
 test: setup-test
-	.venv/bin/python -m pytest -q -p no:cacheprovider
+	.venv/bin/python -m pytest -q -p no:cacheprovider -n 2
 
 bench:
 	bash scripts/setup.sh bench

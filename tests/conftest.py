@@ -36,3 +36,16 @@ def random_data_and_bc(tmp_path, env: str, episodes: int, eval_episodes: int):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def require(module: str, reason: str):
+    """Import an optional extra's module for a test. Where it is missing the test skips, except under
+    CI=true: `make test` installs every extra there, so a missing one is a failure, never a skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        import importlib
+
+        try:
+            return importlib.import_module(module)
+        except ImportError as e:
+            pytest.fail(f"{module} is not importable under CI=true ({e}); `make test` installs it: {reason}")
+    return pytest.importorskip(module, reason=reason)

@@ -128,3 +128,18 @@ def test_per_task_settings_follow_the_authors_configs():
     assert resolve_defaults(TrainConfig(env="dmc/dog-walk", algo="drm", drm=DrMConfig(perturb_max=1.0))).drm.perturb_max == 1.0
     with pytest.raises(ValueError, match="perturb_min <= perturb_max"):
         DrMConfig(perturb_min=0.5, perturb_max=0.3).validate()
+
+
+def test_update_measures_the_dormant_ratio_of_the_agents_own_actor():
+    """Units killed in the agent's actor (zero weights and bias) are exactly the dormant ones the update
+    reports: trunk 2 of 8, hidden layers 4 and 5 of 32 each, of 8 + 32 + 32 + 2 units."""
+    agent = _agent()
+    linears = [m for m in agent.actor.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [8, 32, 32, 2]
+    with torch.no_grad():
+        for layer, dead in zip(linears, (2, 4, 5, 0)):
+            layer.weight[:dead] = 0.0
+            layer.bias[:dead] = 0.0
+    m = agent.update(_batch(n=64))
+    assert m["charts/dormant_ratio"].item() == pytest.approx(11 / 74)
+    assert agent.beta.item() == pytest.approx(11 / 74)

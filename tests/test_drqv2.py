@@ -189,3 +189,82 @@ def test_presets_and_per_task_overrides_resolve_before_the_run():
     assert sac.steps == 100_000 and sac.action_repeat == 1 and not sac.pixels
     with pytest.raises(ValueError, match="preset"):
         DrQv2Config(preset="extreme").validate()
+
+
+def test_update_target_and_critic_loss_by_hand_with_fixed_shifts_and_noise():
+    """With the update's shifts and noise drawn beforehand from a copy of its generator: the n-step target
+    y = r0 + g r1 + g^2 r2 + g^3 min_i Qbar_i(h', clip(mu(h') + clip(sigma eps, -c, c))) and
+    J_Q = sum_i mean (Q_i(h, a) - y)^2, exactly."""
+    import copy
+
+    agent = _agent(stddev_schedule="0.4", stddev_clip=0.3)
+    n, g, pad = 8, 0.99, 4
+    rng = torch.Generator().manual_seed(5)
+    r = torch.rand(n, 3, generator=rng)  # the 3 rewards of each sample's n-step window
+    reward = r[:, 0] + g * r[:, 1] + g ** 2 * r[:, 2]
+    batch = FrameBatch(obs=torch.randint(0, 256, (n, 9, 32, 32), generator=rng, dtype=torch.uint8),
+                       action=torch.rand(n, 2, generator=rng) * 2 - 1, reward=reward,
+                       discount=torch.full((n,), g ** 3),
+                       next_obs=torch.randint(0, 256, (n, 9, 32, 32), generator=rng, dtype=torch.uint8))
+    twin = copy.deepcopy(agent)
+    draws = torch.Generator()
+    draws.set_state(agent.noise.get_state())
+    shift_obs = torch.randint(0, 2 * pad + 1, (n, 1, 1, 2), generator=draws)
+    shift_next = torch.randint(0, 2 * pad + 1, (n, 1, 1, 2), generator=draws)
+    eps = torch.randn((n, 2), generator=draws)
+    m = agent.update(batch)
+
+    with torch.no_grad():
+        h = twin.encoder(random_shift(batch.obs.float(), pad, shifts=shift_obs))
+        h_next = twin.encoder(random_shift(batch.next_obs.float(), pad, shifts=shift_next))
+        mu = twin.actor(h_next)
+        a_next = (mu + (0.4 * eps).clamp(-0.3, 0.3)).clamp(-1 + 1e-6, 1 - 1e-6)
+        q_bar = twin.critic_target(h_next, a_next)  # [2, n]
+        y = reward + g ** 3 * torch.minimum(q_bar[0], q_bar[1])
+        q = twin.critic(h, batch.action)
+        loss = (q[0] - y).pow(2).mean() + (q[1] - y).pow(2).mean()
+    torch.testing.assert_close(m["losses/target_q"], y.mean(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(m["losses/critic"], loss, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(m["losses/q_mean"], q.mean(), rtol=0, atol=1e-6)
+
+
+def _marker_offsets(images: torch.Tensor, pad: int) -> torch.Tensor:
+    """(dy, dx) each image's centre marker moved by, from where the brightest pixel landed [B, 2]."""
+    b, _, h, w = images.shape
+    flat = images[:, 0].reshape(b, -1).argmax(1)
+    return torch.stack([flat // w - h // 2, flat % w - w // 2], 1)
+
+
+def test_random_shift_draws_every_offset_independently_per_sample_and_for_obs_and_next_obs(monkeypatch):
+    """Through the agent's update: every offset in [-pad, pad]^2 occurs, each sample draws its own, and
+    the shifts of o and o' are independent."""
+    import visuomotor.algos.drqv2 as drqv2_module
+
+    agent = _agent()
+    n, pad = 2000, 4
+    marker = torch.zeros(n, 9, 32, 32, dtype=torch.uint8)
+    marker[:, :, 16, 16] = 255
+    seen = []
+    real = drqv2_module.random_shift
+
+    def recording(x, p, generator=None, shifts=None):
+        out = real(x, p, generator=generator, shifts=shifts)
+        seen.append(_marker_offsets(out, p))
+        return out
+
+    monkeypatch.setattr(drqv2_module, "random_shift", recording)
+    agent.update(FrameBatch(obs=marker, action=torch.zeros(n, 2), reward=torch.zeros(n),
+                            discount=torch.ones(n), next_obs=marker.clone()))
+    assert len(seen) == 2  # o and o'
+    for off in seen:
+        assert off.abs().max() <= pad
+        pairs, counts = torch.unique(off, dim=0, return_counts=True)
+        assert len(pairs) == (2 * pad + 1) ** 2  # all 81 offsets
+        from scipy import stats
+
+        assert stats.chisquare(counts.numpy()).pvalue > 1e-3  # uniform over the 81
+    same = (seen[0] == seen[1]).all(1).float().mean().item()
+    assert same < 3 / 81  # independent draws agree ~1/81 of the time
+    for axis in range(2):
+        c = np.corrcoef(seen[0][:, axis].numpy(), seen[1][:, axis].numpy())[0, 1]
+        assert abs(c) < 0.1

@@ -6,7 +6,9 @@ import torch
 
 import visuomotor  # noqa: F401  (MUJOCO_GL first)
 
-pytest.importorskip("mujoco_playground")
+from tests.conftest import require  # noqa: E402
+
+require("mujoco_playground", "the playground extra (MuJoCo Playground)")
 
 from tests.conftest import run_cli  # noqa: E402
 from visuomotor.envs import make_env  # noqa: E402

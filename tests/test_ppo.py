@@ -297,6 +297,76 @@ def test_first_minibatch_has_ratio_one_and_adaptive_lr_follows_kl():
     assert agent.lr.item() == pytest.approx(5e-4)
 
 
+def test_loss_and_clipped_gradient_by_hand_on_four_samples():
+    """One minibatch of 4 samples whose probability ratios lie inside and outside [1 - eps, 1 + eps] with
+    advantages of both signs, values clipped and not: surrogate, value loss, entropy and the clipped
+    gradient equal the hand computation."""
+    space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    torch.manual_seed(0)
+    cfg = PPOConfig(epochs=1, num_minibatches=1, num_steps=4, hidden=(8,), lr_schedule="fixed", clip=0.2,
+                    value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.05, advantage_norm="none",
+                    normalize_obs=False, init_noise_std=0.5)
+    agent = PPO(space, act, cfg, "cpu")
+    obs = torch.tensor([[0.1, -0.2], [0.5, 0.3], [-0.4, 0.8], [0.0, 1.0]])
+    actions = torch.tensor([[0.2], [-0.3], [0.5], [0.1]])
+    with torch.no_grad():
+        mean, std = agent.model.distribution(obs)
+        logp = gaussian_log_prob(actions, mean, std)
+        v = agent.model.value(obs)
+    ratio = torch.tensor([0.9, 0.5, 1.5, 1.5])  # inside, below, above, above the clip range
+    adv = torch.tensor([1.0, -1.0, 2.0, -2.0])
+    v_old = v + torch.tensor([0.0, 0.5, -0.1, -1.0])  # |V - V_old| = 0, 0.5, 0.1, 1.0 (clip 0.2)
+    returns = v + torch.tensor([0.3, -0.2, 0.4, 0.7])
+    storage = RolloutStorage(4, 1, 2, 1, "cpu")
+    storage.obs[:, 0], storage.actions[:, 0] = obs, actions
+    storage.log_probs[:, 0] = logp - ratio.log()
+    storage.values[:, 0], storage.returns[:, 0], storage.advantages[:, 0] = v_old, returns, adv
+    storage.mean[:, 0], storage.std[:, 0] = mean, std
+
+    # surrogate: min(r A, clip(r) A) = 0.9, min(-0.5, -0.8) = -0.8 (the lower clip binds),
+    # min(3.0, 2.4) = 2.4 (the upper clip binds), min(-3.0, -2.4) = -3.0 (outside, unclipped)
+    surrogate = -(0.9 - 0.8 + 2.4 - 3.0) / 4  # 0.125
+    d = torch.tensor([0.3, -0.2, 0.4, 0.7])  # R - V
+    # clipped prediction V_old + clip(V - V_old, -0.2, 0.2); its error to R
+    clipped_err = (v_old + (v - v_old).clamp(-0.2, 0.2)) - returns
+    value_loss = torch.maximum(d.pow(2), clipped_err.pow(2)).mean()
+    entropy = 0.5 + 0.5 * np.log(2 * np.pi) + np.log(0.5)  # one action dim, std 0.5
+
+    grads = []
+    step = agent.optimizer.step
+
+    def capture(*a, **k):
+        grads.append([p.grad.clone() for p in agent.model.parameters() if p.requires_grad])
+        return step(*a, **k)
+
+    agent.optimizer.step = capture
+    twin = PPO(space, act, cfg, "cpu")
+    twin.load_state_dict(agent.state_dict())
+    m = agent.update(storage)
+    assert m["losses/surrogate"].item() == pytest.approx(surrogate, abs=1e-6)
+    assert m["losses/value"].item() == pytest.approx(value_loss.item(), abs=1e-6)
+    assert m["losses/entropy"].item() == pytest.approx(entropy, abs=1e-6)
+    assert m["ppo/clip_fraction"].item() == 0.75
+
+    # the gradient of L = surrogate + 0.5 value - 0.01 entropy, written out, then clipped to norm 0.05
+    mean2, std2 = twin.model.distribution(obs)
+    r = torch.exp(gaussian_log_prob(actions, mean2, std2) - (logp - ratio.log()))
+    surr = -torch.min(r * adv, r.clamp(0.8, 1.2) * adv).mean()
+    v2 = twin.model.value(obs)
+    vl = torch.max((v2 - returns).pow(2), (v_old + (v2 - v_old).clamp(-0.2, 0.2) - returns).pow(2)).mean()
+    ent = (0.5 + 0.5 * np.log(2 * np.pi) + std2.log()).sum(-1).mean()
+    (surr + 0.5 * vl - 0.01 * ent).backward()
+    hand = [p.grad for p in twin.model.parameters() if p.requires_grad]
+    norm = torch.sqrt(sum(g.pow(2).sum() for g in hand))
+    assert norm > 0.05  # the clip binds
+    assert m["ppo/grad_norm"].item() == pytest.approx(norm.item(), rel=1e-5)
+    scale = 0.05 / (norm + 1e-6)
+    assert len(grads) == 1
+    for g, h in zip(grads[0], hand):
+        torch.testing.assert_close(g, h * scale, rtol=1e-5, atol=1e-7)
+
+
 def test_presets_and_validation():
     r = PPOConfig().resolved()
     assert (r.num_steps, r.epochs, r.num_minibatches, r.learning_rate, r.hidden) == (24, 5, 4, 1e-3, (256, 256, 256))

@@ -1,6 +1,7 @@
 """Reports over synthetic run directories with known scores (no training needed)."""
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -56,8 +57,42 @@ def test_iqm_and_mean_of_known_scores(tmp_path):
     assert points["a"][1] == pytest.approx(stats.trim_mean(flat, 0.25))
     assert points["a"][2] == pytest.approx(flat.mean())
     assert points["a"][3] == pytest.approx(np.mean(1.0 - np.minimum(flat, 1.0)))  # optimality gap
+    # rliable's median is the median over tasks of the per-task mean score
+    assert points["a"][0] == pytest.approx(np.median((final / 1000.0).mean(0)))
     for i in range(4):
         assert cis["a"][0][i] <= points["a"][i] + 1e-9 <= cis["a"][1][i] + 2e-9
+
+
+def test_intervals_equal_rliables_own_on_the_same_score_matrix(tmp_path):
+    """The report's point estimates and 95% CIs are rliable's, computed on the very matrix the runs give."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    rng = np.random.default_rng(3)
+    final = rng.uniform(0, 1000, size=(6, 3))  # [seeds, tasks]
+    envs = ["dmc/cartpole-swingup", "dmc/walker-walk", "dmc/cheetah-run"]
+    for seed in range(6):
+        for j, env in enumerate(envs):
+            make_run(tmp_path, env, "a", seed, [0.0, 10.0, final[seed, j]])
+    bs = scores_at(load_report_data([tmp_path]), 2000, parse_score_ranges([]))
+    matrix = bs.scores["a"]
+    np.testing.assert_allclose(matrix, final[:, [envs.index(t) for t in bs.tasks]] / 1000.0, rtol=1e-6)
+    points, cis = aggregate(bs, reps=300, seed=7)
+
+    def funcs(x):
+        return np.array([metrics.aggregate_median(x), metrics.aggregate_iqm(x), metrics.aggregate_mean(x),
+                         metrics.aggregate_optimality_gap(x)])
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_points, ref_cis = rly.get_interval_estimates({"a": matrix}, funcs, reps=300,
+                                                         random_state=np.random.RandomState(7))
+    np.testing.assert_array_equal(points["a"], ref_points["a"])
+    np.testing.assert_array_equal(cis["a"], ref_cis["a"])
+    assert points["a"][0] == pytest.approx(np.median(matrix.mean(0)))
+    assert cis["a"][0][0] < points["a"][0] < cis["a"][1][0]
 
 
 def test_ci_contains_true_mean_for_large_sample(tmp_path):
@@ -129,6 +164,8 @@ def test_html_renders_in_headless_chromium(tmp_path):
     """Screenshot index.html with Debian's headless Chromium: the page loads and every image decodes."""
     browser = next((b for b in ["chromium-headless-shell", "chromium", "chromium-browser"] if shutil.which(b)), None)
     if browser is None:
+        if os.environ.get("CI", "").lower() == "true":  # `make test` installs it: a missing one is a failure
+            pytest.fail("no headless Chromium under CI=true; scripts/setup.sh test installs chromium-headless-shell")
         pytest.skip("no headless Chromium on this machine (apt install chromium-headless-shell)")
     for seed in range(2):
         make_run(tmp_path / "runs", "dmc/cartpole-swingup", "a", seed, [0.0, 500.0 + seed])

@@ -64,7 +64,9 @@ def execute_trial(trial_config: str, log_path: str, threads: int) -> dict:
         log.write(f"\n==> {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         log.flush()
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    out = {"returncode": code, "seconds": round(time.time() - t0, 1), "host": os.uname().nodename}
+    # runner_pid: the process that ran this function (the sweep itself locally, a Ray worker on Ray)
+    out = {"returncode": code, "seconds": round(time.time() - t0, 1), "host": os.uname().nodename,
+           "runner_pid": os.getpid()}
     if code == 0:
         return {**out, "state": DONE, "error": None}
     if code < 0:
