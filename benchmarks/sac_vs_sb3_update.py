@@ -21,6 +21,7 @@ import torch
 
 from visuomotor import make_env
 from visuomotor.algos import sac as sac_module
+from visuomotor.algos import sac_fast
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets.distributions import squashed_gaussian_log_prob
@@ -99,7 +100,7 @@ def compare(env_id: str = "dmc/cartpole-swingup", updates: int = 200, batch: int
             m.double()
         ours.log_alpha.data = ours.log_alpha.data.double()
         patches += [(sb3_policies, "preprocess_obs", lambda obs, space, normalize_images=True: obs),  # its obs.float()
-                    (sac_module, "_hidden_cast", lambda params, dt: list(params))]
+                    (sac_fast, "hidden_cast", lambda params, dt: list(params))]
 
     obs_dim, act_dim, b = env.observation_space.shape[0], env.action_space.shape[0], batch
     gen = torch.Generator().manual_seed(1)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY_SAC, run_cli
+from tests.conftest import TINY_SAC, require, run_cli
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.buffers.datasets import open_dataset
 from visuomotor.buffers.episodes import load_episode
@@ -88,7 +88,7 @@ def test_critic_subset_takes_the_min_over_a_random_subset():
         seen = set()
         for seed in range(30):
             agent.seed(seed)
-            a_w, c_w, t_w = agent._weights()
+            a_w, c_w, t_w = agent.weights()
             loss, _ = agent.critic_loss(batch, a_w, c_w, t_w, torch.tensor(0.0))
             seen.add(round(float(torch.sqrt(2 * loss.detach() / 6)), 4))  # loss = 6 x 0.5 x target^2
         return seen
@@ -233,7 +233,7 @@ def test_bc_on_pixels_uses_the_conv_encoder_and_the_frame_replay():
 def test_minari_import_of_a_dataset_recorded_with_minaris_own_collector(tmp_path, monkeypatch):
     """A Minari dataset recorded here (Pendulum: actions in [-2, 2]) imports to our format: replaying
     the imported (rescaled) actions in our env reproduces the recorded observations and rewards."""
-    minari = pytest.importorskip("minari")
+    minari = require("minari", "the minari extra")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     import warnings
 

@@ -10,7 +10,10 @@ import torch
 from visuomotor.algos import sac as sac_module
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.buffers.replay import Batch
+from visuomotor.nets import hardware
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
+
+from tests.conftest import require
 
 
 def test_squashed_log_prob_hand_computed():
@@ -246,9 +249,9 @@ def test_sequential_update_steps_policy_against_updated_critics():
         metrics = agent.update(batch)
         # recompute the policy loss from the reference: with the critics before or after their step
         if not simultaneous:
-            ref._critic_half(batch, *ref._weights(), ref.log_alpha.exp().detach())
+            ref.critic_step(batch, *ref.weights(), ref.log_alpha.exp().detach())
             ref.optimizer.step()
-        w = ref._weights()
+        w = ref.weights()
         actor_loss, _, _ = ref.policy_losses(batch, w[0], [x.detach() for x in w[1]], ref.log_alpha.exp().detach())
         torch.testing.assert_close(metrics["losses/actor"], actor_loss.detach(), rtol=0, atol=0)
 
@@ -352,7 +355,7 @@ def test_manual_grad_default_and_limits():
     assert not _space_agent(simultaneous_update=True, parallel_update=True).manual_grad
 
 
-@pytest.mark.skipif(sac_module.cpp_compiler() is None, reason="torch.compile on CPU needs a C++ compiler")
+@pytest.mark.skipif(hardware.cpp_compiler() is None, reason="torch.compile on CPU needs a C++ compiler")
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
 def test_compiled_update_equals_eager(bf16):
     """--sac.compile compiles the hand-derived gradients whole (no graph breaks) and takes the same
@@ -401,7 +404,7 @@ def test_auto_compile(monkeypatch):
     found, else off; an explicit value stays; compile True with no compiler is a one-line error."""
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     n = sac_module.AUTO_COMPILE_UPDATES
-    monkeypatch.setattr(sac_module, "cpp_compiler", lambda: "/usr/bin/g++")
+    monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
     assert SACConfig().with_auto_compile(n, cpu).compile is True
     assert SACConfig().with_auto_compile(n - 1, cpu).compile is False
     assert SACConfig().with_auto_compile(n, cuda).compile is False
@@ -409,12 +412,12 @@ def test_auto_compile(monkeypatch):
     assert SACConfig(compile=True).with_auto_compile(1, cpu).compile is True
     assert SACConfig(manual_grad=False).with_auto_compile(n, cpu).compile is False  # autograd: not compiled by default
     assert SACConfig(preset="rlpd").with_auto_compile(n, cpu).compile is False  # LayerNorm critics: autograd
-    monkeypatch.setattr(sac_module, "cpp_compiler", lambda: None)
+    monkeypatch.setattr(hardware, "cpp_compiler", lambda: None)
     assert SACConfig().with_auto_compile(n, cpu).compile is False
     with pytest.raises(ValueError, match="C\\+\\+ compiler"):
         _space_agent(compile=True)
     agent = _space_agent()  # built directly (no run length known): eager
-    assert agent.cfg.compile is None and agent._critic_grads == agent.critic_grads
+    assert agent.cfg.compile is None and not hasattr(agent._update_fn.__self__.critic_fn, "wrapped")
 
 
 def test_training_loop_resolves_compile(tmp_path, monkeypatch):
@@ -425,20 +428,20 @@ def test_training_loop_resolves_compile(tmp_path, monkeypatch):
     from visuomotor.train.config import resolve_defaults
 
     loop = importlib.import_module("visuomotor.train.loop")
-    monkeypatch.setattr(sac_module, "cpp_compiler", lambda: "/usr/bin/g++")
+    monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
     for steps, expect in ((1000 + sac_module.AUTO_COMPILE_UPDATES, True), (999 + sac_module.AUTO_COMPILE_UPDATES, False)):
         cfg = resolve_defaults(TrainConfig(env="dmc/cartpole-swingup", algo="sac", steps=steps, run_dir=tmp_path / "r",
                                            video=False, device="cpu", sac=SACConfig(learning_starts=1000)))
         trainer = loop.OffPolicyTrainer(cfg)
         assert trainer.algo_cfg.compile is expect and trainer.agent.cfg.compile is expect
-        assert (trainer.agent._critic_grads != trainer.agent.critic_grads) is expect  # wrapped by torch.compile
+        assert hasattr(trainer.agent._update_fn.__self__.critic_fn, "wrapped") is expect  # wrapped by torch.compile
 
 
 def test_update_matches_sb3_in_float64():
     """From the same weights, batches and noise, 30 of our updates (hand-derived and autograd
     gradients) leave every parameter where 30 of SB3's do, to 1e-6 (float64, so that Adam cannot
     amplify rounding; a parameter moves ~1e-2 in that many steps)."""
-    pytest.importorskip("stable_baselines3")
+    require("stable_baselines3", "the test extra (stable-baselines3)")
     import importlib.util
     from pathlib import Path
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.nets import hardware
 from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift
 from visuomotor.nets.mlp import EnsembleMLP
 from visuomotor.nets.schedules import parse_schedule
@@ -196,8 +197,6 @@ class DrQv2(Agent):
     collect_actor_outputs = False  # DrM reads the actor's Linear outputs in the update
 
     def __init__(self, observation_space, action_space, cfg: DrQv2Config | None = None, device="cpu"):
-        from visuomotor.algos.sac import native_bf16
-
         cfg = cfg or DrQv2Config()
         cfg.validate()
         cfg = cfg.resolved()  # (the loop passes a config already resolved for its task)
@@ -222,7 +221,7 @@ class DrQv2(Agent):
         self._online = list(self.critic.parameters())
         self._target = list(self.critic_target.parameters())
         self.stddev = parse_schedule(cfg.stddev_schedule)
-        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
+        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
         self.noise = torch.Generator(device=self.device)  # augmentation and update noise
         self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
         self.step = 0

@@ -12,32 +12,26 @@ Per update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (no
                                                                         as in the authors' code)
     Qbar <- (1 - tau) Qbar + tau Q                                     (Polyak)
 
-The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean).
+The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean). As in the paper's
+Algorithm 1 (and softlearning, SB3, CleanRL) each update first steps the critics, then the policy
+and temperature against the updated critics; ``simultaneous_update`` takes all three losses from the
+same parameters instead (the authors' original TF1 code). The two critics are one ensemble evaluated
+with batched matmuls; one Adam serves all parameters.
 
-As in the paper's Algorithm 1 (and softlearning's TF2 code, SB3, CleanRL), each update first steps
-the critics, then the policy and temperature against the updated critics. ``simultaneous_update``
-instead takes all three losses from the same parameters (the authors' original TF1 code runs the
-three train ops together); the two halves (critic; policy and temperature) are then independent
-and can be computed at once on two CPU threads (``parallel_update``). The policy loss goes through
-the critics with their weights detached, so it moves only the policy. The two critics are one
-ensemble evaluated with batched matmuls; one fused Adam serves all parameters. The update never
-syncs with the host. By default (``manual_grad``) the gradients are written out by hand rather than
-taken by autograd (``critic_grads``, ``policy_grads``; the same numbers to float rounding, tested
-against autograd), and on CPU runs long enough to repay it ``compile`` compiles those two functions.
+This file is the method, computed by autograd. The CPU speed path (hand-derived gradients, bf16
+hidden layers, torch.compile, the two halves on two threads) lives in ``algos/sac_fast.py``: it is
+switched on by the config's ``manual_grad``, ``bf16``, ``compile`` and ``parallel_update`` and computes
+these same losses (tested to give the same numbers).
 
 Learning with prior data (``--prior-data``, the ``rlpd`` preset; Ball et al. 2023, "Efficient
 Online RL with Offline Data"): an ensemble of N LayerNorm critics, the target's min over a random
-subset of 2, the policy loss on their mean, many updates per env step; the loop draws half of each
-batch from the prior data.
+subset of 2, the policy loss on their mean, many updates per env step; half of each batch comes
+from the prior data.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,8 +41,9 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig
 from visuomotor.buffers.replay import Batch
+from visuomotor.nets import hardware
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
-from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_backward, relu_mlp_forward
+from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_forward
 
 
 @dataclass
@@ -110,7 +105,7 @@ class SACConfig(OffPolicyConfig):
     training runs on CPU with at least ``AUTO_COMPILE_UPDATES`` updates of the hand-derived gradients
     where a C++ compiler is found (the training loop decides; an agent built directly stays eager)."""
     manual_grad: bool | None = None
-    """Compute the update's gradients with hand-derived formulas (``SAC._update_manual``) instead of
+    """Compute the update's gradients with hand-derived formulas (``algos/sac_fast.py``) instead of
     autograd: the same losses and gradients up to float rounding (tested against autograd), without
     building and walking a graph; faster on CPU. None = on wherever it applies (critics without
     LayerNorm, no parallel_update); those settings use autograd."""
@@ -134,7 +129,7 @@ class SACConfig(OffPolicyConfig):
             return self
         r = self.resolved()
         hand_derived = r.manual_grad is not False and r.manual_grad_applies()  # (compiling autograd's update was slower)
-        on = device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and hand_derived and cpp_compiler() is not None
+        on = device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and hand_derived and hardware.cpp_compiler() is not None
         return dataclasses.replace(self, compile=on)
 
     def manual_grad_applies(self) -> bool:
@@ -170,67 +165,16 @@ class SACConfig(OffPolicyConfig):
 AUTO_COMPILE_UPDATES = 20_000
 """Updates from which compile=None compiles on CPU: the ~15-30 s of compiling is then under 3% of the run."""
 
-
-def cpp_compiler() -> str | None:
-    """The C++ compiler torch.compile's CPU backend would call ($CXX, else g++, c++ or clang++), or None."""
-    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
-    return next((shutil.which(n) for n in names if shutil.which(n)), None)
-
-
-def _compiled_or_eager(fn):
-    """``fn`` (a function of tensors that changes no state) compiled whole by torch.compile. Should the
-    first call fail to compile (a toolchain without Python headers, say), a warning says why and ``fn``
-    runs eager from then on: the call has changed nothing, so it is simply made again."""
-    compiled = torch.compile(fn, fullgraph=True, dynamic=False)
-    state = {"fn": None}
-
-    def call(*args):
-        if state["fn"] is not None:
-            return state["fn"](*args)
-        try:
-            out = compiled(*args)
-        except Exception as e:  # noqa: BLE001 - any compiler failure; fn's own errors recur eagerly
-            reason = (str(e).strip().splitlines() or [""])[0][:200]
-            warnings.warn(f"torch.compile of {fn.__name__} failed ({type(e).__name__}: {reason}); running it "
-                          f"eager (set compile False to skip compiling)", stacklevel=2)
-            state["fn"] = fn
-            return fn(*args)
-        state["fn"] = compiled
-        return out
-
-    return call
-
-
 SAC_PRESETS: dict[str, dict] = {
     "sac": dict(updates_per_step=1, num_critics=2, critic_subset=0, actor_q="min", layer_norm=False),
     "rlpd": dict(updates_per_step=20, num_critics=10, critic_subset=2, actor_q="mean", layer_norm=True),
 }
 
 
-def _hidden_cast(params, dtype: torch.dtype) -> list[torch.Tensor]:
-    """(weight, bias, ...) with every layer but the output layer cast to ``dtype``."""
-    params = list(params)
-    return [p.to(dtype) for p in params[:-2]] + params[-2:]
-
-
-def _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy) -> dict[str, torch.Tensor]:
+def sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy) -> dict[str, torch.Tensor]:
     """The update's metrics, always these keys in this order (the loop stacks them)."""
     return {"losses/critic": critic_loss, "losses/actor": actor_loss, "losses/alpha": alpha_loss,
             "losses/alpha_value": alpha, "losses/q_mean": q_mean, "losses/entropy": entropy}
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 matmuls run natively (and so faster than float32) on ``device``."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            with open("/proc/cpuinfo") as f:
-                flags = next((line for line in f if line.startswith("flags")), "")
-        except OSError:
-            return False
-        return " avx512_bf16" in flags or " amx_bf16" in flags
-    return False
 
 
 class Actor(nn.Module):
@@ -281,34 +225,19 @@ class SAC(Agent):
         if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
             groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
         self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=self.device.type in ("cpu", "cuda"))
-        # parameter lists the update reuses (in ``flat_params`` order, as the gradient functions take them)
+        # parameter lists the update reuses (in ``flat_params`` order, as the losses take them)
         self._actor_params = list(self.actor.parameters())
         self._online = self.critic.flat_params()
         self._target = self.critic_target.flat_params()
-        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else native_bf16(self.device)
-        # the update's noise has its own generators (one per half, so running the halves in two
-        # threads draws the same numbers); seeded from torch's global generator
+        # the update's noise has its own generators (one per half of the update, so computing the
+        # halves in two threads draws the same numbers); seeded from torch's global generator
         self.target_noise = torch.Generator(device=self.device)
         self.policy_noise = torch.Generator(device=self.device)
         self.seed(int(torch.randint(0, 2**62, (1,))))
-        if cfg.parallel_update and self.device.type != "cpu":
-            raise ValueError(f"parallel_update runs on CPU threads; device is {self.device}")
-        if cfg.parallel_update and cfg.compile:
-            raise ValueError("parallel_update and compile cannot be combined; choose one")
-        if cfg.compile and self.device.type == "cpu" and cpp_compiler() is None:
-            raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++, or $CXX); none found: "
-                             "install one or set compile False")
-        if cfg.parallel_update and not cfg.simultaneous_update:
-            raise ValueError("parallel_update needs simultaneous_update (the halves must be independent)")
-        self.parallel = cfg.parallel_update
-        self._executor: ThreadPoolExecutor | None = None
-        self.manual_grad = cfg.manual_grad if cfg.manual_grad is not None else cfg.manual_grad_applies()
-        if self.manual_grad:
-            self._update_fn = self._update_manual
-            wrap = _compiled_or_eager if cfg.compile else (lambda f: f)
-            self._critic_grads, self._policy_grads = wrap(self.critic_grads), wrap(self.policy_grads)
-        else:
-            self._update_fn = torch.compile(self._update) if cfg.compile else self._update
+        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        from visuomotor.algos import sac_fast  # the speed switches (they wrap the losses below)
+
+        self._update_fn = sac_fast.build_update(self)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -331,23 +260,11 @@ class SAC(Agent):
             head.weight[: self.act_dim].zero_()
             head.bias[: self.act_dim].zero_()
 
-    # ---- learning -----------------------------------------------------------------------------
-    def _weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        """Policy, critic and target-critic weights as the losses use them: with bf16 on, the
-        hidden layers' float32 master weights are cast once (gradients flow back through the cast)
-        and run in bf16; output layers, sampling, log-probs, targets and losses stay float32 (a bf16
-        Q output would be rounded to steps of 0.5 at Q = 100, as large as a per-step reward)."""
-        dt = self.hidden_dtype
-        actor_w = _hidden_cast(self.actor.parameters(), dt)
-        critic_w = _hidden_cast(self.critic.flat_params(), dt)
-        with torch.no_grad():
-            target_w = _hidden_cast(self.critic_target.flat_params(), dt)
-        return actor_w, critic_w, target_w
-
-    @property
-    def hidden_dtype(self) -> torch.dtype:
-        """The precision the hidden layers compute in (bf16 or float32)."""
-        return torch.bfloat16 if self.bf16 else torch.float32
+    # ---- the losses -----------------------------------------------------------------------------
+    def weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """The policy's, critics' and target critics' parameters as the losses take them (the speed
+        path's bf16 switch replaces this with copies whose hidden layers compute in bf16)."""
+        return self._actor_params, self._online, [w.detach() for w in self._target]
 
     def target_draws(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The critic target's randomness for a batch of ``n``: the next actions' noise and (RLPD) the
@@ -368,13 +285,11 @@ class SAC(Agent):
         """y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s')), a' = tanh(mean + std eps)
         for a' ~ pi(.|s'); ``bootstrap`` = gamma (1 - d) (or the n-step factor), ``eps``/``pick`` from
         ``target_draws``."""
-        dt = target_w[0].dtype
-        next_mean, next_log_std = self.actor(next_obs.to(dt), [w.detach() for w in actor_w])
+        next_mean, next_log_std = self.actor(next_obs, [w.detach() for w in actor_w])
         u = next_mean + next_log_std.exp() * eps
         next_a = torch.tanh(u)
         next_logp = squashed_gaussian_log_prob(u, next_mean, next_log_std, eps, self.cfg.log_prob_epsilon)
-        q_next = self.critic_target(torch.cat([next_obs, next_a], -1).to(dt), target_w)
-        q_next = q_next.float().squeeze(-1)  # [n, B]
+        q_next = self.critic_target(torch.cat([next_obs, next_a], -1), target_w).float().squeeze(-1)  # [n, B]
         if pick is not None:
             q_next = q_next.index_select(0, pick)
         soft_v = q_next.amin(0) - alpha * next_logp
@@ -382,20 +297,17 @@ class SAC(Agent):
 
     def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
         """J_Q (summed over the ensemble) and the mean Q, from the given weights."""
-        dt = critic_w[0].dtype
         target = self.td_target(batch.reward, batch.bootstrap_discount(self.cfg.gamma), batch.next_obs, actor_w,
                                 target_w, alpha, *self.target_draws(batch.obs.shape[0]))
-        q = self.critic(torch.cat([batch.obs, batch.action], -1).to(dt), critic_w).float().squeeze(-1)  # [n, B]
+        q = self.critic(torch.cat([batch.obs, batch.action], -1), critic_w).float().squeeze(-1)  # [n, B]
         return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
 
     def policy_losses(self, batch: Batch, actor_w, critic_w, alpha) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """J_pi, J_alpha and the policy's entropy estimate, from the given weights."""
-        dt = critic_w[0].dtype
-        mean, log_std = self.actor(batch.obs.to(dt), actor_w)
+        mean, log_std = self.actor(batch.obs, actor_w)
         pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise, self.cfg.log_prob_epsilon)
         # the policy loss reaches the critics through detached weights: it moves only the policy
-        q_pi = self.critic(torch.cat([batch.obs, pi_a], -1).to(dt), [w.detach() for w in critic_w])
-        q_pi = q_pi.float().squeeze(-1)
+        q_pi = self.critic(torch.cat([batch.obs, pi_a], -1), [w.detach() for w in critic_w]).float().squeeze(-1)
         q_pi = q_pi.mean(0) if self.cfg.actor_q == "mean" else q_pi.amin(0)
         actor_loss = (alpha * logp - q_pi).mean()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
@@ -403,155 +315,47 @@ class SAC(Agent):
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
-        actor_w, critic_w, target_w = self._weights()
+        actor_w, critic_w, target_w = self.weights()
         alpha = self.log_alpha.exp().detach()
         critic_loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
         actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
-        return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+        return sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
-    def _critic_half(self, batch, actor_w, critic_w, target_w, alpha):
+    # ---- the update -----------------------------------------------------------------------------
+    def critic_step(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
+        """The critics' gradients of J_Q (J_Q and the mean Q returned)."""
         loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
-        loss.backward()  # gradients of the critics only
+        loss.backward()
         return loss.detach(), q_mean
 
-    def _policy_half(self, batch, actor_w, critic_w, alpha, threads: int | None = None):
-        if threads is not None:  # in the worker thread: its own intra-op thread count
-            torch.set_num_threads(threads)
+    def policy_step(self, batch: Batch, actor_w, critic_w, alpha):
+        """The policy's gradients of J_pi and log alpha's of J_alpha (J_pi, J_alpha, entropy returned)."""
         actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
-        (actor_loss + alpha_loss if self.cfg.autotune_alpha else actor_loss).backward()  # policy, log alpha
+        (actor_loss + alpha_loss if self.cfg.autotune_alpha else actor_loss).backward()
         return actor_loss.detach(), alpha_loss.detach(), entropy
 
-    def _update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def plain_update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One SAC update by autograd: critic step, then the policy and temperature against the stepped
+        critics (Algorithm 1); with simultaneous_update one step of all three from the same parameters.
+        (One Adam over all parameters: a step moves only those that hold gradients.)"""
         self.optimizer.zero_grad(set_to_none=True)
-        actor_w, critic_w, target_w = self._weights()
+        actor_w, critic_w, target_w = self.weights()
         alpha = self.log_alpha.exp().detach()
+        critic_loss, q_mean = self.critic_step(batch, actor_w, critic_w, target_w, alpha)
         if not self.cfg.simultaneous_update:
-            # Algorithm 1: critic step, then the policy and temperature against the updated critics
-            # (one Adam over all parameters: a step moves only those that hold gradients)
-            critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            with torch.no_grad():  # the stepped critics, cast again (the policy half detaches them)
-                critic_w = _hidden_cast(self.critic.flat_params(), critic_w[0].dtype)
-            actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
-            self.optimizer.step()
-        elif self.parallel:
-            # the two halves share no gradient: the critic half on this thread, the policy half on
-            # the worker, each with half the intra-op threads
-            threads = torch.get_num_threads()
-            half = max(1, threads // 2)
-            torch.set_num_threads(half)
-            try:
-                policy = self._pool().submit(self._policy_half, batch, actor_w, critic_w, alpha, half)
-                try:
-                    critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
-                finally:
-                    actor_loss, alpha_loss, entropy = policy.result()
-                self.optimizer.step()
-            finally:
-                torch.set_num_threads(threads)
-        else:
-            critic_loss, q_mean = self._critic_half(batch, actor_w, critic_w, target_w, alpha)
-            actor_loss, alpha_loss, entropy = self._policy_half(batch, actor_w, critic_w, alpha)
-            self.optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
-        return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+            with torch.no_grad():  # the stepped critics (the policy loss detaches them anyway)
+                critic_w = self.weights()[1]
+        actor_loss, alpha_loss, entropy = self.policy_step(batch, actor_w, critic_w, alpha)
+        self.optimizer.step()
+        self.polyak()
+        return sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     @torch.no_grad()
-    def _update_manual(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """``_update`` with the gradients written out (no autograd graph), the same steps in the same
-        order: the randomness is drawn here, the gradients come from ``critic_grads`` and
-        ``policy_grads`` (functions of tensors only, which ``compile`` compiles whole), and each
-        optimizer step sits between them."""
-        cfg = self.cfg
-        eps_next, pick = self.target_draws(batch.obs.shape[0])
-        eps = self.policy_noise_like(batch.action)
-        alpha = self.log_alpha.exp()
-        actor, critic = self._actor_params, self._online
-        grads, critic_loss, q_mean = self._critic_grads(
-            batch.obs, batch.action, batch.reward, batch.bootstrap_discount(cfg.gamma), batch.next_obs,
-            actor, critic, self._target, alpha, eps_next, pick)
-        for p, g in zip(critic, grads):
-            p.grad = g
-        if not cfg.simultaneous_update:  # Algorithm 1: the policy against the stepped critics
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-        grads, alpha_grad, actor_loss, alpha_loss, entropy = self._policy_grads(
-            batch.obs, actor, critic, alpha, self.log_alpha, eps)
-        for p, g in zip(actor, grads):
-            p.grad = g
-        if cfg.autotune_alpha:
-            self.log_alpha.grad = alpha_grad
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        torch._foreach_lerp_(self._target, self._online, cfg.tau)
-        return _metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
-
-    def critic_grads(self, obs, action, reward, bootstrap, next_obs, actor, critic, target, alpha, eps_next, pick):
-        """The gradients of J_Q for the critics' float32 parameters (in ``flat_params`` order), J_Q and
-        the mean Q. With J_Q = sum_i 0.5 mean_B (Q_i - y)^2: dJ_Q/dQ_i = (Q_i - y) / B, then back
-        through each critic with ``relu_mlp_backward``."""
-        dt = self.hidden_dtype
-        critic_w = _hidden_cast(critic, dt)
-        y = self.td_target(reward, bootstrap, next_obs, _hidden_cast(actor, dt), _hidden_cast(target, dt), alpha,
-                           eps_next, pick)
-        q, inputs = relu_mlp_forward(torch.cat([obs, action], -1), critic_w)
-        q = q.float().squeeze(-1)  # [n, B]
-        err = q - y
-        grads, _ = relu_mlp_backward(critic_w, inputs, (err / obs.shape[0]).unsqueeze(-1))
-        grads = [g.to(p.dtype) for p, g in zip(critic, grads)]
-        return grads, 0.5 * err.pow(2).mean(-1).sum(), q.mean()
-
-    def policy_grads(self, obs, actor, critic, alpha, log_alpha, eps):
-        """The gradients of J_pi for the policy's float32 parameters and of J_alpha for log alpha, J_pi,
-        J_alpha and the entropy estimate. With a~ = tanh(u), u = mean + std eps:
-
-            dJ_pi/du        = (1 - a~^2) dJ_pi/da~ + (alpha / B) d(-log(1 - tanh(u)^2))/du,   the latter 2 a~
-            dJ_pi/dmean     = dJ_pi/du
-            dJ_pi/dlog_std  = dJ_pi/du std eps - alpha / B   (zero where the clip is active)
-            dJ_alpha/dlog alpha = -mean_B (log pi(a~|s) + Hbar)
-
-        dJ_pi/da~ comes back through the critics (weights fixed), the policy's own gradients through
-        ``relu_mlp_backward``."""
-        cfg = self.cfg
-        b, obs_dim = obs.shape
-        dt = self.hidden_dtype
-        actor_w, critic_w = _hidden_cast(actor, dt), _hidden_cast(critic, dt)
-        out, a_inputs = relu_mlp_forward(obs, actor_w)
-        mean, log_std = self.actor.head(out)
-        std = log_std.exp()
-        u = mean + std * eps
-        pi_a = torch.tanh(u)
-        logp = squashed_gaussian_log_prob(u, mean, log_std, eps, cfg.log_prob_epsilon)
-        q_pi, c_inputs = relu_mlp_forward(torch.cat([obs, pi_a], -1), critic_w)
-        q_pi = q_pi.float().squeeze(-1)  # [n, B]
-        if cfg.actor_q == "mean":
-            q_sel = q_pi.mean(0)
-            dq = torch.full_like(q_pi, -1.0 / (b * q_pi.shape[0]))
-        else:
-            q_sel = q_pi.amin(0)
-            hit = (q_pi == q_sel).float()  # ties share the gradient, as autograd's amin
-            dq = hit * (-1.0 / b) / hit.sum(0)
-        actor_loss = (alpha * logp - q_sel).mean()
-        _, dq_da = relu_mlp_backward(critic_w, c_inputs, dq.unsqueeze(-1), param_grads=False,
-                                     input_cols=slice(obs_dim, None))
-        sq = 1.0 - pi_a.pow(2)
-        d_corr = 2.0 * pi_a if cfg.log_prob_epsilon == 0.0 else 2.0 * pi_a * sq / (sq + cfg.log_prob_epsilon)
-        c = alpha / b
-        du = dq_da.float().sum(0) * sq + c * d_corr
-        raw_log_std = out.float()[:, self.act_dim:]
-        in_clip = (raw_log_std >= cfg.log_std_min) & (raw_log_std <= cfg.log_std_max)
-        d_log_std = (du * std * eps - c) * in_clip
-        grads, _ = relu_mlp_backward(actor_w, a_inputs, torch.cat([du, d_log_std], -1))
-        grads = [g.to(p.dtype) for p, g in zip(actor, grads)]
-        centered = logp + self.target_entropy
-        return grads, -centered.mean(), actor_loss, -(log_alpha * centered).mean(), -logp.mean()
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sac-policy-half")
-        return self._executor
+    def polyak(self) -> None:
+        """Qbar <- (1 - tau) Qbar + tau Q."""
+        torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self._update_fn(batch)

@@ -144,6 +144,8 @@ class EnsembleMLP(nn.Module):
         """
         if params is None:
             params = self.flat_params()
+        if not _column(params[0]):  # into the first layer's precision once, before sharing it
+            x = x.to(params[0].dtype)
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.n, -1, -1)
         k, last = 0, len(self.layers) - 1

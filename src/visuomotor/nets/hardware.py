@@ -1,0 +1,69 @@
+"""What the hardware and toolchain offer, asked once in one place: native bf16, a C++ compiler for
+torch.compile's CPU backend, and compiling a function with an eager fallback.
+
+The speed switches of every algorithm (SAC's bf16 and compile, DrQ-v2's bf16) and the runner's
+defaults read these; none of them probes the machine on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from functools import lru_cache
+
+import torch
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matmuls run natively (and so faster than float32) on ``device``: CUDA with bf16
+    support; a CPU with AVX512-BF16 or AMX (Linux's /proc/cpuinfo flags)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+    return False
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler torch.compile's CPU backend would call ($CXX, else g++, c++ or clang++), or None."""
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
+    return next((shutil.which(n) for n in names if shutil.which(n)), None)
+
+
+def compiled_or_eager(fn):
+    """``fn`` (a function of tensors that changes no state) compiled whole by torch.compile. Should the
+    first call fail to compile (a toolchain without Python headers, say), a warning says why and ``fn``
+    runs eager from then on: the call has changed nothing, so it is simply made again."""
+    compiled = torch.compile(fn, fullgraph=True, dynamic=False)
+    state = {"fn": None}
+
+    def call(*args):
+        if state["fn"] is not None:
+            return state["fn"](*args)
+        try:
+            out = compiled(*args)
+        except Exception as e:  # noqa: BLE001 - any compiler failure; fn's own errors recur eagerly
+            reason = (str(e).strip().splitlines() or [""])[0][:200]
+            warnings.warn(f"torch.compile of {fn.__name__} failed ({type(e).__name__}: {reason}); running it "
+                          f"eager (set compile False to skip compiling)", stacklevel=2)
+            state["fn"] = fn
+            return fn(*args)
+        state["fn"] = compiled
+        return out
+
+    call.wrapped = fn
+    return call
