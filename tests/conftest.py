@@ -49,3 +49,20 @@ def require(module: str, reason: str):
         except ImportError as e:
             pytest.fail(f"{module} is not importable under CI=true ({e}); `make test` installs it: {reason}")
     return pytest.importorskip(module, reason=reason)
+
+
+@pytest.fixture
+def drivers(monkeypatch):
+    """Every off-policy step driver built while the test runs, in order (their agents, replays and envs
+    can then be inspected after a run through the CLI's entry point in this process)."""
+    from visuomotor.train.offpolicy import OffPolicyDriver
+
+    built = []
+    init = OffPolicyDriver.__init__
+
+    def recording(self, *a, **k):
+        init(self, *a, **k)
+        built.append(self)
+
+    monkeypatch.setattr(OffPolicyDriver, "__init__", recording)
+    return built

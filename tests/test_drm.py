@@ -119,13 +119,13 @@ def test_perturbation_keeps_shapes_and_resets_optimizers():
 
 
 def test_per_task_settings_follow_the_authors_configs():
-    from visuomotor.train.config import TrainConfig, resolve_defaults
+    from visuomotor.train.config import TrainConfig, resolve
 
-    dog = resolve_defaults(TrainConfig(env="dmc/dog-walk", algo="drm"))
+    dog = resolve(TrainConfig(env="dmc/dog-walk", algo="drm"))
     assert dog.drm.perturb_max == 0.6 and dog.drm.preset == "hard"
-    cheetah = resolve_defaults(TrainConfig(env="dmc/cheetah-run", algo="drm"))
+    cheetah = resolve(TrainConfig(env="dmc/cheetah-run", algo="drm"))
     assert cheetah.drm.perturb_max == 0.9 and cheetah.drm.preset == "medium"
-    assert resolve_defaults(TrainConfig(env="dmc/dog-walk", algo="drm", drm=DrMConfig(perturb_max=1.0))).drm.perturb_max == 1.0
+    assert resolve(TrainConfig(env="dmc/dog-walk", algo="drm", drm=DrMConfig(perturb_max=1.0))).drm.perturb_max == 1.0
     with pytest.raises(ValueError, match="perturb_min <= perturb_max"):
         DrMConfig(perturb_min=0.5, perturb_max=0.3).validate()
 

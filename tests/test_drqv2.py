@@ -164,28 +164,28 @@ def test_pixel_run_through_cli_writes_run_dir_and_resumes(tmp_path, cli):
 
 
 def test_presets_and_per_task_overrides_resolve_before_the_run():
-    from visuomotor.train.config import TrainConfig, resolve_defaults
+    from visuomotor.train.config import TrainConfig, resolve
 
     # the task's preset (the authors' task configs): walker-walk is easy, walker-run medium, humanoid hard
-    walker = resolve_defaults(TrainConfig(env="dmc/walker-walk", algo="drqv2"))
+    walker = resolve(TrainConfig(env="dmc/walker-walk", algo="drqv2"))
     assert walker.pixels and walker.action_repeat == 2 and walker.steps == 1_100_000 // 2
     assert walker.drqv2.preset == "easy" and walker.drqv2.stddev_schedule == "linear(1.0,0.1,100000)"
     assert walker.drqv2.batch_size == 512 and walker.drqv2.n_step == 1 and walker.drqv2.lr == 1e-4
-    run = resolve_defaults(TrainConfig(env="dmc/walker-run", algo="drqv2"))
+    run = resolve(TrainConfig(env="dmc/walker-run", algo="drqv2"))
     assert run.drqv2.preset == "medium" and run.steps == 3_100_000 // 2 and run.drqv2.batch_size == 512
     assert run.drqv2.stddev_schedule == "linear(1.0,0.1,500000)"
-    assert resolve_defaults(TrainConfig(env="dmc/walker-walk", algo="drqv2",
+    assert resolve(TrainConfig(env="dmc/walker-walk", algo="drqv2",
                                         drqv2=DrQv2Config(preset="medium"))).steps == 3_100_000 // 2  # given wins
-    assert resolve_defaults(TrainConfig(env="gym/HalfCheetah-v5", algo="drqv2")).drqv2.preset == "medium"
-    hum = resolve_defaults(TrainConfig(env="dmc/humanoid-run", algo="drqv2", drqv2=DrQv2Config(n_step=5)))
+    assert resolve(TrainConfig(env="gym/HalfCheetah-v5", algo="drqv2")).drqv2.preset == "medium"
+    hum = resolve(TrainConfig(env="dmc/humanoid-run", algo="drqv2", drqv2=DrQv2Config(n_step=5)))
     assert hum.drqv2.preset == "hard"
     assert hum.drqv2.lr == 8e-5 and hum.drqv2.feature_dim == 100 and hum.drqv2.n_step == 5  # given wins
     assert hum.steps == 30_100_000 // 2 and hum.drqv2.stddev_schedule == "linear(1.0,0.1,2000000)"
-    easy = resolve_defaults(TrainConfig(env="dmc/cup-catch", algo="drqv2", steps=1000, action_repeat=4,
+    easy = resolve(TrainConfig(env="dmc/cup-catch", algo="drqv2", steps=1000, action_repeat=4,
                                         drqv2=DrQv2Config(preset="easy")))
     assert easy.steps == 1000 and easy.action_repeat == 4 and easy.drqv2.batch_size == 256
     assert easy.drqv2.stddev_schedule == "linear(1.0,0.1,100000)"
-    sac = resolve_defaults(TrainConfig(env="dmc/walker-walk", algo="sac"))
+    sac = resolve(TrainConfig(env="dmc/walker-walk", algo="sac"))
     assert sac.steps == 100_000 and sac.action_repeat == 1 and not sac.pixels
     with pytest.raises(ValueError, match="preset"):
         DrQv2Config(preset="extreme").validate()

@@ -4,7 +4,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from visuomotor import VisuomotorError, make_env
-from visuomotor.envs.registry import dmc_env_ids, gym_mujoco_env_ids, validate_env_id
+from visuomotor.envs.dmc import dmc_env_ids
+from visuomotor.envs.gym import GymBackend
+from visuomotor.envs.registry import validate_env_id
 
 
 def _pendulum_factory(**kwargs):
@@ -36,7 +38,7 @@ def test_every_dmc_id_constructs_and_steps():
 
 
 def test_gym_mujoco_ids_listed():
-    ids = gym_mujoco_env_ids()
+    ids = GymBackend().ids()
     assert "gym/HalfCheetah-v5" in ids and "gym/Ant-v5" in ids
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import random_data_and_bc, run_cli
+from visuomotor.algos.base import Policy
 from visuomotor.algos.prior import JSRLAgent, ResidualAgent
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.algos.td3 import TD3, TD3Config
@@ -35,7 +36,8 @@ def test_kdtree_penalty_target_is_the_brute_force_nearest_neighbour():
     rb = _dataset()
     torch.manual_seed(0)
     agent = TD3BC(OBS, ACT, TD3BCConfig(prdc=True, beta=2.0, hidden=(16, 16)))
-    agent.fit_dataset(rb)
+    agent.use_storage(rb)
+    agent.fit_dataset(fresh=True)
     s = agent.normalizer(rb.obs)  # the tree holds (beta * normalized s, a)
     q_obs, q_act = agent.normalizer(torch.randn(64, 3) * 2), torch.rand(64, 2) * 2 - 1
     keys = torch.cat([2.0 * s, rb.action], -1).double()
@@ -53,7 +55,8 @@ def test_td3bc_normalizes_with_dataset_statistics_and_its_policy_loss_matches_th
     rb = _dataset()
     torch.manual_seed(1)
     agent = TD3BC(OBS, ACT, TD3BCConfig(hidden=(16, 16)))
-    agent.fit_dataset(rb)
+    agent.use_storage(rb)
+    agent.fit_dataset(fresh=True)
     torch.testing.assert_close(agent.normalizer.mean, rb.obs.mean(0))
     torch.testing.assert_close(agent.normalizer.std, rb.obs.std(0) + 1e-3)
     obs, a = agent.normalizer(rb.obs[:32]), rb.action[:32]
@@ -76,7 +79,8 @@ def test_mcep_evaluation_policy_acts_and_never_feeds_the_critic():
     rb = _dataset()
     torch.manual_seed(2)
     agent = TD3BC(OBS, ACT, TD3BCConfig(mcep=True, hidden=(16, 16)))
-    agent.fit_dataset(rb)
+    agent.use_storage(rb)
+    agent.fit_dataset(fresh=True)
     for _ in range(4):
         metrics = agent.update(rb.sample(32))
     assert "losses/eval_actor" in metrics
@@ -87,7 +91,8 @@ def test_mcep_evaluation_policy_acts_and_never_feeds_the_critic():
     # the critic's update is the same whatever the evaluation policy is: perturb it, compare critics
     twin = TD3BC(OBS, ACT, TD3BCConfig(mcep=True, hidden=(16, 16)))
     twin.load_state_dict(copy.deepcopy(agent.state_dict()))  # (a checkpoint's copy: no shared Adam step tensors)
-    twin.fit_dataset(rb)
+    twin.use_storage(rb)
+    twin.fit_dataset(fresh=True)
     with torch.no_grad():
         for p in twin.eval_actor.parameters():
             p.add_(1.0)
@@ -124,15 +129,19 @@ def test_td3bc_prdc_mcep_offline_then_online_through_the_cli_and_resume(tmp_path
 
 
 # ---- residual RL -----------------------------------------------------------------------------------
-class _Linear:
-    """A stand-in frozen policy: a = tanh(W s)."""
+class _Linear(Policy):
+    """A stand-in frozen policy module: a = tanh(W s)."""
 
     def __init__(self, seed=0):
-        self.w = torch.randn(2, 3, generator=torch.Generator().manual_seed(seed))
-        self.observation_space, self.action_space = OBS, ACT
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(2, 3, generator=torch.Generator().manual_seed(seed)))
+
+    def forward(self, obs):
+        return torch.tanh(obs.float() @ self.w.T)
 
     def act(self, obs, explore=False):
-        return torch.tanh(torch.as_tensor(np.asarray(obs), dtype=torch.float32) @ self.w.T).numpy()
+        with torch.no_grad():
+            return self(torch.as_tensor(np.asarray(obs), dtype=torch.float32)).numpy()
 
 
 @pytest.mark.parametrize("learner", ["sac", "td3"])
@@ -156,6 +165,10 @@ def test_residual_policy_equals_the_base_policy_at_initialization_and_learns_the
     torch.testing.assert_close(a_b + 0.1 * b.action, torch.as_tensor(np.clip(a_b.numpy() + 0.1 * b.action.numpy(), -1, 1)))
     assert agent.learner.critic.layers[0].weight.shape[1] == 3 + 2 + 2  # the critic sees s, a_b and r
     agent.update(rb.sample(8))  # runs
+    assert not base.w.requires_grad  # the base is frozen
+    # the policy module acts as act(explore=False) does
+    with torch.no_grad():
+        np.testing.assert_array_equal(agent.policy()(torch.as_tensor(obs)).numpy(), agent.act(obs, explore=False))
     nrb = ReplayBuffer(20, 3, 2, n_step=3)  # an n-step batch keeps its per-sample discount
     nrb.add_many(obs, applied, np.ones(20), obs[::-1].copy(), np.zeros(20))
     nb = nrb.sample(8)
@@ -197,9 +210,21 @@ def test_residual_and_jsrl_runs_through_the_cli(tmp_path):
 
 
 # ---- JSRL ------------------------------------------------------------------------------------------
+class _ConstPolicy(Policy):
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, obs):
+        return torch.full((obs.shape[0], 2), self.value)
+
+
 class _Const:
+    """A stand-in learner that always acts ``value`` (and explores at -value before learning starts)."""
+
     def __init__(self, value):
         self.value = value
+        self.observation_space, self.action_space, self.cfg, self.device = OBS, ACT, None, torch.device("cpu")
 
     def act(self, obs, explore=False):
         return np.full(2, self.value, np.float32)
@@ -207,41 +232,44 @@ class _Const:
     def warmup_action(self, obs):
         return np.full(2, -self.value, np.float32)
 
+    def policy(self):
+        return _ConstPolicy(self.value)
+
     def set_step(self, step):
         pass
 
 
 def _jsrl(h_stages=4, horizon=8, tolerance=0.05):
-    learner = _Const(0.5)
-    learner.observation_space, learner.action_space, learner.cfg, learner.device = OBS, ACT, None, "cpu"
-    return JSRLAgent(_Const(-0.25), learner, horizon, h_stages, tolerance)
+    return JSRLAgent(_ConstPolicy(-0.25), _Const(0.5), horizon, h_stages, tolerance)
 
 
 def test_jsrl_switches_from_guide_to_learner_at_step_h():
     agent = _jsrl()
+    obs = np.zeros(3, np.float32)
     assert agent.h == 6  # stage 1 of 4: H * 3/4
     agent.begin_episode(explore=True)
-    acts = [agent.act(None, explore=True)[0] for _ in range(8)]
+    acts = [agent.act(obs, explore=True)[0] for _ in range(8)]
     assert acts == [-0.25] * 6 + [0.5] * 2
-    # evaluation episodes keep their own count (an evaluation in the middle of a training episode)
+    # evaluation's policy module keeps its own count (an evaluation in the middle of a training episode)
     agent.begin_episode(explore=True)
-    agent.act(None, explore=True)
-    agent.begin_episode(explore=False)
-    assert [agent.act(None, explore=False)[0] for _ in range(7)] == [-0.25] * 6 + [0.5]
-    assert [agent.act(None, explore=True)[0] for _ in range(6)] == [-0.25] * 5 + [0.5]
+    agent.act(obs, explore=True)
+    policy = agent.policy()
+    policy.reset()
+    assert [policy(torch.zeros(1, 3))[0, 0].item() for _ in range(7)] == [-0.25] * 6 + [0.5]
+    assert [agent.act(obs, explore=True)[0] for _ in range(6)] == [-0.25] * 5 + [0.5]
     # warm-up: the guide for its h steps, the learner's uniform exploration after
     agent.begin_episode(explore=True)
-    assert [agent.warmup_action(None)[0] for _ in range(8)] == [-0.25] * 6 + [-0.5] * 2
+    assert [agent.warmup_action(obs)[0] for _ in range(8)] == [-0.25] * 6 + [-0.5] * 2
 
 
 def test_jsrl_curriculum_moves_on_when_the_return_holds_up():
     agent = _jsrl(h_stages=4, tolerance=0.1)
-    assert agent.on_evaluation(100.0) == {"jsrl_h": 6, "jsrl_stage": 1}  # the first sets the reference
-    assert agent.on_evaluation(80.0)["jsrl_h"] == 6 and agent.h == 6  # below 100 - 10: stays
-    assert agent.on_evaluation(91.0)["jsrl_h"] == 6 and agent.h == 4  # within tolerance: next stage
-    agent.on_evaluation(120.0), agent.on_evaluation(110.0)
+    assert agent.after_evaluation(100.0) == {"jsrl_h": 6, "jsrl_stage": 1}  # the first sets the reference
+    assert agent.after_evaluation(80.0)["jsrl_h"] == 6 and agent.h == 6  # below 100 - 10: stays
+    assert agent.after_evaluation(91.0)["jsrl_h"] == 6 and agent.h == 4  # within tolerance: next stage
+    agent.after_evaluation(120.0), agent.after_evaluation(110.0)
     assert agent.h == 0 and agent.stage == 4  # the learner alone; it stays there
-    agent.on_evaluation(500.0)
+    agent.after_evaluation(500.0)
     assert agent.h == 0
     twin = _jsrl(h_stages=4)
     twin.learner.load_state_dict = lambda s: None

@@ -138,18 +138,23 @@ def test_autoreset_never_mixes_two_episodes(vectorization):
         envs.close()
 
 
-def test_collect_bootstraps_timeouts_from_the_real_final_observation(tmp_path):
-    from visuomotor.train.config import TrainConfig, resolve_defaults
-    from visuomotor.train.onpolicy import OnPolicyTrainer
+def _driver(tmp_path, env: str, ppo: PPOConfig, num_envs: int = 2, steps: int = 24):
+    """The on-policy driver of a run (its envs reset), for stepping rollouts by hand."""
+    from visuomotor.train.config import TrainConfig, resolve
+    from visuomotor.train.runner import Runner
 
+    cfg = resolve(TrainConfig(env=env, algo="ppo", num_envs=num_envs, steps=steps, run_dir=tmp_path / "r",
+                              video=False, ppo=ppo, device="cpu"))
+    tr = Runner(cfg).driver
+    tr.start(resumed=False)
+    return tr
+
+
+def test_collect_bootstraps_timeouts_from_the_real_final_observation(tmp_path):
     ppo = PPOConfig(num_steps=12, normalize_obs=False, hidden=(8,))
-    cfg = resolve_defaults(TrainConfig(env="tests.test_ppo:counter_env", algo="ppo", num_envs=2, steps=24,
-                                       run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
-    tr = OnPolicyTrainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
-    stats = tr._new_stats()
-    tr._collect(obs, None, stats)
-    s = tr.storage
+    tr = _driver(tmp_path, "tests.test_ppo:counter_env", ppo)
+    tr._collect()
+    s, stats = tr.agent.storage, tr.stats
     gamma = tr.acfg.gamma
     for i in range(2):
         for t in range(12):
@@ -165,7 +170,7 @@ def test_collect_bootstraps_timeouts_from_the_real_final_observation(tmp_path):
                 assert s.dones[t, i] == 1 and s.rewards[t, i] == 1.0
             else:
                 assert s.dones[t, i] == 0 and s.rewards[t, i] == 1.0
-    assert sorted(set(stats["lengths"])) == [3, 5] and stats["returns"] == [float(n) for n in stats["lengths"]]
+    assert sorted(set(stats.lengths)) == [3, 5] and stats.returns == [float(n) for n in stats.lengths]
     tr.envs.close()
 
 
@@ -227,16 +232,10 @@ def test_return_scaler_matches_hand_computation_and_travels_in_the_agent_state()
 
 
 def test_collect_stores_scaled_rewards_and_bootstraps_in_their_units(tmp_path):
-    from visuomotor.train.config import TrainConfig, resolve_defaults
-    from visuomotor.train.onpolicy import OnPolicyTrainer
-
     ppo = PPOConfig(num_steps=12, normalize_obs=False, normalize_rewards=True, hidden=(8,))
-    cfg = resolve_defaults(TrainConfig(env="tests.test_ppo:counter_env", algo="ppo", num_envs=2, steps=24,
-                                       run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
-    tr = OnPolicyTrainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
-    tr._collect(obs, None, tr._new_stats())
-    s, ref = tr.storage, ReturnScaler(tr.acfg.gamma)
+    tr = _driver(tmp_path, "tests.test_ppo:counter_env", ppo)
+    tr._collect()
+    s, ref = tr.agent.storage, ReturnScaler(tr.acfg.gamma)
     for t in range(12):  # every raw reward is 1; replay the scaling with the episode ends the envs gave
         want = ref(torch.ones(2), s.dones[t].bool())
         for i in range(2):
@@ -376,9 +375,9 @@ def test_presets_and_validation():
     assert PPOConfig(preset="sb3").minibatches_for(1) == 32 and PPOConfig(preset="sb3").minibatches_for(4) == 128
     assert PPOConfig(preset="sb3", num_minibatches=8).minibatches_for(4) == 8  # explicit beats the preset
     # initial std: RSL-RL's 1.0 on Playground, 0.5 on envs whose actions span the actuator range; SB3's 1.0
-    from visuomotor.train.config import TrainConfig, resolve_defaults
+    from visuomotor.train.config import TrainConfig, resolve
 
-    assert resolve_defaults(TrainConfig(env="gym/Ant-v5", algo="ppo")).ppo.init_noise_std == 0.5
+    assert resolve(TrainConfig(env="gym/Ant-v5", algo="ppo")).ppo.init_noise_std == 0.5
     assert PPOConfig().resolved("playground/CartpoleBalance").init_noise_std == 1.0
     assert PPOConfig(preset="sb3").resolved("gym/Ant-v5").init_noise_std == 1.0
     assert PPOConfig(init_noise_std=0.3).resolved("gym/Ant-v5").init_noise_std == 0.3
@@ -451,19 +450,12 @@ def test_cli_run_with_four_envs_writes_the_run_directory_and_resumes(tmp_path):
 
 
 def test_asymmetric_critic_sees_the_privileged_observations(tmp_path):
-    from visuomotor.train.config import TrainConfig, resolve_defaults
-    from visuomotor.train.onpolicy import OnPolicyTrainer
-
     ppo = PPOConfig(num_steps=10, normalize_obs=False, hidden=(8,))
-    cfg = resolve_defaults(TrainConfig(env="tests.test_ppo:privileged_env", algo="ppo", num_envs=2, steps=20,
-                                       run_dir=tmp_path / "r", video=False, ppo=ppo, device="cpu"))
-    tr = OnPolicyTrainer(cfg)
+    tr = _driver(tmp_path, "tests.test_ppo:privileged_env", ppo, steps=20)
     assert tr.agent.asymmetric and tr.agent.critic_obs_dim == 3 and tr.agent.obs_dim == 1
     assert tr.agent.model.critic[0].in_features == 3 and tr.agent.model.actor[0].in_features == 1
-    obs, info = tr.envs.reset(seed=0)
-    stats = tr._new_stats()
-    tr._collect(obs, np.asarray(info["critic_obs"], np.float32), stats)
-    s = tr.storage
+    tr._collect()
+    s = tr.agent.storage
     assert (s.critic_obs[..., 2] == 7.0).all()
     torch.testing.assert_close(s.critic_obs[..., 0], s.obs[..., 0])  # the same target, as the critic saw it
     # the time-limit step (t = 8) is bootstrapped from the final critic observation [target, 8, 7]
@@ -473,7 +465,7 @@ def test_asymmetric_critic_sees_the_privileged_observations(tmp_path):
         v = tr.agent.value(torch.tensor([[s.critic_obs[t, i, 0].item(), 8.0, 7.0]]))[0]
         torch.testing.assert_close(s.rewards[t, i] - 0.99 * v, 1.0 - (s.actions[t, i].clamp(-1, 1)
                                    - s.obs[t, i]).abs().sum())
-    tr.agent.update(s)
+    tr.agent.update()
     tr.envs.close()
     # through the CLI, with eval loading the asymmetric agent back
     run = tmp_path / "cli"
@@ -483,8 +475,6 @@ def test_asymmetric_critic_sees_the_privileged_observations(tmp_path):
     assert "mean" in run_cli("eval", run, "--episodes", "1", check=True).stdout
 
 
-def test_num_envs_needs_an_on_policy_algorithm(tmp_path):
-    out = run_cli("train", "--algo", "sac", "--num-envs", "4", "--steps", "10", "--run-dir", tmp_path / "x")
-    assert out.returncode != 0 and "--num-envs 4" in out.stderr and "ppo" in out.stderr
+def test_num_envs_must_be_positive(tmp_path):
     out = run_cli("train", "--algo", "ppo", "--num-envs", "0", "--steps", "10", "--run-dir", tmp_path / "y")
     assert out.returncode != 0 and "--num-envs must be >= 1" in out.stderr

@@ -148,19 +148,20 @@ def test_collect_writes_a_dataset_that_trains_and_mismatches_fail(tmp_path):
 
 
 def test_prior_runs_fill_the_replay_before_training_and_on_resume(tmp_path):
-    from visuomotor.train.config import TrainConfig, resolve_defaults
-    from visuomotor.train.loop import OffPolicyTrainer
+    from visuomotor.train.config import TrainConfig, resolve
+    from visuomotor.train.runner import Runner
 
     run = tmp_path / "run"
     run_cli("train", "--env", "dmc/cartpole-swingup", "--steps", "2000", "--run-dir", run, "--eval-episodes", "1",
             "--no-video", "--threads", "1", "--no-progress", *TINY_SAC, check=True)
-    cfg = resolve_defaults(TrainConfig(env="dmc/cartpole-swingup", steps=10, run_dir=tmp_path / "new",
-                                       prior_runs=[run], video=False, device="cpu"))
-    tr = OffPolicyTrainer(cfg)
-    tr._load_prior_runs()
-    assert len(tr.replay) == 2000
+    cfg = resolve(TrainConfig(env="dmc/cartpole-swingup", steps=10, run_dir=tmp_path / "new",
+                              prior_runs=[run], video=False, device="cpu"))
+    driver = Runner(cfg).driver
+    driver.prepare()
+    replay = driver.agent.storage
+    assert len(replay) == 2000
     first = load_episode(sorted((run / "episodes").glob("ep_*.npz"))[0])
-    torch.testing.assert_close(tr.replay.obs[:1000], torch.as_tensor(first["obs"][:-1]))
+    torch.testing.assert_close(replay.obs[:1000], torch.as_tensor(first["obs"][:-1]))
 
 
 def test_bc_clones_the_dataset_policy(tmp_path):
@@ -214,8 +215,8 @@ def test_bc_on_pixels_uses_the_conv_encoder_and_the_frame_replay():
     act_space = gym.spaces.Box(-1, 1, (2,), np.float32)
     torch.manual_seed(0)
     agent = BC(obs_space, act_space, BCConfig(hidden=(32,), feature_dim=16), "cpu")
-    assert agent.policy.pixels
-    replay = agent.make_replay(200, torch.device("cpu"), 0)
+    assert agent.policy_net.pixels
+    replay = agent.make_replay(200, 0)
     rng = np.random.default_rng(0)
     # single frames, as episodes store them; each frame one brightness, the action a function of it
     level = rng.integers(0, 255, 41)

@@ -28,22 +28,6 @@ def train(*args) -> None:
     assert main(["train", *map(str, args)]) == 0
 
 
-@pytest.fixture
-def trainers(monkeypatch):
-    """Every off-policy trainer built while the test runs, in order (their replays are compared)."""
-    from visuomotor.train import loop
-
-    built = []
-    init = loop.OffPolicyTrainer.__init__
-
-    def recording(self, *a, **k):
-        init(self, *a, **k)
-        built.append(self)
-
-    monkeypatch.setattr(loop.OffPolicyTrainer, "__init__", recording)
-    return built
-
-
 def assert_same(a, b, where="state"):
     """Exact equality of nested checkpoint data (tensors bit for bit, dtype included)."""
     if isinstance(a, dict):
@@ -100,11 +84,10 @@ def replay_state(replay) -> dict:
 
 
 def assert_same_replays(straight, resumed):
-    for name in ("replay", "prior"):
-        a, b = getattr(straight, name), getattr(resumed, name)
-        assert (a is None) == (b is None), name
-        if a is not None:
-            assert_same(replay_state(a), replay_state(b), name)
+    assert_same(replay_state(straight.agent.storage), replay_state(resumed.agent.storage), "replay")
+    assert (straight.prior is None) == (resumed.prior is None)
+    if straight.prior is not None:
+        assert_same(replay_state(straight.prior), replay_state(resumed.prior), "prior")
 
 
 def eval_rows(run):
@@ -114,18 +97,18 @@ def eval_rows(run):
         return [(r["step"], r["returns"]) for r in csv.DictReader(f)]
 
 
-def straight_and_split(tmp_path, trainers, args, k, n, first_args=(), final_args=()):
+def straight_and_split(tmp_path, drivers, args, k, n, first_args=(), final_args=()):
     """Train straight to n, and to k then --resume to n; compare everything; returns the final checkpoint."""
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(*args, *final_args, "--steps", n, "--run-dir", straight)
-    live_straight = trainers[-1] if trainers else None
+    live_straight = drivers[-1] if drivers else None
     train(*args, *first_args, "--steps", k, "--run-dir", split)
     train(*args, *final_args, "--steps", n, "--run-dir", split, "--resume")
     ckpt = assert_same_checkpoint(straight, split)
     assert_same_episodes(straight, split)
     assert eval_rows(straight) == eval_rows(split)
     if live_straight is not None:
-        assert_same_replays(live_straight, trainers[-1])
+        assert_same_replays(live_straight, drivers[-1])
     return ckpt
 
 
@@ -137,9 +120,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_state_algorithms_resume_exactly(tmp_path, trainers, case):
+def test_state_algorithms_resume_exactly(tmp_path, drivers, case):
     args = [*CASES[case], *COMMON, "--eval-every", "125", "--checkpoint-every", "100", "--log-every", "50"]
-    ckpt = straight_and_split(tmp_path, trainers, args, k=250, n=375)
+    ckpt = straight_and_split(tmp_path, drivers, args, k=250, n=375)
     assert ckpt["step"] == 375 and ckpt["episode_index"] == 3
 
 
@@ -148,15 +131,15 @@ TINY_PIXELS = ["--env", "dmc/cartpole-swingup", "--action-repeat", "8", "--pixel
 
 
 @pytest.mark.parametrize("algo", ["drqv2", "drm"])
-def test_pixel_algorithms_resume_exactly_with_the_frame_replay_rebuilt(tmp_path, trainers, algo):
+def test_pixel_algorithms_resume_exactly_with_the_frame_replay_rebuilt(tmp_path, drivers, algo):
     tiny = [f"--{algo}.{k}" for k in ("learning-starts", "batch-size", "hidden-dim", "feature-dim", "buffer-size")]
     values = ["40", "8", "16", "8", "1000"]
     args = [*TINY_PIXELS, "--algo", algo, *[x for kv in zip(tiny, values) for x in kv], *COMMON]
     if algo == "drm":  # a perturbation inside the run, after the stop
         args += ["--drm.perturb-every", "150"]
-    ckpt = straight_and_split(tmp_path, trainers, args, k=125, n=250)
+    ckpt = straight_and_split(tmp_path, drivers, args, k=125, n=250)
     assert ckpt["step"] == 250
-    assert trainers[-1].replay.frames.shape[1:] == (3, 48, 48)
+    assert drivers[-1].agent.storage.frames.shape[1:] == (3, 48, 48)
     if algo == "drm":
         assert 150 <= ckpt["agent"]["last_perturb"] < 250  # perturbed after the stop at 125
 
@@ -172,25 +155,25 @@ def target_data(tmp_path_factory):
     return data, bc
 
 
-def test_sac_with_prior_data_resumes_exactly(tmp_path, trainers, target_data):
+def test_sac_with_prior_data_resumes_exactly(tmp_path, drivers, target_data):
     data, _ = target_data
     args = ["--env", TARGET, "--algo", "sac", *TINY_SAC, "--sac.learning-starts", "20", "--prior-data", data,
             *COMMON, "--eval-every", "64", "--checkpoint-every", "16", "--log-every", "16"]
-    ckpt = straight_and_split(tmp_path, trainers, args, k=64, n=128)
-    assert "prior_rng" in ckpt and trainers[-1].prior is not None
+    ckpt = straight_and_split(tmp_path, drivers, args, k=64, n=128)
+    assert "prior_rng" in ckpt and drivers[-1].prior is not None
 
 
 @pytest.mark.parametrize("algo", ["sac", "td3"])
-def test_residual_learners_resume_exactly(tmp_path, trainers, target_data, algo):
+def test_residual_learners_resume_exactly(tmp_path, drivers, target_data, algo):
     _, bc = target_data
     tiny = TINY_SAC if algo == "sac" else TINY_TD3
     args = ["--env", TARGET, "--algo", algo, *tiny, f"--{algo}.learning-starts", "20", "--base-policy", bc,
             *COMMON, "--eval-every", "64", "--checkpoint-every", "16", "--log-every", "16"]
-    ckpt = straight_and_split(tmp_path, trainers, args, k=64, n=128)
+    ckpt = straight_and_split(tmp_path, drivers, args, k=64, n=128)
     assert set(ckpt["agent"]) == {"learner", "scale"}
 
 
-def test_td3bc_offline_then_online_resumes_exactly_across_both_phases(tmp_path, trainers, target_data):
+def test_td3bc_offline_then_online_resumes_exactly_across_both_phases(tmp_path, drivers, target_data):
     """Stopped in the offline phase, and again in the online phase (at an episode end), then finished:
     equal to a straight run."""
     data, _ = target_data
@@ -199,7 +182,7 @@ def test_td3bc_offline_then_online_resumes_exactly_across_both_phases(tmp_path, 
             "--checkpoint-every", "48", "--log-every", "24"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(*args, "--steps", 96, "--online-steps", 96, "--run-dir", straight)
-    live = trainers[-1]
+    live = drivers[-1]
     train(*args, "--steps", 48, "--run-dir", split)  # offline, stopped halfway
     train(*args, "--steps", 96, "--online-steps", 48, "--run-dir", split, "--resume")  # stopped online
     train(*args, "--steps", 96, "--online-steps", 96, "--run-dir", split, "--resume")
@@ -207,7 +190,7 @@ def test_td3bc_offline_then_online_resumes_exactly_across_both_phases(tmp_path, 
     assert ckpt["step"] == 192 and "eval_actor" in ckpt["agent"]
     assert len(assert_same_episodes(straight, split)) == 12
     assert eval_rows(straight) == eval_rows(split)
-    assert_same_replays(live, trainers[-1])
+    assert_same_replays(live, drivers[-1])
 
 
 def test_ppo_restores_exactly_the_state_it_saved(tmp_path):

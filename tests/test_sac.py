@@ -133,7 +133,7 @@ def test_n_step_batch_discount_replaces_gamma():
     expected = critic_loss(b.reward + torch.tensor([0.81, 0.0]) * v)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     # the replay an n-step SAC makes returns such batches
-    rb = agent.make_replay(16, torch.device("cpu"), seed=0)
+    rb = agent.make_replay(16, seed=0)
     assert (rb.n_step, rb.gamma) == (3, 0.9)
 
 
@@ -405,36 +405,35 @@ def test_auto_compile(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     n = sac_module.AUTO_COMPILE_UPDATES
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
-    assert SACConfig().with_auto_compile(n, cpu).compile is True
-    assert SACConfig().with_auto_compile(n - 1, cpu).compile is False
-    assert SACConfig().with_auto_compile(n, cuda).compile is False
-    assert SACConfig(compile=False).with_auto_compile(n, cpu).compile is False
-    assert SACConfig(compile=True).with_auto_compile(1, cpu).compile is True
-    assert SACConfig(manual_grad=False).with_auto_compile(n, cpu).compile is False  # autograd: not compiled by default
-    assert SACConfig(preset="rlpd").with_auto_compile(n, cpu).compile is False  # LayerNorm critics: autograd
+    assert SACConfig().for_run(n, cpu).compile is True
+    assert SACConfig().for_run(n - 1, cpu).compile is False
+    assert SACConfig().for_run(n, cuda).compile is False
+    assert SACConfig(compile=False).for_run(n, cpu).compile is False
+    assert SACConfig(compile=True).for_run(1, cpu).compile is True
+    assert SACConfig(manual_grad=False).for_run(n, cpu).compile is False  # autograd: not compiled by default
+    assert SACConfig(preset="rlpd").for_run(n, cpu).compile is False  # LayerNorm critics: autograd
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: None)
-    assert SACConfig().with_auto_compile(n, cpu).compile is False
+    assert SACConfig().for_run(n, cpu).compile is False
     with pytest.raises(ValueError, match="C\\+\\+ compiler"):
         _space_agent(compile=True)
     agent = _space_agent()  # built directly (no run length known): eager
     assert agent.cfg.compile is None and not hasattr(agent._update_fn.__self__.critic_fn, "wrapped")
 
 
-def test_training_loop_resolves_compile(tmp_path, monkeypatch):
-    """The loop decides compile None from the run's update count: a CPU run of 20k+ updates compiles."""
-    import importlib
-
+def test_training_run_resolves_compile(tmp_path, monkeypatch):
+    """A run decides compile None from its update count (``for_run``): a CPU run of 20k+ updates compiles."""
     from visuomotor import TrainConfig
-    from visuomotor.train.config import resolve_defaults
+    from visuomotor.train.config import resolve
+    from visuomotor.train.runner import Runner
 
-    loop = importlib.import_module("visuomotor.train.loop")
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
     for steps, expect in ((1000 + sac_module.AUTO_COMPILE_UPDATES, True), (999 + sac_module.AUTO_COMPILE_UPDATES, False)):
-        cfg = resolve_defaults(TrainConfig(env="dmc/cartpole-swingup", algo="sac", steps=steps, run_dir=tmp_path / "r",
-                                           video=False, device="cpu", sac=SACConfig(learning_starts=1000)))
-        trainer = loop.OffPolicyTrainer(cfg)
-        assert trainer.algo_cfg.compile is expect and trainer.agent.cfg.compile is expect
-        assert hasattr(trainer.agent._update_fn.__self__.critic_fn, "wrapped") is expect  # wrapped by torch.compile
+        cfg = resolve(TrainConfig(env="dmc/cartpole-swingup", algo="sac", steps=steps, run_dir=tmp_path / "r",
+                                  video=False, device="cpu", sac=SACConfig(learning_starts=1000)))
+        agent = Runner(cfg).agent
+        assert agent.cfg.compile is expect and agent.describe()["compile"] is expect
+        assert cfg.sac.compile is None  # the stored config keeps the user's choice (a resume may run longer)
+        assert hasattr(agent._update_fn.__self__.critic_fn, "wrapped") is expect  # wrapped by torch.compile
 
 
 def test_update_matches_sb3_in_float64():

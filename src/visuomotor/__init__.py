@@ -18,9 +18,10 @@ from visuomotor.envs import list_env_ids, make_env  # noqa: E402
 from visuomotor.envs.randomization import RandomizationConfig  # noqa: E402
 from visuomotor.envs.vector import make_vec_env  # noqa: E402
 from visuomotor.errors import VisuomotorError  # noqa: E402
-from visuomotor.evaluate.load import load_agent  # noqa: E402
+from visuomotor.train.build import load_agent  # noqa: E402
 from visuomotor.evaluate.rollout import evaluate  # noqa: E402
-from visuomotor.train import TrainConfig, train  # noqa: E402
+from visuomotor.api import train  # noqa: E402
+from visuomotor.train import TrainConfig  # noqa: E402
 
 __all__ = [
     "ALGORITHMS", "BC", "BCConfig", "PPO", "SAC", "TD3", "TD3Config", "TD3BC", "TD3BCConfig", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "PPOConfig",

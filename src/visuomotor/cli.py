@@ -131,7 +131,7 @@ class ListArgs:
 
 
 def cmd_train(cfg: TrainConfig) -> None:
-    from visuomotor.train.loop import train
+    from visuomotor.api import train
 
     train(cfg)
 
@@ -141,7 +141,7 @@ def cmd_eval(args: EvalArgs) -> None:
 
     from visuomotor.envs import make_env
     from visuomotor.evaluate import evaluate
-    from visuomotor.evaluate.load import load_agent
+    from visuomotor.train.build import load_agent
 
     if args.episodes < 1:
         raise VisuomotorError(f"--episodes must be >= 1, got {args.episodes}")
@@ -211,28 +211,18 @@ def cmd_report(args: ReportArgs) -> None:
 
 def cmd_list(_: ListArgs) -> None:
     from visuomotor.algos import ALGORITHMS
-    from visuomotor.envs.registry import dmc_env_ids, gym_mujoco_env_ids
+    from visuomotor.envs.registry import BACKENDS, USER
 
     print("algorithms:")
     for name, (cls, _) in ALGORITHMS.items():
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
         print(f"  {name:<8} {doc}")
-    print(f"\nDeepMind Control Suite ({len(dmc_env_ids())}):")
-    for env_id in dmc_env_ids():
-        print(f"  {env_id}")
-    print(f"\ngymnasium MuJoCo ({len(gym_mujoco_env_ids())}; any registered gym/<id> works):")
-    for env_id in gym_mujoco_env_ids():
-        print(f"  {env_id}")
-    from visuomotor.envs.playground import playground_env_ids
-
-    pg = playground_env_ids()
-    if pg:
-        print(f"\nMuJoCo Playground ({len(pg)}; JAX, batched with --algo ppo --num-envs N):")
-        for env_id in pg:
+    for backend in BACKENDS.values():
+        ids = backend.ids()
+        print(f"\n{backend.heading(len(ids))}{':' if ids else ''}")
+        for env_id in ids:
             print(f"  {env_id}")
-    else:
-        print("\nMuJoCo Playground: pip install 'visuomotor[playground]' for playground/<EnvName> ids")
-    print("\nyour own env: module.path:factory (a callable returning a gymnasium.Env)")
+    print(f"\n{USER.heading(0)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"visuomotor: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        from visuomotor.train.loop import Terminated
+        from visuomotor.train.runner import Terminated
 
         what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
         print(f"visuomotor: {what} (a checkpoint was written; continue with --resume)", file=sys.stderr)

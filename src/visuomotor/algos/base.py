@@ -1,22 +1,152 @@
-"""The small interface between an algorithm and the training loop.
+"""The agent contract: everything the runner, evaluation and the tools ask of an algorithm, declared here.
 
-The loop owns time (steps, evaluation, checkpoints, I/O); an agent owns its networks and optimizers
-and answers four calls: ``act``, ``update``, ``state_dict`` and ``load_state_dict``.
+The runner owns time (steps, evaluation and checkpoint cadence, logging, signals, resume); an agent
+owns its networks, optimizers, storage and algorithm logic, and answers:
+
+    kind, observes          class attributes: how it learns (off-policy, on-policy, offline) and what it
+                            sees (states, pixels, either); the runner picks the step driver by kind
+    from_spec(spec, cfg, device)   build from the env's spec (spaces, number of envs, privileged obs)
+    build_storage(spec, seed)      its own storage (a replay, a frame replay, a rollout), kept as .storage
+    act(obs, explore)       action(s) in [-1, 1] for observation(s) of one or N envs
+    observe(transitions)    one env step of N envs into its storage (with its own bootstrapping)
+    update(batch=None)      one update from its own storage; returns detached scalar tensors (no sync)
+    policy()                a self-contained inference module: observation in, action out
+                            (evaluation, residual bases, JSRL guides and export use it)
+    state_dict / load_state_dict   everything exact resume needs; policy_state_dict what acting needs
+
+and a few optional hooks with defaults (warmup_action, begin_episode, set_step, after_evaluation,
+fit_dataset, add_prior_data, describe). Nothing here is probed with getattr/hasattr: a new algorithm
+subclasses ``Agent`` (or an agent of its kind), sets its class attributes and registers itself in
+``algos.ALGORITHMS``; a new kind of learning (distillation, say) adds a ``Kind`` and a small driver.
 """
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
+
+
+class Kind(str, enum.Enum):
+    """How an agent learns; the runner's step driver for it."""
+
+    OFF_POLICY = "off-policy"  # env steps into a replay, updates from it
+    ON_POLICY = "on-policy"  # rollouts of N envs, an update on each
+    OFFLINE = "offline"  # updates from a fixed dataset (optionally followed by online fine-tuning)
+
+
+class Observes(str, enum.Enum):
+    """What an agent learns from."""
+
+    STATES = "states"
+    PIXELS = "pixels"  # always: a run with this algorithm renders frames
+    EITHER = "either"  # states, or pixels with --pixels
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What an agent is built from: one env's spaces, how many envs it acts in, and the size of the
+    privileged observation an env offers an asymmetric critic (``info["critic_obs"]``), if any."""
+
+    observation_space: gym.spaces.Box
+    action_space: gym.spaces.Box
+    num_envs: int = 1
+    critic_obs_dim: int | None = None
 
 
 @dataclass
-class OffPolicyConfig:
-    """Fields every replay-based algorithm shares; the off-policy loop reads these."""
+class Transitions:
+    """One env step of N envs (N = 1 for a single env), as the driver hands it to ``Agent.observe``.
+
+    ``next_obs`` is what the envs show now (where an episode ended: the next episode's first
+    observation, same-step autoreset); ``final_obs`` holds the ended episodes' real last observations
+    (equal to ``next_obs`` elsewhere), the one to bootstrap a time limit from. ``terminated`` marks true
+    terminal states (no bootstrap), ``truncated`` time limits. Arrays or tensors, [N, ...]."""
+
+    obs: object
+    action: object
+    reward: object
+    next_obs: object
+    final_obs: object
+    terminated: object
+    truncated: object
+    critic_obs: object = None  # privileged observations (asymmetric critics): after the step
+    final_critic_obs: object = None  # ... and the ended episodes' last ones
+
+    @property
+    def batched(self) -> bool:
+        """Whether this is a step of a vector of envs ([N] rewards) rather than of a single env."""
+        r = self.reward
+        return (isinstance(r, torch.Tensor) and r.dim() > 0) or (isinstance(r, np.ndarray) and r.ndim > 0)
+
+
+class Policy(nn.Module):
+    """A self-contained inference module: a batch of observations [B, ...] (float states, or uint8
+    frame stacks) in, actions [B, A] in [-1, 1] out, deterministic. It holds (references to) what
+    acting needs, normalizers and encoders included. ``reset`` is called as each episode starts (a
+    policy that counts steps, like JSRL's, restarts its count)."""
+
+    def reset(self) -> None:
+        """A new episode starts."""
+
+
+@dataclass
+class AlgoConfig:
+    """The base of every algorithm's config (a typed dataclass, one documented field per
+    hyperparameter, the paper's defaults). Fields left None are filled by ``resolved``: first from
+    ``TASK_PRESETS``, per-task settings as data (rows of an env-id pattern, the values, and the
+    config fields they apply under; later matching rows win), then by ``fill_defaults``, the
+    algorithm's own presets."""
+
+    TASK_PRESETS: ClassVar[tuple[tuple[str, dict, dict], ...]] = ()
+
+    def resolved(self, env_id: str = ""):
+        """This config with every None filled: the task's presets for ``env_id`` (none without one), then
+        the algorithm's."""
+        import dataclasses
+        import fnmatch
+
+        values: dict = {}
+        for pattern, row, when in self.TASK_PRESETS:
+            if env_id and fnmatch.fnmatchcase(env_id, pattern) and all(getattr(self, k) == v for k, v in when.items()):
+                values.update(row)
+        fill = {k: v for k, v in values.items() if getattr(self, k) is None}
+        return (dataclasses.replace(self, **fill) if fill else self).fill_defaults()
+
+    def fill_defaults(self):
+        """The algorithm's own presets for the fields still None (none here)."""
+        return self
+
+    def for_run(self, updates: int, device: torch.device):
+        """Settings decided per run rather than stored in config.yaml (e.g. SAC's compile for a long CPU
+        run), for a run of about ``updates`` updates on ``device``; none here."""
+        return self
+
+    def default_steps(self, action_repeat: int) -> int:
+        """Steps a run trains for when --steps is not given."""
+        return 100_000
+
+    def default_action_repeat(self) -> int:
+        """Simulator steps per policy step when --action-repeat is not given."""
+        return 1
+
+    def default_num_envs(self) -> int:
+        """Envs a run steps when --num-envs is not given."""
+        return 1
+
+    def validate(self) -> None:
+        """Raise ValueError naming a bad field and what is allowed."""
+
+
+@dataclass
+class OffPolicyConfig(AlgoConfig):
+    """Fields every replay-based algorithm shares; the off-policy driver reads these."""
 
     buffer_size: int = 1_000_000
     """Replay capacity in transitions."""
@@ -31,14 +161,6 @@ class OffPolicyConfig:
     prior_fraction: float = 0.5
     """With --prior-data: share of every batch drawn from the prior data (RLPD's symmetric sampling: 0.5)."""
 
-    def default_steps(self, action_repeat: int) -> int:
-        """Policy steps a run trains for when --steps is not given."""
-        return 100_000
-
-    def resolved(self, env_id: str = ""):
-        """This config with task-dependent defaults filled in (none here)."""
-        return self
-
     def validate(self) -> None:
         for name in ("buffer_size", "batch_size", "updates_per_step", "update_every"):
             if getattr(self, name) <= 0:
@@ -50,25 +172,123 @@ class OffPolicyConfig:
 
 
 class Agent(ABC):
-    """What the loop sees of an algorithm."""
+    """What the runner sees of an algorithm (see the module docstring)."""
+
+    kind: ClassVar[Kind] = Kind.OFF_POLICY
+    observes: ClassVar[Observes] = Observes.STATES
+    learns_on_policies: ClassVar[bool] = False
+    """Can learn on top of a stored policy: a residual on a frozen base (--base-policy) or after a
+    guide (--guide-policy); such an agent implements ``zero_policy_output``."""
+    online_finetuning: ClassVar[bool] = False
+    """An offline agent that continues online in the same run (--online-steps)."""
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.spaces.Box, cfg, device: torch.device):
         self.observation_space = observation_space
         self.action_space = action_space
         self.cfg = cfg
         self.device = torch.device(device)
+        self.storage = None  # built by build_storage
+        self.sampler = None  # what update() draws batches from: the storage, or it mixed with prior data
+
+    @classmethod
+    def from_spec(cls, spec: EnvSpec, cfg, device) -> Agent:
+        """The agent for an env spec (an agent that uses more of the spec, e.g. PPO's asymmetric critic,
+        overrides this)."""
+        return cls(spec.observation_space, spec.action_space, cfg, device)
+
+    # ---- acting -------------------------------------------------------------------------------
+    @abstractmethod
+    def act(self, obs, explore: bool) -> np.ndarray:
+        """Action(s) in [-1, 1] for one observation or a batch [N, ...]."""
 
     @abstractmethod
-    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        """Action(s) in [-1, 1] for one observation [D] or a batch [N, D]."""
+    def policy(self) -> Policy:
+        """The deterministic policy as a self-contained module (sharing this agent's weights)."""
+
+    def warmup_action(self, obs) -> np.ndarray:
+        """The action(s) during the first learning_starts env steps: uniform in [-1, 1] (torch's RNG),
+        one per env when ``obs`` is a batch."""
+        dim = int(np.prod(self.action_space.shape))
+        batch = len(obs.shape) > len(self.observation_space.shape)
+        return (torch.rand((len(obs), dim) if batch else dim) * 2.0 - 1.0).numpy()
+
+    def begin_episode(self, explore: bool) -> None:
+        """Called as each training episode starts; default: unused."""
+
+    def set_step(self, step: int) -> None:
+        """The runner's step counter, before each act/update (for schedules); default: unused."""
+
+    def after_evaluation(self, mean_return: float) -> dict[str, float]:
+        """Called after each evaluation of ``policy()``; returns extra columns for eval.csv (JSRL's
+        curriculum steps here); default: none."""
+        return {}
+
+    def zero_policy_output(self) -> None:
+        """Make the deterministic action 0 for every input (a residual learner's start)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot learn on top of a stored policy")
+
+    def describe(self) -> dict:
+        """Facts about this agent for config.yaml's ``resolved`` section (precision, compile, ...)."""
+        return {}
+
+    # ---- storage and learning ----------------------------------------------------------------
+    def make_replay(self, capacity: int, seed: int):
+        """A replay in this agent's layout (its own storage, prior data, a dataset): flat transitions,
+        with the config's n-step returns where it has ``n_step``."""
+        from visuomotor.buffers.replay import ReplayBuffer
+
+        obs_dim = int(np.prod(self.observation_space.shape))
+        act_dim = int(np.prod(self.action_space.shape))
+        return ReplayBuffer(capacity, obs_dim, act_dim, self.device, seed=seed, n_step=self.n_step(),
+                            gamma=self.gamma())
+
+    def n_step(self) -> int:
+        """The n of the replay's n-step returns (1 unless the algorithm's config says otherwise)."""
+        return 1
+
+    def gamma(self) -> float:
+        """The discount the replay's n-step returns use."""
+        return 0.99
+
+    def build_storage(self, spec: EnvSpec, capacity: int, seed: int) -> None:
+        """Build this agent's storage for ``spec`` (default: a replay of ``capacity`` transitions)."""
+        self.use_storage(self.make_replay(capacity, seed))
+
+    def add_prior_data(self, prior, fraction: float) -> None:
+        """Draw ``fraction`` of every batch from ``prior`` (a replay of this agent's layout; RLPD)."""
+        from visuomotor.buffers.replay import MixedSampler
+
+        self.sampler = MixedSampler(self.storage, prior, fraction)
+
+    def fit_dataset(self, fresh: bool) -> None:
+        """An offline agent's dataset is in its storage: fit what depends on it (statistics on a fresh
+        run; structures that are not checkpointed, on every start); default: nothing."""
+
+    def observe(self, t: Transitions) -> None:
+        """Store one env step of N envs (default: into the replay, the real last observation as the
+        next state where an episode ended)."""
+        if t.batched:
+            self.storage.add_batch(t.obs, t.action, t.reward, t.final_obs, t.terminated, t.truncated)
+        else:  # a single env
+            self.storage.add(t.obs, t.action, t.reward, t.final_obs, t.terminated, t.truncated)
+
+    def use_storage(self, storage) -> None:
+        """Learn from ``storage`` (e.g. a dataset's replay from ``make_replay``) as this agent's own."""
+        self.storage = self.sampler = storage
+
+    def sample(self):
+        """A batch for the next update from the agent's sampler."""
+        return self.sampler.sample(self.cfg.batch_size)
 
     @abstractmethod
-    def update(self, batch) -> dict[str, torch.Tensor]:
-        """One gradient step; returns detached scalar tensors (no host sync in here)."""
+    def update(self, batch=None) -> dict[str, torch.Tensor]:
+        """One update from the agent's own storage (``batch`` given: on that batch instead); returns
+        detached scalar tensors, always the same keys (no host sync in here)."""
 
+    # ---- state --------------------------------------------------------------------------------
     @abstractmethod
     def state_dict(self) -> dict:
-        """Everything needed to continue training: networks, optimizers, temperature..."""
+        """Everything needed to continue training: networks, optimizers, temperature, RNGs..."""
 
     @abstractmethod
     def load_state_dict(self, state: dict) -> None: ...
@@ -77,22 +297,13 @@ class Agent(ABC):
         """What acting needs (used for the small 'best' checkpoint); defaults to everything."""
         return self.state_dict()
 
-    def warmup_action(self, obs: np.ndarray) -> np.ndarray:
-        """The action during the first learning_starts env steps: uniform in [-1, 1] (torch's RNG)."""
-        return (torch.rand(int(np.prod(self.action_space.shape))) * 2.0 - 1.0).numpy()
 
-    def begin_episode(self, explore: bool) -> None:
-        """Called as each episode starts, training (explore) or evaluation; default: unused."""
+class OnPolicyAgent(Agent):
+    """An agent that learns from rollouts of ``rollout_steps`` steps of every env."""
 
-    def set_step(self, step: int) -> None:
-        """The loop's env-step counter, before each act/update (for schedules); default: unused."""
+    kind: ClassVar[Kind] = Kind.ON_POLICY
 
-    def make_replay(self, capacity: int, device: torch.device, seed: int):
-        """The replay this algorithm learns from; default: flat transitions (states), with the config's
-        n-step returns where it has ``n_step`` (and its ``gamma``)."""
-        from visuomotor.buffers.replay import ReplayBuffer
-
-        obs_dim = int(np.prod(self.observation_space.shape))
-        act_dim = int(np.prod(self.action_space.shape))
-        return ReplayBuffer(capacity, obs_dim, act_dim, device, seed=seed, n_step=getattr(self.cfg, "n_step", 1) or 1,
-                            gamma=getattr(self.cfg, "gamma", 0.99))
+    @property
+    @abstractmethod
+    def rollout_steps(self) -> int:
+        """Steps of every env per rollout (one update each)."""

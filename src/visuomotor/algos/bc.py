@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent
+from visuomotor.algos.base import Agent, AlgoConfig, Kind, Observes, Policy
 from visuomotor.nets.mlp import mlp
 
 
 @dataclass
-class BCConfig:
+class BCConfig(AlgoConfig):
     """Behaviour-cloning hyperparameters."""
 
     hidden: tuple[int, ...] = (256, 256)
@@ -37,9 +37,6 @@ class BCConfig:
     """Pixels: random shift of up to this many pixels (0 = none)."""
     total_steps: int = 20_000
     """Default --steps: gradient steps."""
-
-    def resolved(self, env_id: str = "") -> BCConfig:
-        return self
 
     def default_steps(self, action_repeat: int) -> int:
         return self.total_steps
@@ -76,60 +73,74 @@ class BCPolicy(nn.Module):
         return torch.tanh(self.net(h))
 
 
+class BCActing(Policy):
+    """Acting: the cloned policy on float observations (flattened states, or frame stacks)."""
+
+    def __init__(self, policy: BCPolicy):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy(obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1))
+
+
 class BC(Agent):
-    offline = True
-    pixels_optional = True  # states, or --pixels (then a conv encoder)
+    kind = Kind.OFFLINE
+    observes = Observes.EITHER  # states, or --pixels (then a conv encoder)
 
     def __init__(self, observation_space, action_space, cfg: BCConfig | None = None, device="cpu"):
         cfg = cfg or BCConfig()
         cfg.validate()
         super().__init__(observation_space, action_space, cfg, device)
         self.obs_shape = tuple(observation_space.shape)
-        self.policy = BCPolicy(self.obs_shape, int(np.prod(action_space.shape)), cfg).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.policy_net = BCPolicy(self.obs_shape, int(np.prod(action_space.shape)), cfg).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy_net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.aug_generator = torch.Generator(device=self.device)
         self.aug_generator.manual_seed(int(torch.randint(0, 2**62, (1,))))
 
     def _obs(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1)
+        return obs.float() if self.policy_net.pixels else obs.float().reshape(obs.shape[0], -1)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
         o = torch.as_tensor(np.asarray(obs), device=self.device)
         single = o.dim() == len(self.obs_shape)
-        a = self.policy(self._obs(o.unsqueeze(0) if single else o)).cpu().numpy()
+        a = self.policy_net(self._obs(o.unsqueeze(0) if single else o)).cpu().numpy()
         return a[0] if single else a
 
-    def update(self, batch) -> dict[str, torch.Tensor]:
+    def policy(self) -> BCActing:
+        return BCActing(self.policy_net)
+
+    def update(self, batch=None) -> dict[str, torch.Tensor]:
+        batch = self.sample() if batch is None else batch
         obs = self._obs(batch.obs)
-        if self.policy.pixels and self.cfg.augment_pad > 0:
+        if self.policy_net.pixels and self.cfg.augment_pad > 0:
             from visuomotor.nets.conv import random_shift
 
             obs = random_shift(obs, self.cfg.augment_pad, generator=self.aug_generator)
-        loss = (self.policy(obs) - batch.action).pow(2).sum(-1).mean()
+        loss = (self.policy_net(obs) - batch.action).pow(2).sum(-1).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return {"losses/bc": loss.detach()}
 
-    def make_replay(self, capacity: int, device: torch.device, seed: int):
+    def make_replay(self, capacity: int, seed: int):
         if len(self.obs_shape) == 3:
-            from visuomotor.buffers.frames import FrameReplay
+            from visuomotor.buffers.frames import frame_replay_for
 
-            c, h, w = self.obs_shape
-            return FrameReplay(capacity, (3, h, w), int(np.prod(self.action_space.shape)), frame_stack=c // 3,
-                               n_step=1, device=device, seed=seed)
-        return super().make_replay(capacity, device, seed)
+            return frame_replay_for(self.obs_shape, int(np.prod(self.action_space.shape)), capacity, 1, 0.99,
+                                    self.device, seed)
+        return super().make_replay(capacity, seed)
 
     def state_dict(self) -> dict:
-        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"policy": self.policy_net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "aug_generator": self.aug_generator.get_state()}
 
     def policy_state_dict(self) -> dict:
-        return {"policy": self.policy.state_dict()}
+        return {"policy": self.policy_net.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.policy.load_state_dict(state["policy"])
+        self.policy_net.load_state_dict(state["policy"])
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.aug_generator.set_state(state["aug_generator"])

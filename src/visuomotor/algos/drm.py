@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from visuomotor.algos.drqv2 import Actor, Critic, DrQv2, DrQv2Config, _trunk, clipped_noise_action
+from visuomotor.algos.drqv2 import DRQV2_TASKS, Actor, Critic, DrQv2, DrQv2Config, _trunk, clipped_noise_action
 from visuomotor.nets.conv import ConvEncoder, orthogonal_init
 
 
@@ -56,12 +56,11 @@ class DrMConfig(DrQv2Config):
     lambda_temperature: float = 50.0
     """Sharpness of lambda's switch around the threshold."""
 
-    def resolved(self, env_id: str = "") -> DrMConfig:
-        r = super().resolved(env_id)
-        if r.perturb_max is None:
-            task = env_id.split("/", 1)[-1]
-            r = dataclasses.replace(r, perturb_max=0.6 if task.startswith(("dog-", "humanoid-")) else 0.9)
-        return r
+    TASK_PRESETS = (*DRQV2_TASKS, ("dmc/dog-*", {"perturb_max": 0.6}, {}), ("dmc/humanoid-*", {"perturb_max": 0.6}, {}))
+
+    def fill_defaults(self) -> DrMConfig:
+        r = super().fill_defaults()
+        return r if r.perturb_max is not None else dataclasses.replace(r, perturb_max=0.9)
 
     def validate(self) -> None:
         super().validate()

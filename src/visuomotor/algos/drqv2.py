@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.algos.base import Agent, Observes, OffPolicyConfig, Policy
 from visuomotor.nets import hardware
 from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift
 from visuomotor.nets.mlp import EnsembleMLP
@@ -43,7 +43,7 @@ class DrQv2Config(OffPolicyConfig):
     preset: Literal["easy", "medium", "hard"] | None = None
     """The paper's difficulty preset: training frames 1.1M / 3.1M / 30.1M and exploration schedule
     linear(1.0,0.1,N) with N = 100k / 500k / 2M policy steps (the frames set --steps when it is not given);
-    None = the task's, as in the authors' task configs (see ``task_preset``)."""
+    None = the task's, as in the authors' task configs (see ``DRQV2_TASKS``)."""
     buffer_size: int = 1_000_000
     """Replay capacity in frames (each rendered frame is stored once)."""
     batch_size: int | None = None
@@ -79,21 +79,21 @@ class DrQv2Config(OffPolicyConfig):
     about 1.6x faster, but the pixel learning check (benchmarks/drqv2_learning.py) did not show it
     learning like float32."""
 
-    def resolved(self, env_id: str = "") -> DrQv2Config:
-        """A copy with every None filled: the preset's schedule and the paper's per-task settings."""
-        task = env_id.split("/", 1)[-1]
-        walker, humanoid = task.startswith("walker-"), task.startswith("humanoid-")
-        preset = self.preset if self.preset is not None else task_preset(env_id)
+    def fill_defaults(self) -> DrQv2Config:
+        """A copy with every None filled: the paper's general settings, the preset's schedule."""
+        preset = self.preset if self.preset is not None else "medium"
         return dataclasses.replace(
-            self,
-            preset=preset,
-            batch_size=self.batch_size if self.batch_size is not None else (512 if walker else 256),
-            n_step=self.n_step if self.n_step is not None else (1 if walker else 3),
-            lr=self.lr if self.lr is not None else (8e-5 if humanoid else 1e-4),
-            feature_dim=self.feature_dim if self.feature_dim is not None else (100 if humanoid else 50),
+            self, preset=preset,
+            batch_size=self.batch_size if self.batch_size is not None else 256,
+            n_step=self.n_step if self.n_step is not None else 3,
+            lr=self.lr if self.lr is not None else 1e-4,
+            feature_dim=self.feature_dim if self.feature_dim is not None else 50,
             stddev_schedule=self.stddev_schedule if self.stddev_schedule is not None
             else f"linear(1.0,0.1,{PRESETS[preset][1]})",
         )
+
+    def default_action_repeat(self) -> int:
+        return self.action_repeat
 
     def default_steps(self, action_repeat: int) -> int:
         """Policy steps of the preset's frame budget."""
@@ -122,21 +122,20 @@ class DrQv2Config(OffPolicyConfig):
 
 # preset -> (training frames, exploration schedule horizon in policy steps), from the paper
 PRESETS = {"easy": (1_100_000, 100_000), "medium": (3_100_000, 500_000), "hard": (30_100_000, 2_000_000)}
-EASY_TASKS = frozenset({"cartpole-balance", "cartpole-balance_sparse", "cartpole-swingup", "cup-catch", "finger-spin",
-                        "hopper-stand", "pendulum-swingup", "walker-stand", "walker-walk"})
-HARD_DOMAINS = ("humanoid-", "dog-", "manipulator-")
+EASY_TASKS = ("cartpole-balance", "cartpole-balance_sparse", "cartpole-swingup", "cup-catch", "finger-spin",
+              "hopper-stand", "pendulum-swingup", "walker-stand", "walker-walk")
 
-
-def task_preset(env_id: str) -> str:
-    """The difficulty the authors' task configs give a DMC task: easy for the 9 tasks DrQ-v2 lists as
-    easy, hard for humanoid (DrQ-v2) and for dog and manipulator (DrM's configs), medium otherwise
-    (including every non-DMC env)."""
-    task = env_id.split("/", 1)[-1]
-    if not env_id.startswith("dmc/"):
-        return "medium"
-    if task in EASY_TASKS:
-        return "easy"
-    return "hard" if task.startswith(HARD_DOMAINS) else "medium"
+# The authors' task configs as data (env-id pattern, values, when): easy for the 9 tasks DrQ-v2 lists as
+# easy, hard for humanoid (DrQ-v2) and for dog and manipulator (DrM's configs), medium otherwise
+# (every non-DMC env included); batch 512 and 1-step returns on walker, lr 8e-5 and 100 features on
+# humanoid.
+DRQV2_TASKS: tuple[tuple[str, dict, dict], ...] = (
+    *((f"dmc/{task}", {"preset": "easy"}, {}) for task in EASY_TASKS),
+    *((f"dmc/{domain}-*", {"preset": "hard"}, {}) for domain in ("humanoid", "dog", "manipulator")),
+    ("dmc/humanoid-*", {"lr": 8e-5, "feature_dim": 100}, {}),
+    ("dmc/walker-*", {"batch_size": 512, "n_step": 1}, {}),
+)
+DrQv2Config.TASK_PRESETS = DRQV2_TASKS
 
 
 def _trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:
@@ -192,8 +191,31 @@ def clipped_noise_action(mean: torch.Tensor, std: float, clip: float | None,
     return x - x.detach() + clamped.detach()
 
 
+def encode(encoder: nn.Module, obs: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """Frame stacks (uint8 [B, C, H, W], or float 0..255) -> features [B, repr_dim] in float32; on a CPU
+    in channels-last layout, with bf16 autocast when ``bf16``."""
+    x = obs
+    if x.dim() == 4 and x.device.type == "cpu":
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        return encoder(x).float()
+
+
+class DrQv2Policy(Policy):
+    """Acting deterministically: a = mu(f(o)) from a frame stack."""
+
+    def __init__(self, encoder: ConvEncoder, actor: Actor, bf16: bool):
+        super().__init__()
+        self.encoder, self.actor, self.bf16 = encoder, actor, bf16
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h = encode(self.encoder, obs, self.bf16)
+        with torch.autocast(h.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.actor(h).float()
+
+
 class DrQv2(Agent):
-    pixels = True  # a run with --algo drqv2 observes pixels unless told otherwise
+    observes = Observes.PIXELS  # a run with --algo drqv2 renders frames
     collect_actor_outputs = False  # DrM reads the actor's Linear outputs in the update
 
     def __init__(self, observation_space, action_space, cfg: DrQv2Config | None = None, device="cpu"):
@@ -233,13 +255,15 @@ class DrQv2(Agent):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def _encode(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.to(self.device, non_blocking=True)
-        if x.dim() == 4 and self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            return self.encoder(x).float()
+        return encode(self.encoder, obs.to(self.device, non_blocking=True), self.bf16)
 
     # ---- acting -------------------------------------------------------------------------------
+    def policy(self) -> DrQv2Policy:
+        return DrQv2Policy(self.encoder, self.actor, self.bf16)
+
+    def describe(self) -> dict:
+        return {"bf16": self.bf16}
+
     @torch.inference_mode()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         o = torch.as_tensor(np.asarray(obs), device=self.device)
@@ -299,8 +323,9 @@ class DrQv2(Agent):
         self.actor_opt.step()
         return actor_loss, actor_linear
 
-    def update(self, batch) -> dict[str, torch.Tensor]:
+    def update(self, batch=None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
+        batch = self.sample() if batch is None else batch
         std = self.exploration_std()
         obs = self._encode(self._augment(batch.obs))
         with torch.no_grad():
@@ -322,14 +347,11 @@ class DrQv2(Agent):
         }
 
     # ---- storage ------------------------------------------------------------------------------
-    def make_replay(self, capacity: int, device, seed: int):
-        from visuomotor.buffers.frames import FrameReplay
+    def make_replay(self, capacity: int, seed: int):
+        from visuomotor.buffers.frames import frame_replay_for
 
-        c, h, w = self.obs_shape
-        if c % 3:
-            raise ValueError(f"pixel observations should stack RGB frames (channels a multiple of 3), got {c}")
-        return FrameReplay(capacity, (3, h, w), self.act_dim, frame_stack=c // 3, n_step=self.cfg.n_step,
-                           gamma=self.cfg.gamma, device=device, seed=seed)
+        return frame_replay_for(self.obs_shape, self.act_dim, capacity, self.cfg.n_step, self.cfg.gamma,
+                                self.device, seed)
 
     # ---- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:

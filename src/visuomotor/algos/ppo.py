@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent
+from visuomotor.algos.base import AlgoConfig, EnvSpec, OnPolicyAgent, Policy, Transitions
+from visuomotor.buffers.rollout import RolloutStorage
 from visuomotor.nets.mlp import mlp
 from visuomotor.nets.normalizer import EmpiricalNormalizer, ReturnScaler
 from visuomotor.nets.schedules import parse_schedule
@@ -55,7 +56,7 @@ PRESETS: dict[str, dict] = {
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(AlgoConfig):
     """PPO hyperparameters. Fields left None take the preset's value (see ``PRESETS``)."""
 
     preset: Literal["rsl_rl", "sb3"] = "rsl_rl"
@@ -118,13 +119,17 @@ class PPOConfig:
     total_steps: int = 1_000_000
     """Default --steps (env steps summed over every env)."""
 
-    def resolved(self, env_id: str = "") -> PPOConfig:
+    # RSL-RL's initial std 1.0 where actions are scaled as its tasks scale them (Playground); 0.5 on
+    # gym/dmc envs, whose [-1, 1] actions span the whole actuator range (see init_noise_std)
+    TASK_PRESETS = (("*", {"init_noise_std": 0.5}, {"preset": "rsl_rl"}),
+                    ("playground/*", {"init_noise_std": 1.0}, {"preset": "rsl_rl"}))
+
+    def fill_defaults(self) -> PPOConfig:
         """A copy with every None filled from the preset."""
         preset = PRESETS[self.preset]
         fill = {k: v for k, v in preset.items() if getattr(self, k) is None}
         if self.init_noise_std is None:
-            fill["init_noise_std"] = 0.5 if self.preset == "rsl_rl" and env_id and not env_id.startswith(
-                "playground/") else 1.0
+            fill["init_noise_std"] = 1.0
         if self.num_minibatches is not None or self.minibatch_size is not None:
             fill.pop("num_minibatches", None), fill.pop("minibatch_size", None)
         return dataclasses.replace(self, **fill)
@@ -223,10 +228,20 @@ def gaussian_kl(mean0, std0, mean1, std1) -> torch.Tensor:
     return (torch.log(std1 / std0) + (std0.pow(2) + (mean0 - mean1).pow(2)) / (2.0 * std1.pow(2)) - 0.5).sum(-1)
 
 
-class PPO(Agent):
-    """The agent: acting in rollouts (``explore``), values for bootstraps, and the PPO update."""
+class PPOPolicy(Policy):
+    """Acting deterministically: the Gaussian's mean for normalized observations, clipped to [-1, 1]."""
 
-    on_policy = True
+    def __init__(self, model: ActorCritic):
+        super().__init__()
+        self.model = model
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        obs = obs.float().reshape(obs.shape[0], -1)
+        return self.model.distribution(self.model.obs_norm(obs))[0].clamp(-1.0, 1.0)
+
+
+class PPO(OnPolicyAgent):
+    """The agent: acting in rollouts, the rollout's bootstrapping and GAE, and the PPO update."""
 
     def __init__(self, observation_space, action_space, cfg: PPOConfig, device, critic_obs_dim: int | None = None):
         cfg = cfg.resolved()
@@ -244,6 +259,24 @@ class PPO(Agent):
         self.reward_scaler = ReturnScaler(cfg.gamma).to(self.device) if cfg.normalize_rewards else None
         self.generator = torch.Generator()  # minibatch shuffling
         self.generator.manual_seed(int(torch.randint(0, 2**62, ()).item()))
+        self._step: dict[str, torch.Tensor] | None = None  # the rollout step acted on, until observed
+        self._last: torch.Tensor | None = None  # the (critic) observations after the newest observed step
+
+    @classmethod
+    def from_spec(cls, spec: EnvSpec, cfg: PPOConfig, device) -> PPO:
+        return cls(spec.observation_space, spec.action_space, cfg, device, critic_obs_dim=spec.critic_obs_dim)
+
+    def build_storage(self, spec: EnvSpec, capacity: int, seed: int) -> None:
+        """The rollout: num_steps x num_envs (``capacity`` and ``seed`` belong to replays)."""
+        self.storage = RolloutStorage(self.cfg.num_steps, spec.num_envs, self.obs_dim, self.act_dim, self.device,
+                                      critic_obs_dim=self.critic_obs_dim if self.asymmetric else None)
+
+    @property
+    def rollout_steps(self) -> int:
+        return self.cfg.num_steps
+
+    def policy(self) -> PPOPolicy:
+        return PPOPolicy(self.model)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -283,14 +316,45 @@ class PPO(Agent):
         """The rewards the update learns from (scaled when normalize_rewards; else as given)."""
         return reward if self.reward_scaler is None else self.reward_scaler(reward, ended)
 
+    # ---- the rollout --------------------------------------------------------------------------
+    def act_rollout(self, obs: torch.Tensor, critic_obs: torch.Tensor | None = None) -> torch.Tensor:
+        """One rollout step for raw observations [N, D] (and privileged ones for an asymmetric critic):
+        the sampled actions, clipped to [-1, 1] for the envs; the step waits for ``observe``."""
+        self._step = self.explore(obs, critic_obs)
+        return self._step["actions"].clamp(-1.0, 1.0)
+
+    def observe(self, t: Transitions) -> None:
+        """Complete the step ``act_rollout`` began: rewards scaled (normalize_rewards), a time limit
+        bootstrapped from V(real last observation) (the step then counts as an episode end, so GAE
+        never looks into the next episode), and the step stored."""
+        dev = self.device
+        as_t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
+        out, self._step = self._step, None
+        term, trunc = as_t(t.terminated, torch.bool), as_t(t.truncated, torch.bool)
+        ended = term | trunc
+        rewards = self.scale_rewards(as_t(t.reward), ended)
+        timeout = (trunc & ~term).nonzero().squeeze(1)
+        if len(timeout):
+            final = as_t(t.final_obs if not self.asymmetric else t.final_critic_obs)
+            rewards[timeout] += self.cfg.gamma * self.value(final[timeout].reshape(len(timeout), -1))
+        self.storage.add(out["obs"], out["actions"], out["log_probs"], out["values"], rewards, ended.float(),
+                         out["mean"], out["std"], critic_obs=out["critic_obs"] if self.asymmetric else None)
+        self._last = t.next_obs if not self.asymmetric else t.critic_obs
+
     def set_step(self, step: int) -> None:
         if self.lr_fn is not None:
             self.lr.fill_(self.lr_fn(step))
 
     # ---- learning -----------------------------------------------------------------------------
-    def update(self, storage) -> dict[str, torch.Tensor]:
-        """``epochs`` x minibatches of clipped-surrogate steps on a filled rollout; mean metrics."""
+    def update(self, storage: RolloutStorage | None = None) -> dict[str, torch.Tensor]:
+        """``epochs`` x minibatches of clipped-surrogate steps on the filled rollout (its returns from GAE
+        with V of the observations after it); mean metrics. ``storage`` given: a rollout whose returns
+        are already computed."""
         cfg = self.cfg
+        if storage is None:
+            storage = self.storage
+            last = torch.as_tensor(self._last, dtype=torch.float32, device=self.device)
+            storage.compute_returns(self.value(last), cfg.gamma, cfg.gae_lambda)
         if cfg.advantage_norm == "batch":
             a = storage.advantages
             storage.advantages = (a - a.mean()) / (a.std() + 1e-8)

@@ -20,98 +20,90 @@ alone. Every transition, the guide's included, goes to the replay the learner tr
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from visuomotor.algos.base import Agent
+from visuomotor.algos.base import Agent, Policy
 from visuomotor.buffers.replay import Batch
-from visuomotor.errors import VisuomotorError
 
 
-def load_frozen_policy(run_dir: Path, env, env_id: str, what: str, device) -> Agent:
-    """A trained run's policy for acting only (checked against this run's env), gradients off."""
-    from visuomotor.evaluate.load import load_agent
-
-    agent, cfg, _ = load_agent(run_dir, "latest", device=str(device))
-    if cfg.env != env_id:  # e.g. a guide from the dense-reward version of a sparse task: shapes must match
-        import sys
-
-        print(f"[visuomotor] note: {what} {run_dir} was trained on {cfg.env}; this run's env is {env_id}",
-              file=sys.stderr)
-    if tuple(agent.observation_space.shape) != tuple(env.observation_space.shape) or \
-            tuple(agent.action_space.shape) != tuple(env.action_space.shape):
-        raise VisuomotorError(f"{what} {run_dir} acts on observations {tuple(agent.observation_space.shape)} and "
-                              f"actions {tuple(agent.action_space.shape)}; this run's env has "
-                              f"{tuple(env.observation_space.shape)} and {tuple(env.action_space.shape)}")
-    for m in vars(agent).values():
-        if isinstance(m, torch.nn.Module):
-            m.requires_grad_(False)
-    return agent
-
-
-def episode_horizon(env, action_repeat: int = 1) -> int | None:
-    """Policy steps in a full episode of ``env`` (its time limit / action repeat), None if unknown."""
-    limit = getattr(env.unwrapped, "max_episode_steps", None) or getattr(env.spec, "max_episode_steps", None)
-    return math.ceil(int(limit) / max(1, action_repeat)) if limit else None
-
-
-def make_prior_agent(cfg, env, agent_cls, algo_cfg, device) -> Agent:
-    """The agent of a run with --base-policy (ResidualAgent) or --guide-policy (JSRLAgent); the flags'
-    combination and --algo were checked by ``train.loop.validate``."""
-    if len(env.observation_space.shape) != 1:
-        raise VisuomotorError("--base-policy/--guide-policy need state observations (not --pixels)")
-    if cfg.base_policy is not None:
-        base = load_frozen_policy(cfg.base_policy, env, cfg.env, "--base-policy", device)
-        return ResidualAgent(base, env.observation_space, env.action_space, agent_cls, algo_cfg, device,
-                             scale=cfg.residual_scale)
-    guide = load_frozen_policy(cfg.guide_policy, env, cfg.env, "--guide-policy", device)
-    horizon = cfg.jsrl_horizon or episode_horizon(env, cfg.action_repeat or 1)
-    if not horizon:
-        raise VisuomotorError(f"cannot tell the episode length of {cfg.env}; pass --jsrl-horizon N")
-    learner = agent_cls(env.observation_space, env.action_space, algo_cfg, device)
-    return JSRLAgent(guide, learner, horizon, cfg.jsrl_stages, cfg.jsrl_tolerance)
+def frozen(policy: Policy) -> Policy:
+    """``policy`` with its gradients off (a base or guide policy never learns)."""
+    policy.requires_grad_(False)
+    return policy
 
 
 class _Wrapper(Agent):
-    """Delegates what the loop asks of an agent to ``self.learner``."""
+    """Delegates what the runner asks of an agent to ``self.learner``."""
 
     learner: Agent
 
     def set_step(self, step: int) -> None:
         self.learner.set_step(step)
 
-    @property
-    def target_entropy(self):
-        return getattr(self.learner, "target_entropy", None)
+    def describe(self) -> dict:
+        return self.learner.describe()
 
-    @property
-    def bf16(self):
-        return getattr(self.learner, "bf16", None)
+    def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
+        return self.learner.update(self.learner_batch(self.sample() if batch is None else batch))
+
+    def learner_batch(self, batch: Batch) -> Batch:
+        """The stored transitions as the learner sees them (as they are here)."""
+        return batch
+
+
+def _act_with(policy: Policy, obs, device) -> np.ndarray:
+    """A policy module's action(s) for numpy observation(s) [D] or [N, D]."""
+    o = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
+    with torch.no_grad():
+        a = policy(o.unsqueeze(0) if o.dim() == 1 else o).cpu().numpy()
+    return a[0] if o.dim() == 1 else a
+
+
+class ResidualPolicy(Policy):
+    """clip(pi_b(s) + scale * pi_r(s, pi_b(s)), -1, 1)."""
+
+    def __init__(self, base: Policy, learner: Policy, scale: float):
+        super().__init__()
+        self.base, self.learner, self.scale = base, learner, float(scale)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        obs = obs.float()
+        a_b = self.base(obs)
+        return (a_b + self.scale * self.learner(torch.cat([obs, a_b], -1))).clamp(-1.0, 1.0)
 
 
 class ResidualAgent(_Wrapper):
-    def __init__(self, base: Agent, observation_space, action_space, learner_cls, learner_cfg, device,
+    def __init__(self, base: Policy, observation_space, action_space, learner_cls, learner_cfg, device,
                  scale: float = 0.1):
         super().__init__(observation_space, action_space, learner_cfg, device)
         if not scale > 0:
             raise ValueError(f"residual scale must be > 0, got {scale}")
-        self.base, self.scale = base, float(scale)
+        self.base, self.scale = frozen(base), float(scale)
         obs_dim, act_dim = int(np.prod(observation_space.shape)), int(np.prod(action_space.shape))
         self.act_dim = act_dim
         aug = gym.spaces.Box(-np.inf, np.inf, (obs_dim + act_dim,), np.float32)  # (s, a_b)
         self.learner = learner_cls(aug, action_space, learner_cfg, device)
         self.learner.zero_policy_output()  # the deterministic residual is 0: the base policy's behaviour
 
+    def n_step(self) -> int:  # the replay keeps the env's own transitions, with the learner's returns
+        return self.learner.n_step()
+
+    def gamma(self) -> float:
+        return self.learner.gamma()
+
     def base_action(self, obs) -> np.ndarray:
-        return np.asarray(self.base.act(obs, explore=False), dtype=np.float32)
+        return np.asarray(_act_with(self.base, obs, self.device), dtype=np.float32)
 
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         a_b = self.base_action(obs)
         r = self.learner.act(np.concatenate([np.asarray(obs, np.float32), a_b], -1), explore)
         return np.clip(a_b + self.scale * r, -1.0, 1.0).astype(np.float32)
+
+    def policy(self) -> ResidualPolicy:
+        return ResidualPolicy(self.base, self.learner.policy(), self.scale)
 
     def warmup_action(self, obs: np.ndarray) -> np.ndarray:
         """Before learning starts: the base action plus a uniform residual (exploration around the base)."""
@@ -121,15 +113,13 @@ class ResidualAgent(_Wrapper):
     def learner_batch(self, batch: Batch) -> Batch:
         """The env's transitions as the learner sees them: (s, a_b), the applied residual, (s', a_b')."""
         n = batch.obs.shape[0]
-        both = torch.as_tensor(self.base_action(torch.cat([batch.obs, batch.next_obs])), device=batch.obs.device)
+        with torch.no_grad():
+            both = self.base(torch.cat([batch.obs, batch.next_obs]).float())
         a_b, next_a_b = both[:n], both[n:]
         residual = ((batch.action - a_b) / self.scale).clamp(-1.0, 1.0)
         return Batch(obs=torch.cat([batch.obs, a_b], -1), action=residual, reward=batch.reward,
                      next_obs=torch.cat([batch.next_obs, next_a_b], -1), terminated=batch.terminated,
                      discount=batch.discount)
-
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        return self.learner.update(self.learner_batch(batch))
 
     def state_dict(self) -> dict:
         return {"learner": self.learner.state_dict(), "scale": self.scale}
@@ -141,44 +131,67 @@ class ResidualAgent(_Wrapper):
         self.learner.load_state_dict(state["learner"])
 
 
+class JSRLPolicy(Policy):
+    """The guide for the first h steps of an episode, the learner after (h read as each episode starts)."""
+
+    def __init__(self, guide: Policy, learner: Policy, agent: JSRLAgent):
+        super().__init__()
+        self.guide, self.learner = guide, learner
+        self._h = lambda: agent.h
+        self.t, self.h = 0, agent.h
+
+    def reset(self) -> None:
+        self.t, self.h = 0, self._h()
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        guide = self.t < self.h
+        self.t += 1
+        return self.guide(obs.float()) if guide else self.learner(obs)
+
+
 class JSRLAgent(_Wrapper):
-    def __init__(self, guide: Agent, learner: Agent, horizon: int, stages: int = 10, tolerance: float = 0.05):
+    def __init__(self, guide: Policy, learner: Agent, horizon: int, stages: int = 10, tolerance: float = 0.05):
         super().__init__(learner.observation_space, learner.action_space, learner.cfg, learner.device)
         if horizon < 1 or stages < 1 or tolerance < 0:
             raise ValueError(f"JSRL needs horizon >= 1, stages >= 1, tolerance >= 0; got {horizon}, {stages}, {tolerance}")
-        self.guide, self.learner = guide, learner
+        self.guide, self.learner = frozen(guide), learner
         self.horizon, self.stages, self.tolerance = int(horizon), int(stages), float(tolerance)
         self.stage = 1  # h = H (n - stage) / n
         self.best = -math.inf
         self.evaluations = 0
-        self.t = {True: 0, False: 0}  # steps into the current training / evaluation episode
+        self.t = 0  # steps into the current training episode
+
+    def n_step(self) -> int:
+        return self.learner.n_step()
+
+    def gamma(self) -> float:
+        return self.learner.gamma()
 
     @property
     def h(self) -> int:
         return round(self.horizon * (self.stages - self.stage) / self.stages)
 
     def begin_episode(self, explore: bool) -> None:
-        self.t[bool(explore)] = 0
+        self.t = 0
 
-    def _guide_acts(self, explore: bool) -> bool:
-        t = self.t[bool(explore)]
-        self.t[bool(explore)] = t + 1
+    def _guide_acts(self) -> bool:
+        t, self.t = self.t, self.t + 1
         return t < self.h
 
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        if self._guide_acts(explore):
-            return np.asarray(self.guide.act(obs, explore=False), dtype=np.float32)
+        if self._guide_acts():
+            return np.asarray(_act_with(self.guide, obs, self.device), dtype=np.float32)
         return self.learner.act(obs, explore)
 
+    def policy(self) -> JSRLPolicy:
+        return JSRLPolicy(self.guide, self.learner.policy(), self)
+
     def warmup_action(self, obs: np.ndarray) -> np.ndarray:
-        if self._guide_acts(True):
-            return np.asarray(self.guide.act(obs, explore=False), dtype=np.float32)
+        if self._guide_acts():
+            return np.asarray(_act_with(self.guide, obs, self.device), dtype=np.float32)
         return self.learner.warmup_action(obs)
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        return self.learner.update(batch)
-
-    def on_evaluation(self, mean_return: float) -> dict[str, float]:
+    def after_evaluation(self, mean_return: float) -> dict[str, float]:
         """After an evaluation of the combined policy at the current h: the curriculum's step. Returns
         the evaluated stage for eval.csv."""
         evaluated = {"jsrl_h": self.h, "jsrl_stage": self.stage}

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import hardware
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
@@ -103,7 +103,7 @@ class SACConfig(OffPolicyConfig):
     fuses their elementwise work; ~0.75x the eager update's time on a 2-core CPU, after ~15-30 s of
     compiling on the first update), or with manual_grad False the autograd update. None = on for
     training runs on CPU with at least ``AUTO_COMPILE_UPDATES`` updates of the hand-derived gradients
-    where a C++ compiler is found (the training loop decides; an agent built directly stays eager)."""
+    where a C++ compiler is found (decided per run by ``for_run``; an agent built directly stays eager)."""
     manual_grad: bool | None = None
     """Compute the update's gradients with hand-derived formulas (``algos/sac_fast.py``) instead of
     autograd: the same losses and gradients up to float rounding (tested against autograd), without
@@ -117,12 +117,12 @@ class SACConfig(OffPolicyConfig):
     losses, which read the same parameters) in two CPU threads at once, each with half the torch
     threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
-    def resolved(self, env_id: str = "") -> SACConfig:
+    def fill_defaults(self) -> SACConfig:
         """A copy with every None filled from the preset."""
         fill = {k: v for k, v in SAC_PRESETS[self.preset].items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
-    def with_auto_compile(self, updates: int, device: torch.device) -> SACConfig:
+    def for_run(self, updates: int, device: torch.device) -> SACConfig:
         """``compile`` None decided for a run of ``updates`` updates on ``device``: on where compiling
         pays for itself (see the field)."""
         if self.compile is not None:
@@ -171,12 +171,6 @@ SAC_PRESETS: dict[str, dict] = {
 }
 
 
-def sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy) -> dict[str, torch.Tensor]:
-    """The update's metrics, always these keys in this order (the loop stacks them)."""
-    return {"losses/critic": critic_loss, "losses/actor": actor_loss, "losses/alpha": alpha_loss,
-            "losses/alpha_value": alpha, "losses/q_mean": q_mean, "losses/entropy": entropy}
-
-
 class Actor(nn.Module):
     """s -> (mean, log_std) of the pre-squash Gaussian."""
 
@@ -198,7 +192,20 @@ class Actor(nn.Module):
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
 
+class SACPolicy(Policy):
+    """Acting deterministically: a = tanh(mean(s))."""
+
+    def __init__(self, actor: Actor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.actor(obs.float())[0])
+
+
 class SAC(Agent):
+    learns_on_policies = True  # a residual learner (--base-policy) or JSRL's learner (--guide-policy)
+
     def __init__(self, observation_space, action_space, cfg: SACConfig | None = None, device="cpu"):
         cfg = (cfg or SACConfig()).resolved()
         cfg.validate()
@@ -251,6 +258,19 @@ class SAC(Agent):
         a = torch.tanh(mean + log_std.exp() * torch.randn_like(mean)) if explore else torch.tanh(mean)
         a = a.cpu().numpy()
         return a[0] if single else a
+
+    def policy(self) -> SACPolicy:
+        return SACPolicy(self.actor)
+
+    def describe(self) -> dict:
+        return {"target_entropy": self.target_entropy, "bf16": self.bf16, "compile": self.cfg.compile,
+                "manual_grad": self.manual_grad}
+
+    def n_step(self) -> int:
+        return self.cfg.n_step
+
+    def gamma(self) -> float:
+        return self.cfg.gamma
 
     def zero_policy_output(self) -> None:
         """Zero the rows of the policy's output layer that give the action mean: the deterministic
@@ -313,13 +333,19 @@ class SAC(Agent):
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         return actor_loss, alpha_loss, -logp.detach().mean()
 
+    @staticmethod
+    def metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy) -> dict[str, torch.Tensor]:
+        """The update's metrics, always these keys in this order (the runner stacks them)."""
+        return {"losses/critic": critic_loss, "losses/actor": actor_loss, "losses/alpha": alpha_loss,
+                "losses/alpha_value": alpha, "losses/q_mean": q_mean, "losses/entropy": entropy}
+
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
         actor_w, critic_w, target_w = self.weights()
         alpha = self.log_alpha.exp().detach()
         critic_loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
         actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
-        return sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+        return self.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     # ---- the update -----------------------------------------------------------------------------
     def critic_step(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
@@ -350,15 +376,15 @@ class SAC(Agent):
         actor_loss, alpha_loss, entropy = self.policy_step(batch, actor_w, critic_w, alpha)
         self.optimizer.step()
         self.polyak()
-        return sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+        return self.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     @torch.no_grad()
     def polyak(self) -> None:
         """Qbar <- (1 - tau) Qbar + tau Q."""
         torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        return self._update_fn(batch)
+    def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
+        return self._update_fn(self.sample() if batch is None else batch)
 
     def seed(self, seed: int) -> None:
         """Seed the update's two noise generators (next actions of the target; policy actions)."""

@@ -80,8 +80,6 @@ class ParallelHalves:
         return self.agent.policy_step(batch, actor_w, critic_w, alpha)
 
     def update(self, batch):
-        from visuomotor.algos.sac import sac_metrics
-
         agent = self.agent
         agent.optimizer.zero_grad(set_to_none=True)
         actor_w, critic_w, target_w = agent.weights()
@@ -99,7 +97,7 @@ class ParallelHalves:
         finally:
             torch.set_num_threads(threads)
         agent.polyak()
-        return sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+        return agent.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
 
 class HandDerivedUpdate:
@@ -116,8 +114,6 @@ class HandDerivedUpdate:
 
     @torch.no_grad()
     def update(self, batch):
-        from visuomotor.algos.sac import sac_metrics
-
         agent, cfg = self.agent, self.agent.cfg
         eps_next, pick = agent.target_draws(batch.obs.shape[0])
         eps = agent.policy_noise_like(batch.action)
@@ -140,7 +136,7 @@ class HandDerivedUpdate:
         agent.optimizer.step()
         agent.optimizer.zero_grad(set_to_none=True)
         agent.polyak()
-        return sac_metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+        return agent.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     def critic_grads(self, obs, action, reward, bootstrap, next_obs, actor, critic, target, alpha, eps_next, pick):
         """The gradients of J_Q for the critics' float32 parameters (in ``flat_params`` order), J_Q and

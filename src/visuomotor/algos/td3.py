@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, OffPolicyConfig
+from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets.mlp import EnsembleMLP, mlp
 
@@ -100,8 +100,20 @@ class StateNormalizer(nn.Module):
         return (obs - self.mean) / self.std
 
 
+class TD3Policy(Policy):
+    """Acting deterministically: a = pi(normalize(s))."""
+
+    def __init__(self, normalizer: StateNormalizer, actor: nn.Module):
+        super().__init__()
+        self.normalizer, self.actor = normalizer, actor
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(self.normalizer(obs.float()))
+
+
 class TD3(Agent):
     config_cls = TD3Config
+    learns_on_policies = True  # a residual learner (--base-policy; ResFiT) or JSRL's learner
 
     def __init__(self, observation_space, action_space, cfg: TD3Config | None = None, device="cpu"):
         cfg = cfg or self.config_cls()
@@ -144,6 +156,15 @@ class TD3(Agent):
                  ).clamp(-1.0, 1.0)
         a = a.cpu().numpy()
         return a[0] if single else a
+
+    def policy(self) -> TD3Policy:
+        return TD3Policy(self.normalizer, self.acting_policy())
+
+    def n_step(self) -> int:
+        return self.cfg.n_step
+
+    def gamma(self) -> float:
+        return self.cfg.gamma
 
     def zero_policy_output(self) -> None:
         """Zero the policy's output layer (and its target's): pi(s) = tanh(0) = 0 for every s, the
@@ -192,8 +213,9 @@ class TD3(Agent):
         self.actor_opt.step()
         return metrics
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
+        batch = self.sample() if batch is None else batch
         obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
         critic_loss, q = self.critic_loss(obs, next_obs, batch)
         self.critic_opt.zero_grad(set_to_none=True)

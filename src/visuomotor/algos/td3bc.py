@@ -32,6 +32,7 @@ import torch
 import tyro
 from torch import nn
 
+from visuomotor.algos.base import Kind
 from visuomotor.algos.td3 import TD3, TD3Config
 
 
@@ -97,7 +98,9 @@ class DatasetKDTree:
 
 class TD3BC(TD3):
     config_cls = TD3BCConfig
-    offline = True  # trains from --data; --online-steps continues online
+    kind = Kind.OFFLINE  # trains from --data; --online-steps continues online
+    online_finetuning = True
+    learns_on_policies = False
 
     def __init__(self, observation_space, action_space, cfg: TD3BCConfig | None = None, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
@@ -108,10 +111,12 @@ class TD3BC(TD3):
         self.kdtree: DatasetKDTree | None = None
 
     # ---- the dataset --------------------------------------------------------------------------
-    def fit_dataset(self, replay) -> None:
-        """Before offline training: state statistics (and PRDC's KD-tree) from the dataset's replay."""
-        obs = replay.obs[: len(replay)].float()
-        if self.cfg.normalize_states:
+    def fit_dataset(self, fresh: bool) -> None:
+        """The dataset is in the storage: on a fresh run the state statistics, on every start PRDC's
+        KD-tree (not checkpointed; rebuilt from the dataset with the restored statistics)."""
+        replay = self.storage
+        if fresh and self.cfg.normalize_states:
+            obs = replay.obs[: len(replay)].float()
             self.normalizer.mean.copy_(obs.mean(0))
             self.normalizer.std.copy_(obs.std(0) + 1e-3)
         self.build_kdtree(replay)

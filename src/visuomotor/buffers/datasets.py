@@ -63,7 +63,7 @@ class DataSource:
             raise VisuomotorError(f"data {self.path} holds no episodes")
 
 
-def load_replay(paths, agent, env_id: str, env_kwargs: dict, device, seed: int, extra_capacity: int = 0):
+def load_replay(paths, agent, env_id: str, env_kwargs: dict, seed: int, extra_capacity: int = 0):
     """Every dataset in ``paths`` checked against ``agent``'s spaces and ``env_id`` (all of them before
     anything is read), then all their episodes in one new replay from ``agent.make_replay``, sized to
     hold them and ``extra_capacity`` more transitions. Returns (replay, episodes, transitions)."""
@@ -74,7 +74,7 @@ def load_replay(paths, agent, env_id: str, env_kwargs: dict, device, seed: int, 
     episodes = [ep for src in sources for ep in src.episodes()]
     transitions = sum(len(ep["reward"]) for ep in episodes)
     # capacity in transitions, plus one slot per episode (a pixel replay stores frames: T + 1 each)
-    replay = agent.make_replay(transitions + len(episodes) + extra_capacity, device, seed)
+    replay = agent.make_replay(transitions + len(episodes) + extra_capacity, seed)
     for ep in episodes:
         replay.add_episode(ep)
     return replay, len(episodes), transitions
@@ -103,13 +103,13 @@ def open_dataset(path: str | Path) -> DataSource:
 
 def open_run(path: str | Path) -> DataSource:
     """A training run's stored episodes as a DataSource (replay across experiments)."""
-    from visuomotor.train.config import load_config, resolve_defaults
+    from visuomotor.train.config import load_config, resolve
 
     path = Path(path)
     if not (path / "config.yaml").is_file():
         raise VisuomotorError(f"{path} is not a run directory (no config.yaml)")
     cfg, resolved = load_config(path / "config.yaml")
-    cfg = resolve_defaults(cfg)
+    cfg = resolve(cfg)
     files = [p for _, _, p in list_episodes(path / "episodes")]
     return DataSource(path, cfg.env, tuple(resolved.get("observation_shape", ())),
                       tuple(resolved.get("action_shape", ())), _env_kwargs(cfg.env_kwargs()), files)

@@ -183,3 +183,13 @@ class FrameReplay:
 
     def set_rng_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
+
+
+def frame_replay_for(obs_shape: tuple[int, ...], act_dim: int, capacity: int, n_step: int, gamma: float, device,
+                     seed: int) -> FrameReplay:
+    """The frame replay for frame-stack observations of ``obs_shape`` [k*3, H, W]."""
+    c, h, w = obs_shape
+    if c % 3:
+        raise ValueError(f"pixel observations should stack RGB frames (channels a multiple of 3), got {c}")
+    return FrameReplay(capacity, (3, h, w), act_dim, frame_stack=c // 3, n_step=n_step, gamma=gamma, device=device,
+                       seed=seed)

@@ -79,13 +79,23 @@ class ReplayBuffer:
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def add_batch(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """One step of N envs: N self-contained transitions (``next_obs`` the real next states), written
+        as one block. Interleaved envs leave no episode contiguous, so this needs one-step returns."""
+        if self.n_step != 1:
+            raise ValueError(f"a replay fed by several envs at once takes one-step returns, got n_step {self.n_step}")
+        ended = torch.as_tensor(np.asarray(terminated) | np.asarray(truncated)) if not isinstance(
+            terminated, torch.Tensor) else terminated | torch.as_tensor(truncated, device=terminated.device)
+        self.add_many(obs, action, reward, next_obs, terminated, ended)
+
     def add_many(self, obs, action, reward, next_obs, terminated, ended=None) -> None:
         """Add a block of transitions in order (an episode on resume); wraps around the capacity.
         ``ended`` marks the transitions that end an episode (default: the terminated ones)."""
         n = len(reward)
         if n == 0:
             return
-        ended = np.asarray(terminated if ended is None else ended).astype(bool)
+        ended = terminated if ended is None else ended
+        ended = ended.bool() if isinstance(ended, torch.Tensor) else np.asarray(ended).astype(bool)
         if n > self.capacity:  # only the newest `capacity` survive anyway
             obs, action, reward, next_obs, terminated, ended = (
                 x[-self.capacity:] for x in (obs, action, reward, next_obs, terminated, ended)
@@ -98,7 +108,8 @@ class ReplayBuffer:
             (self.obs, obs), (self.action, action), (self.reward, reward),
             (self.next_obs, next_obs), (self.terminated, terminated),
         ):
-            buf[idx] = torch.as_tensor(np.asarray(value), dtype=torch.float32).to(self.device).reshape(buf[idx].shape)
+            value = value if isinstance(value, torch.Tensor) else np.asarray(value)
+            buf[idx] = torch.as_tensor(value, dtype=torch.float32).to(self.device).reshape(buf[idx].shape)
         self.ended[idx] = torch.as_tensor(ended, device=self.device)
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)

@@ -1,5 +1,6 @@
-"""Environments: ids, the dm_control adapter and wrappers, all behind the gymnasium API."""
+"""Environments: a table of id prefixes, one backend module per simulator, wrappers, all behind the
+gymnasium API."""
 
-from visuomotor.envs.registry import list_env_ids, make_env, validate_env_id
+from visuomotor.envs.registry import BACKENDS, backend_of, list_env_ids, make_env, validate_env_id
 
-__all__ = ["list_env_ids", "make_env", "validate_env_id"]
+__all__ = ["BACKENDS", "backend_of", "list_env_ids", "make_env", "validate_env_id"]

@@ -8,10 +8,13 @@ bootstrap through it. A step with discount 0 (a real terminal state) is ``termin
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from visuomotor.envs.backend import Backend, unknown_id
 
 
 def _flat_size(spec) -> int:
@@ -104,3 +107,39 @@ class DMCEnv(gym.Env):
 
     def close(self):
         self._env.close()
+
+
+class DMCBackend(Backend):
+    """Backend ``dmc/<domain>-<task>``: every DeepMind Control Suite task (``dmc/cartpole-swingup``)."""
+
+    prefix = "dmc/"
+
+    def ids(self) -> list[str]:
+        return list(dmc_env_ids())
+
+    def heading(self, count: int) -> str:
+        return f"DeepMind Control Suite ({count})"
+
+    def validate(self, env_id: str) -> None:
+        if env_id not in dmc_env_ids():
+            raise unknown_id(env_id, dmc_env_ids())
+
+    def make(self, env_id, seed, render_mode, pixels, pixel_size, camera_id, fast_render, **kwargs):
+        domain, _, task = env_id[len(self.prefix):].partition("-")
+        env = DMCEnv(domain, task, seed=seed, render_mode=render_mode, fast_render=fast_render, camera_id=camera_id,
+                     **kwargs)
+        env.spec = gym.envs.registration.EnvSpec(
+            id=f"visuomotor-{domain}-{task}", entry_point="visuomotor.envs.dmc:DMCEnv",
+            max_episode_steps=None, kwargs={"domain": domain, "task": task},
+        )
+        return env
+
+    def pixel_camera(self, env_id: str, camera_id: int | None) -> int | None:
+        return camera_id  # None: DrQ-v2's convention (DMCEnv picks 2 on quadruped, else 0)
+
+
+@lru_cache(maxsize=1)
+def dmc_env_ids() -> tuple[str, ...]:
+    from dm_control import suite
+
+    return tuple(f"dmc/{d}-{t}" for d, t in suite.ALL_TASKS)

@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from visuomotor.envs.backend import Backend
 from visuomotor.errors import VisuomotorError
 
 PREFIX = "playground/"
@@ -206,3 +207,35 @@ class PlaygroundEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+class PlaygroundBackend(Backend):
+    """Backend ``playground/<EnvName>``: MuJoCo Playground's envs, batched as one jitted JAX state."""
+
+    prefix = PREFIX
+    tensor_native = True
+
+    def ids(self) -> list[str]:
+        return list(playground_env_ids())
+
+    def heading(self, count: int) -> str:
+        if not count:
+            return "MuJoCo Playground: pip install 'visuomotor[playground]' for playground/<EnvName> ids"
+        return f"MuJoCo Playground ({count}; JAX, batched with --algo ppo --num-envs N)"
+
+    def validate(self, env_id: str) -> None:
+        validate_playground_id(env_id)
+
+    def check_options(self, env_id: str, pixels: bool, action_repeat: int, randomization) -> None:
+        if pixels or action_repeat != 1 or (randomization is not None and randomization.enabled):
+            raise VisuomotorError(f"{env_id}: Playground envs take no --pixels, --action-repeat or --dr here "
+                                  "(use the env's own config)")
+
+    def make(self, env_id, seed, render_mode, pixels, pixel_size, camera_id, fast_render, **kwargs):
+        return PlaygroundEnv(env_id, seed=seed, render_mode=render_mode)
+
+    def make_vec(self, env_id, num_envs, seed, vectorization, threads, device, **env_kwargs):
+        """Always one jitted JAX batch returning torch tensors on ``device`` (whatever ``vectorization``)."""
+        self.check_options(env_id, bool(env_kwargs.get("pixels")), env_kwargs.get("action_repeat", 1),
+                           env_kwargs.get("randomization"))
+        return PlaygroundVecEnv(env_id, num_envs, seed=seed, device=device)

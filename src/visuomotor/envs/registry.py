@@ -1,6 +1,6 @@
-"""Environment ids and ``make_env``.
+"""Environment ids and ``make_env``: a table of id prefixes, each owned by one backend module.
 
-Three kinds of id:
+Four kinds of id:
 
 - ``dmc/<domain>-<task>``: every DeepMind Control Suite task (``dmc/cartpole-swingup``);
 - ``gym/<id>``: any env registered with gymnasium (``gym/HalfCheetah-v5``);
@@ -12,72 +12,45 @@ Every env comes back with a flat float32 observation and a [-1, 1] action Box.
 
 from __future__ import annotations
 
-import difflib
-import importlib
-from functools import lru_cache
-
 import gymnasium as gym
 import numpy as np
 
 from visuomotor._gl import select_gl_backend
+from visuomotor.envs.backend import Backend, unknown_id
+from visuomotor.envs.dmc import DMCBackend
+from visuomotor.envs.gym import GymBackend
+from visuomotor.envs.playground import PlaygroundBackend
+from visuomotor.envs.user import UserBackend
 from visuomotor.errors import VisuomotorError
 
 select_gl_backend()
 
 
-@lru_cache(maxsize=1)
-def dmc_env_ids() -> tuple[str, ...]:
-    from dm_control import suite
-
-    return tuple(f"dmc/{d}-{t}" for d, t in suite.ALL_TASKS)
+BACKENDS: dict[str, Backend] = {"dmc/": DMCBackend(), "gym/": GymBackend(), "playground/": PlaygroundBackend()}
+"""Env-id prefix -> backend (a new simulator is one module and one line here)."""
+USER = UserBackend()  # module.path:factory
 
 
-def gym_mujoco_env_ids() -> tuple[str, ...]:
-    """Registered gymnasium envs that run on MuJoCo (the ones we test)."""
-    ids = []
-    for env_id, spec in gym.registry.items():
-        entry = spec.entry_point if isinstance(spec.entry_point, str) else ""
-        if "mujoco" in entry and "mujoco_py" not in entry and not env_id.startswith(("GymV2", "GymV3")):
-            ids.append(f"gym/{env_id}")
-    return tuple(sorted(ids))
+def backend_of(env_id: str) -> Backend:
+    """The backend that owns ``env_id`` (a one-line error for an id no backend owns)."""
+    if not isinstance(env_id, str) or not env_id:
+        raise VisuomotorError(f"env id must be a non-empty string, got {env_id!r}")
+    for prefix, backend in BACKENDS.items():
+        if env_id.startswith(prefix):
+            return backend
+    if ":" in env_id:
+        return USER
+    raise unknown_id(env_id, list_env_ids())
 
 
 def list_env_ids() -> list[str]:
-    return list(dmc_env_ids()) + list(gym_mujoco_env_ids())
-
-
-def _unknown(env_id: str, pool: list[str] | tuple[str, ...]) -> VisuomotorError:
-    close = difflib.get_close_matches(env_id, pool, n=5, cutoff=0.5)
-    hint = f"closest: {', '.join(close)}" if close else "see `visuomotor list` for valid ids"
-    return VisuomotorError(f"unknown env id {env_id!r}; {hint}")
+    """Every id the backends list (Playground's when it is installed)."""
+    return [i for b in BACKENDS.values() for i in b.ids()]
 
 
 def validate_env_id(env_id: str) -> None:
     """Raise a one-line VisuomotorError for an id that cannot be built. Cheap: builds nothing."""
-    if not isinstance(env_id, str) or not env_id:
-        raise VisuomotorError(f"env id must be a non-empty string, got {env_id!r}")
-    if env_id.startswith("dmc/"):
-        if env_id not in dmc_env_ids():
-            raise _unknown(env_id, dmc_env_ids())
-    elif env_id.startswith("playground/"):
-        from visuomotor.envs.playground import validate_playground_id
-
-        validate_playground_id(env_id)
-    elif env_id.startswith("gym/"):
-        name = env_id[4:]
-        if name not in gym.registry:
-            all_gym = [f"gym/{k}" for k in gym.registry]
-            raise _unknown(env_id, all_gym)
-    elif ":" in env_id:
-        module, _, attr = env_id.partition(":")
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as e:
-            raise VisuomotorError(f"env id {env_id!r}: cannot import module {module!r} ({e})") from None
-        if not callable(getattr(mod, attr, None)):
-            raise VisuomotorError(f"env id {env_id!r}: module {module!r} has no callable {attr!r}")
-    else:
-        raise _unknown(env_id, list_env_ids())
+    backend_of(env_id).validate(env_id)
 
 
 class FloatObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
@@ -128,41 +101,11 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
     Extra keyword arguments go to the underlying constructor (``gymnasium.make``, ``DMCEnv`` or the
     user's factory). Call ``env.reset(seed=seed)`` once before stepping for a reproducible start.
     """
-    validate_env_id(env_id)
-    if env_id.startswith("dmc/"):
-        from visuomotor.envs.dmc import DMCEnv
-
-        domain, _, task = env_id[4:].partition("-")
-        env: gym.Env = DMCEnv(domain, task, seed=seed, render_mode=render_mode, fast_render=fast_render,
-                              camera_id=camera_id, **kwargs)
-        env.spec = gym.envs.registration.EnvSpec(
-            id=f"visuomotor-{env_id[4:]}", entry_point="visuomotor.envs.dmc:DMCEnv",
-            max_episode_steps=None, kwargs={"domain": domain, "task": task},
-        )
-    elif env_id.startswith("playground/"):
-        from visuomotor.envs.playground import PlaygroundEnv
-
-        if pixels or action_repeat != 1 or (randomization is not None and randomization.enabled):
-            raise VisuomotorError(f"{env_id}: Playground envs take no --pixels, --action-repeat or --dr here "
-                                  "(use the env's own config)")
-        env = PlaygroundEnv(env_id, seed=seed, render_mode=render_mode)
-    elif env_id.startswith("gym/"):
-        if pixels:  # the env's own renderer makes the observation (and the videos) at pixel_size
-            kwargs = {"width": pixel_size, "height": pixel_size, **kwargs}
-            if camera_id is not None:
-                kwargs["camera_id"] = camera_id
-            render_mode = "rgb_array"
-        env = gym.make(env_id[4:], render_mode=render_mode, **kwargs)
-    else:
-        module, _, attr = env_id.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-        if pixels:
-            render_mode = "rgb_array"
-        if render_mode is not None:
-            kwargs["render_mode"] = render_mode
-        env = factory(**kwargs)
-        if not isinstance(env, gym.Env):
-            raise VisuomotorError(f"env factory {env_id!r} returned {type(env).__name__}, not a gymnasium.Env")
+    backend = backend_of(env_id)
+    backend.validate(env_id)
+    backend.check_options(env_id, pixels, action_repeat, randomization)
+    env = backend.make(env_id, seed=seed, render_mode=render_mode, pixels=pixels, pixel_size=pixel_size,
+                       camera_id=camera_id, fast_render=fast_render, **kwargs)
     env = _standardize(env, env_id)
     if action_repeat != 1:
         from visuomotor.envs.wrappers import ActionRepeat
@@ -177,7 +120,7 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
 
         if pixel_size < 8:
             raise VisuomotorError(f"pixel_size must be >= 8, got {pixel_size}")
-        env = FrameStack(PixelObservation(env, pixel_size, camera_id if env_id.startswith("dmc/") else None,
+        env = FrameStack(PixelObservation(env, pixel_size, backend.pixel_camera(env_id, camera_id),
                                           fast_render=fast_render), frame_stack)
     env.action_space.seed(seed)
     env.observation_space.seed(seed)

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
-from visuomotor.envs.registry import make_env, validate_env_id
+from visuomotor.envs.registry import backend_of, make_env
 from visuomotor.errors import VisuomotorError
 
 VECTORIZATION = ("sync", "async", "mujoco")
@@ -26,24 +26,21 @@ VECTORIZATION = ("sync", "async", "mujoco")
 def make_vec_env(env_id: str, num_envs: int, seed: int = 0,
                  vectorization: Literal["sync", "async", "mujoco"] = "sync", threads: int | None = None,
                  device=None, **env_kwargs) -> gym.vector.VectorEnv:
-    """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset.
-
-    ``mujoco``: the batched MuJoCo path (``visuomotor.envs.batched``) for the gymnasium locomotion
-    tasks it supports, stepping every copy in one ``mujoco.rollout`` call on ``threads`` threads (with
-    ``randomization``, one randomized model per copy).
-    ``playground/<EnvName>`` ids always run as one jitted JAX batch that returns torch tensors on
-    ``device`` (``visuomotor.envs.playground``)."""
+    """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset, as the env's
+    backend batches them: ``sync`` (this process) or ``async`` (a worker process each); ``mujoco`` the
+    batched MuJoCo path (``visuomotor.envs.batched``) for the gymnasium locomotion tasks it supports,
+    stepping every copy in one ``mujoco.rollout`` call on ``threads`` threads (with ``randomization``,
+    one randomized model per copy); ``playground/<EnvName>`` ids always one jitted JAX batch that
+    returns torch tensors on ``device`` (``visuomotor.envs.playground``)."""
     if num_envs < 1:
         raise VisuomotorError(f"--num-envs must be >= 1, got {num_envs}")
     if vectorization not in VECTORIZATION:
         raise VisuomotorError(f"vectorization must be one of {', '.join(VECTORIZATION)}, got {vectorization!r}")
-    validate_env_id(env_id)
-    if env_id.startswith("playground/"):
-        from visuomotor.envs.playground import PlaygroundVecEnv
-
-        if env_kwargs.get("pixels") or env_kwargs.get("action_repeat", 1) != 1 or env_kwargs.get("randomization"):
-            raise VisuomotorError(f"{env_id}: Playground envs take no --pixels, --action-repeat or --dr here")
-        return PlaygroundVecEnv(env_id, num_envs, seed=seed, device=device)
+    backend = backend_of(env_id)
+    backend.validate(env_id)
+    own = backend.make_vec(env_id, num_envs, seed, vectorization, threads, device, **env_kwargs)
+    if own is not None:
+        return own
     if vectorization == "mujoco":
         from visuomotor.envs.batched import BatchedMujocoEnv
 

@@ -34,7 +34,7 @@ def collect(output: Path, episodes: int, run_dir: Path | None = None, env_id: st
         raise VisuomotorError(f"output {output} already exists and is not empty; choose another -o")
     agent, env_kwargs, source = None, {}, {"random": random, "noise": noise, "explore": explore, "seed": seed}
     if run_dir is not None:
-        from visuomotor.evaluate.load import load_agent
+        from visuomotor.train.build import load_agent
 
         agent, cfg, step = load_agent(run_dir, checkpoint, device)
         if env_id is not None and env_id != cfg.env:

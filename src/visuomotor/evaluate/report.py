@@ -16,6 +16,8 @@ curves_<task>.png, aggregates_<budget>.png, profiles_<budget>.png.
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import fnmatch
 import html
@@ -231,6 +233,19 @@ def scores_at(data: ReportData, budget: int, ranges) -> BudgetScores:
     return BudgetScores(budget, tasks, methods, scores, seeds_used, missing, raw)
 
 
+@contextlib.contextmanager
+def seeded_numpy(seed: int):
+    """numpy's global RNG seeded for the block, its state restored after: rliable's stratified bootstrap
+    draws its resamples from ``np.random`` (it never hands its ``random_state`` to the draws), so this
+    is what makes a report's intervals the same from run to run."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def aggregate(bs: BudgetScores, reps: int, seed: int = 0):
     """rliable point estimates and 95% CIs of median, IQM, mean and optimality gap per method."""
     from rliable import library as rly
@@ -245,7 +260,8 @@ def aggregate(bs: BudgetScores, reps: int, seed: int = 0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", FutureWarning)  # arch's random_state notice
-        return rly.get_interval_estimates(bs.scores, funcs, reps=reps, random_state=np.random.RandomState(seed))
+        with seeded_numpy(seed):
+            return rly.get_interval_estimates(bs.scores, funcs, reps=reps)
 
 
 AGGREGATE_NAMES = ["Median", "IQM", "Mean", "Optimality Gap"]
@@ -298,8 +314,9 @@ def plot_task_curves(data: ReportData, task: str, x: str, reps: int, colors: dic
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 warnings.simplefilter("ignore", FutureWarning)
-                _, ci = rly.get_interval_estimates({method: mat[:, None, :]}, lambda s: s.mean(axis=(0, 1)),
-                                                   reps=reps, random_state=np.random.RandomState(0))
+                with seeded_numpy(0):
+                    _, ci = rly.get_interval_estimates({method: mat[:, None, :]}, lambda s: s.mean(axis=(0, 1)),
+                                                       reps=reps)
             ax.fill_between(grid, ci[method][0], ci[method][1], color=colors[method], alpha=0.2, lw=0)
     ax.set_xlabel({"steps": "env steps", "time": "wall-clock seconds",
                    "train-time": "training seconds (evaluation excluded)"}[x])
@@ -330,7 +347,8 @@ def plot_profiles(bs: BudgetScores, reps: int, colors) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        dists, dist_cis = rly.create_performance_profile(bs.scores, taus, reps=reps)
+        with seeded_numpy(0):
+            dists, dist_cis = rly.create_performance_profile(bs.scores, taus, reps=reps)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     plot_utils.plot_performance_profiles(dists, taus, performance_profile_cis=dist_cis, colors=colors, ax=ax,
                                          xlabel=r"normalized score ($\tau$)")

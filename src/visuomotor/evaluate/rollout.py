@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 MAX_VIDEO_FPS = 50
 
@@ -48,22 +49,29 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int) -> Path:
     return path
 
 
+def act(policy, obs, device) -> np.ndarray:
+    """A policy module's action for one observation (numpy in, numpy out)."""
+    with torch.inference_mode():
+        return policy(torch.as_tensor(np.asarray(obs), device=device).unsqueeze(0))[0].cpu().numpy()
+
+
 def evaluate(agent, env: gym.Env, episodes: int, seed: int = 0, round_index: int = 0,
              video_path: Path | None = None) -> EvalResult:
-    """Run ``episodes`` deterministic episodes; record the first as a video if ``video_path``."""
+    """Run ``episodes`` episodes of the agent's deterministic policy (``agent.policy()``); record the
+    first as a video if ``video_path``."""
+    policy = agent.policy()
     returns, lengths, successes, frames = [], [], [], []
     fps = int(env.metadata.get("render_fps", 30) or 30)
     stride = max(1, int(np.ceil(fps / MAX_VIDEO_FPS)))
     for ep in range(episodes):
         obs, _ = env.reset(seed=episode_seed(seed, 1 + round_index, ep))
-        if hasattr(agent, "begin_episode"):
-            agent.begin_episode(explore=False)
+        policy.reset()
         record = video_path is not None and ep == 0
         if record:
             frames.append(env.render())
         total, t, done, success = 0.0, 0, False, None
         while not done:
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs, explore=False))
+            obs, reward, terminated, truncated, info = env.step(act(policy, obs, agent.device))
             total += float(reward)
             t += 1
             done = terminated or truncated

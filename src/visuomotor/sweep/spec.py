@@ -186,7 +186,7 @@ class SweepSpec:
 
     def trials(self, sweep_dir: Path) -> list[Trial]:
         """Every (env, algo, grid point, seed), each a validated TrainConfig with its run directory."""
-        from visuomotor.train.loop import validate
+        from visuomotor.train.config import validate
 
         keys = list(self.grid)
         paths = _field_paths()

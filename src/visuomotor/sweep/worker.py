@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from visuomotor.errors import VisuomotorError
     from visuomotor.train.config import load_config
-    from visuomotor.train.loop import train
+    from visuomotor.train.runner import train_run
 
     try:
         cfg, _ = load_config(args.config)
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         resume = (run_dir / "config.yaml").is_file()
         if resume:
             print(f"[visuomotor] continuing {run_dir} from its checkpoint", flush=True)
-        train(dataclasses.replace(cfg, run_dir=run_dir, resume=resume, threads=args.threads, progress=False,
+        train_run(dataclasses.replace(cfg, run_dir=run_dir, resume=resume, threads=args.threads, progress=False,
                                   seeds=None, workers=0))
     except VisuomotorError as e:
         print(f"visuomotor: error: {e}", file=sys.stderr, flush=True)

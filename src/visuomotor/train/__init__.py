@@ -1,6 +1,8 @@
-"""The training loop, run configuration, checkpoints and logging."""
+"""Training: the run configuration (``config``), the runner and its step drivers (``runner``,
+``offpolicy``, ``onpolicy``, ``offline``), building and loading agents (``build``), checkpoints and logging.
+
+Only the configuration is imported here, so that reading a run's config.yaml pulls in no training code."""
 
 from visuomotor.train.config import TrainConfig, load_config
-from visuomotor.train.loop import OffPolicyTrainer, train
 
-__all__ = ["OffPolicyTrainer", "TrainConfig", "load_config", "train"]
+__all__ = ["TrainConfig", "load_config"]

@@ -29,3 +29,16 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if not isinstance(state, dict) or "agent" not in state:
         raise VisuomotorError(f"checkpoint {path} is corrupt or unreadable (no agent state)")
     return state
+
+
+def load_agent_state(agent, state: dict, path: Path, what: str) -> None:
+    """``agent.load_state_dict(state["agent"])``, or a one-line error saying the checkpoint at ``path``
+    does not fit ``what`` (another algorithm, or other shapes) and which part did not."""
+    try:
+        agent.load_state_dict(state["agent"])
+    except KeyError as e:
+        raise VisuomotorError(f"checkpoint {path} does not fit {what}: it has no {e} state") from None
+    except RuntimeError as e:  # torch's "Error(s) in loading state_dict for X:" then the details
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+        raise VisuomotorError(f"checkpoint {path} does not fit {what} ({detail[:200]})") from None

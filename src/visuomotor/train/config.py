@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import tyro
 import yaml
 
 from visuomotor.algos import ALGORITHMS
+from visuomotor.algos.base import Kind, Observes
 from visuomotor.algos.bc import BCConfig
 from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
@@ -122,13 +124,25 @@ class TrainConfig:
     """TD3+BC hyperparameters (used with --algo td3bc --data DIR); --prdc and --mcep switch on PRDC and MCEP."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
+    algo_configs: tyro.conf.Suppress[dict] = field(default_factory=dict)
+    """The configs of registered algorithms that have no section above (an algorithm added in its own
+    file and registered in ``algos.ALGORITHMS``), by name; Python API and config.yaml only."""
 
     def algo_config(self):
-        return getattr(self, self.algo)
+        """The chosen algorithm's config: its section, or its entry in ``algo_configs`` (else defaults)."""
+        if self.algo in SECTIONS:
+            return getattr(self, self.algo)
+        return self.algo_configs.get(self.algo) or ALGORITHMS[self.algo][1]()
+
+    def with_algo_config(self, acfg) -> TrainConfig:
+        """This config with the chosen algorithm's config replaced by ``acfg``."""
+        if self.algo in SECTIONS:
+            return dataclasses.replace(self, **{self.algo: acfg})
+        return dataclasses.replace(self, algo_configs={**self.algo_configs, self.algo: acfg})
 
     def env_kwargs(self) -> dict:
         """make_env's settings for this run (action repeat and pixels resolved)."""
-        cfg = resolve_defaults(self)
+        cfg = resolve(self)
         return {"action_repeat": cfg.action_repeat, "pixels": cfg.pixels, "frame_stack": cfg.frame_stack,
                 "pixel_size": cfg.pixel_size}
 
@@ -140,35 +154,122 @@ class TrainConfig:
         return self.dr if self.dr.enabled else None
 
 
-def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
-    """Fill the settings whose default depends on the algorithm (action repeat, pixels)."""
+SECTIONS = frozenset(f.name for f in dataclasses.fields(TrainConfig) if f.name in ALGORITHMS)
+"""The algorithms with a section of TrainConfig (their --<algo>.* flags)."""
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """The run's config with every default that depends on the algorithm or the task filled in, once,
+    before anything is built: the algorithm's section (task presets, then its own presets), action
+    repeat, pixels, steps and the number of envs."""
     if cfg.algo not in ALGORITHMS:
         return cfg
     agent_cls, _ = ALGORITHMS[cfg.algo]
     acfg = cfg.algo_config().resolved(cfg.env)
-    repeat = cfg.action_repeat if cfg.action_repeat is not None else getattr(acfg, "action_repeat", 1)
-    pixels = cfg.pixels or bool(getattr(agent_cls, "pixels", False))
+    repeat = cfg.action_repeat if cfg.action_repeat is not None else acfg.default_action_repeat()
+    pixels = cfg.pixels or agent_cls.observes == Observes.PIXELS
     steps = cfg.steps if cfg.steps is not None else acfg.default_steps(repeat)
-    num_envs = cfg.num_envs if cfg.num_envs is not None else (
-        acfg.default_num_envs() if hasattr(acfg, "default_num_envs") else 1)
-    return dataclasses.replace(cfg, action_repeat=repeat, pixels=pixels, steps=steps, num_envs=num_envs,
-                               **{cfg.algo: acfg})
+    num_envs = cfg.num_envs if cfg.num_envs is not None else acfg.default_num_envs()
+    return dataclasses.replace(cfg.with_algo_config(acfg), action_repeat=repeat, pixels=pixels, steps=steps,
+                               num_envs=num_envs)
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Every check that needs no work: raise a one-line VisuomotorError on bad input. What an algorithm
+    allows comes from its agent's declarations (kind, observations, what it can build on)."""
+    from visuomotor.envs import validate_env_id
+    from visuomotor.errors import VisuomotorError
+
+    if cfg.algo not in ALGORITHMS:
+        raise VisuomotorError(f"unknown algo {cfg.algo!r}; choose one of: {', '.join(ALGORITHMS)}")
+    validate_env_id(cfg.env)
+    for name in ("steps", "eval_every", "checkpoint_every", "log_every"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
+            raise VisuomotorError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
+    if cfg.num_envs is not None and cfg.num_envs < 1:
+        raise VisuomotorError(f"--num-envs must be >= 1, got {cfg.num_envs}")
+    if cfg.action_repeat is not None and cfg.action_repeat < 1:
+        raise VisuomotorError(f"--action-repeat must be >= 1, got {cfg.action_repeat}")
+    if cfg.frame_stack < 1 or cfg.pixel_size < 8:
+        raise VisuomotorError(f"--frame-stack must be >= 1 and --pixel-size >= 8, got {cfg.frame_stack}, {cfg.pixel_size}")
+    agent_cls, _ = ALGORITHMS[cfg.algo]
+    pixel_algos = [n for n, (c, _) in ALGORITHMS.items() if c.observes != Observes.STATES]
+    if cfg.pixels and agent_cls.observes == Observes.STATES:
+        raise VisuomotorError(f"--algo {cfg.algo} learns from states; for pixels use --algo {' or '.join(pixel_algos)}")
+    kind = agent_cls.kind
+    if (cfg.prior_data or cfg.prior_runs) and kind == Kind.ON_POLICY:
+        raise VisuomotorError(f"--prior-data/--prior-runs feed a replay; --algo {cfg.algo} learns on-policy")
+    offline = [n for n, (c, _) in ALGORITHMS.items() if c.kind == Kind.OFFLINE]
+    if kind == Kind.OFFLINE and not cfg.data:
+        raise VisuomotorError(f"--algo {cfg.algo} learns offline from a dataset: pass --data DIR (see visuomotor collect)")
+    if cfg.data and kind != Kind.OFFLINE:
+        raise VisuomotorError(f"--data is for offline algorithms ({', '.join(offline)}); for --algo {cfg.algo} "
+                              f"use --prior-data")
+    if cfg.online_steps < 0:
+        raise VisuomotorError(f"--online-steps must be >= 0, got {cfg.online_steps}")
+    if cfg.online_steps and not agent_cls.online_finetuning:
+        raise VisuomotorError(f"--online-steps fine-tunes an offline run online ("
+                              f"{', '.join(n for n, (c, _) in ALGORITHMS.items() if c.online_finetuning)}); "
+                              f"--algo {cfg.algo} has no online phase")
+    learners = [n for n, (c, _) in ALGORITHMS.items() if c.learns_on_policies]
+    for name in ("base_policy", "guide_policy"):
+        flag = "--" + name.replace("_", "-")
+        if getattr(cfg, name) is not None:
+            if not agent_cls.learns_on_policies:
+                raise VisuomotorError(f"{flag} trains an off-policy learner on top of a policy: use --algo "
+                                      f"{' or '.join(learners)}, not {cfg.algo}")
+            if not (Path(getattr(cfg, name)) / "config.yaml").is_file():
+                raise VisuomotorError(f"{flag} {getattr(cfg, name)} is not a run directory (no config.yaml)")
+    if cfg.base_policy is not None and cfg.guide_policy is not None:
+        raise VisuomotorError("--base-policy and --guide-policy cannot be combined; choose one")
+    if not cfg.residual_scale > 0:
+        raise VisuomotorError(f"--residual-scale must be > 0, got {cfg.residual_scale}")
+    if cfg.jsrl_stages < 1 or cfg.jsrl_tolerance < 0 or (cfg.jsrl_horizon is not None and cfg.jsrl_horizon < 1):
+        raise VisuomotorError(f"--jsrl-stages must be >= 1, --jsrl-tolerance >= 0 and --jsrl-horizon >= 1; got "
+                              f"{cfg.jsrl_stages}, {cfg.jsrl_tolerance}, {cfg.jsrl_horizon}")
+    for p in [*cfg.prior_data, *cfg.prior_runs, *cfg.data]:
+        if not Path(p).is_dir():
+            raise VisuomotorError(f"prior data {p} does not exist")
+    if cfg.eval_episodes < 1:
+        raise VisuomotorError(f"--eval-episodes must be >= 1, got {cfg.eval_episodes}")
+    if cfg.seed < 0:
+        raise VisuomotorError(f"--seed must be >= 0, got {cfg.seed}")
+    if cfg.threads < 0:
+        raise VisuomotorError(f"--threads must be >= 0, got {cfg.threads}")
+    try:
+        cfg.dr.validate()
+    except ValueError as e:
+        raise VisuomotorError(f"--{e}") from None
+    acfg = cfg.algo_config()
+    try:
+        acfg.validate()
+    except ValueError as e:
+        raise VisuomotorError(f"--{cfg.algo}: {e}") from None
+    if (cfg.num_envs or 1) > 1 and kind != Kind.ON_POLICY and (
+            resolve(cfg).pixels or cfg.base_policy or cfg.guide_policy or kind == Kind.OFFLINE):
+        raise VisuomotorError(f"--num-envs {cfg.num_envs} with --algo {cfg.algo}: several envs feed one replay of "
+                              f"states with one-step returns (no --pixels, base/guide policy or offline phase); "
+                              f"use --num-envs 1 for these")
 
 
 def to_dict(cfg: TrainConfig) -> dict:
     """The config as plain data, with only the chosen algorithm's section."""
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(value).items()}
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, Path) else v for v in value]
+        return value
+
     out = {}
     for f in dataclasses.fields(cfg):
-        if f.name in ALGORITHMS and f.name != cfg.algo:
+        if (f.name in SECTIONS and f.name != cfg.algo) or f.name == "algo_configs":
             continue
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            value = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(value).items()}
-        elif isinstance(value, Path):
-            value = str(value)
-        elif isinstance(value, list):
-            value = [str(v) if isinstance(v, Path) else v for v in value]
-        out[f.name] = value
+        out[f.name] = plain(getattr(cfg, f.name))
+    if cfg.algo not in SECTIONS and cfg.algo in ALGORITHMS:
+        out[cfg.algo] = plain(cfg.algo_config())
     return out
 
 
@@ -198,9 +299,12 @@ def _coerce(tp, value):
 
 
 def from_dict(cls, data: dict):
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=False)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: _coerce(hints[k], v) for k, v in data.items() if k in names}
+    if cls is TrainConfig:  # sections of registered algorithms without a field of their own
+        kwargs["algo_configs"] = {k: from_dict(ALGORITHMS[k][1], v) for k, v in data.items()
+                                  if k not in names and k in ALGORITHMS and isinstance(v, dict)}
     return cls(**kwargs)
 
 

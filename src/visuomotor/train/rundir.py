@@ -1,0 +1,84 @@
+"""The run directory: its name, the checks before a run starts or resumes in it, what config.yaml records.
+
+One format for every algorithm::
+
+    config.yaml         full resolved config (plus a ``resolved`` section: device, shapes, versions, ...)
+    metrics.csv, tb/    training scalars (CSV + TensorBoard)
+    eval.csv            one row per evaluation: step, mean/std/min/max return, all returns
+    checkpoints/        latest.pt (resume) and best.pt (policy with the best eval), atomic
+    episodes/           every finished training episode of an off-policy run as .npz (the replay is
+                        rebuilt from these on resume)
+    videos/             step_<N>.mp4 of the first episode of each evaluation
+    curves.png          learning curve
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from visuomotor.errors import VisuomotorError
+from visuomotor.train.config import TrainConfig, config_differences, load_config
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    env = cfg.env.replace("/", "-").replace(":", "-")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{env}_{cfg.algo}_s{cfg.seed}_{stamp}"
+
+
+def prepare_run_dir(cfg: TrainConfig) -> TrainConfig:
+    """Pick and check the run directory; on --resume, adopt the stored config (steps may grow)."""
+    if cfg.resume:
+        if cfg.run_dir is None:
+            raise VisuomotorError("--resume needs --run-dir PATH of the run to continue")
+        cfg_path = Path(cfg.run_dir) / "config.yaml"
+        if not cfg_path.is_file():
+            raise VisuomotorError(f"cannot resume: {cfg_path} does not exist")
+        stored, _ = load_config(cfg_path)
+        diffs = config_differences(stored, cfg)
+        if diffs:
+            raise VisuomotorError(
+                f"cannot resume {cfg.run_dir}: settings differ from the stored config.yaml ({', '.join(diffs)})"
+            )
+        return dataclasses.replace(
+            stored, steps=cfg.steps, online_steps=cfg.online_steps, resume=True, run_dir=Path(cfg.run_dir),
+            progress=cfg.progress, threads=cfg.threads, device=cfg.device,
+        )
+    run_dir = Path(cfg.run_dir) if cfg.run_dir is not None else default_run_dir(cfg)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise VisuomotorError(f"run dir {run_dir} already exists; pass --resume to continue it or choose another --run-dir")
+    return dataclasses.replace(cfg, run_dir=run_dir)
+
+
+def versions() -> dict:
+    """The versions config.yaml records."""
+    import dm_control  # noqa: F401
+    import gymnasium
+    import mujoco
+
+    from visuomotor import __version__
+
+    dmc_version = getattr(sys.modules.get("dm_control"), "__version__", None)
+    if dmc_version is None:
+        from importlib.metadata import version
+
+        dmc_version = version("dm_control")
+    return {"visuomotor": __version__, "torch": str(torch.__version__), "mujoco": mujoco.__version__,
+            "dm_control": dmc_version, "gymnasium": gymnasium.__version__, "python": sys.version.split()[0]}
+
+
+def set_aside(episode_dir: Path, paths: list[Path], why: str) -> None:
+    """Move episode files a resumed run does not use to episodes/discarded/ (never deleted)."""
+    if not paths:
+        return
+    dest = episode_dir / "discarded"
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        os.replace(p, dest / p.name)
+    print(f"[visuomotor] moved {len(paths)} episode file(s) to {dest}: {why}", file=sys.stderr)

@@ -1,0 +1,53 @@
+"""The off-policy driver with N envs (``--num-envs``): each env's stream reaches the replay with its real
+last observation where an episode ended, every env's episodes are written, and the settings it does
+not take are one-line errors before any work."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from visuomotor.cli import main
+
+TARGET = "tests.test_ppo:target_env"  # 8-step episodes; the observation is the episode's target throughout
+COMMON = ["--env", TARGET, "--threads", "1", "--no-progress", "--no-video", "--eval-episodes", "2", "--seed", "0"]
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_n_envs_feed_one_replay_with_real_final_observations(tmp_path, drivers, algo):
+    run = tmp_path / algo
+    tiny = [f"--{algo}.hidden", "16", "16", f"--{algo}.batch-size", "16", f"--{algo}.learning-starts", "16"]
+    assert main(["train", "--algo", algo, "--num-envs", "4", "--steps", "64", "--eval-every", "32",
+                 "--log-every", "16", "--checkpoint-every", "32", "--run-dir", str(run), *tiny, *COMMON]) == 0
+    replay = drivers[-1].agent.storage
+    assert len(replay) == 64  # 16 steps of 4 envs
+    n = len(replay)
+    obs, nxt, ended = replay.obs[:n], replay.next_obs[:n], replay.ended[:n]
+    assert int(ended.sum()) == 8  # each env ended an episode every 8 steps
+    # the target env shows its episode's target throughout: an ended transition's next state is the
+    # real last observation (the same target), never the next episode's first
+    torch.testing.assert_close(nxt[ended], obs[ended])
+    rows = ended.nonzero().squeeze(1)
+    rows = rows[rows + 4 < n]  # the same env's next transition starts the next episode: another target
+    assert (nxt[rows] != obs[rows + 4]).all()
+    files = sorted((run / "episodes").glob("ep_*.npz"))
+    assert len(files) == 8 and all(np.load(f)["action"].shape == (8, 1) for f in files)
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["16", "32", "48", "64"] and rows[-1]["charts/episodes"] == "8"
+    assert rows[-1]["losses/critic"] != ""
+    # updates: one round per env step past learning_starts (48 steps of 4 envs: 48 updates)
+    if algo == "td3":
+        assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["agent"]["updates"] == 48
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--algo", "sac", "--sac.n-step", "3"], "--num-envs 1"),
+    (["--algo", "drqv2", "--env", "dmc/cartpole-swingup"], "--num-envs 1"),
+])
+def test_settings_n_envs_do_not_take_are_one_line_errors(tmp_path, capsys, extra, needle):
+    assert main(["train", *COMMON, "--num-envs", "4", "--steps", "10", "--run-dir", str(tmp_path / "x"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err
+    assert not (tmp_path / "x" / "episodes").exists()
