@@ -20,10 +20,12 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
+from _versions import label
 
 
 def _sync(device):
@@ -127,6 +129,9 @@ def main() -> None:
     p.add_argument("--env", default="dmc/walker-walk")
     p.add_argument("--malloc", choices=["default", "raised", "both"], default="both",
                    help="glibc malloc thresholds: as glibc sets them, raised as the training loop does, or both")
+    p.add_argument("--versions", nargs="+", default=[], metavar="SRC",
+                   help="also time the update with visuomotor from these src/ folders (other checkouts), alternating")
+    p.add_argument("--rounds", type=int, default=1, help="times every (version, malloc) child runs, alternating")
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child-process mode
     args = p.parse_args()
     if args.json:
@@ -141,21 +146,33 @@ def main() -> None:
     env_s = env_step_seconds(args.env, 2)
     print(f"pixel env step ({args.env}, action repeat 2, 84x84 render): {env_s * 1e3:.2f} ms")
     settings = {"default": ["default"], "raised": ["raised"], "both": ["default", "raised"]}[args.malloc]
+    sources = [None, *args.versions]
+    runs: dict[tuple, list[list[dict]]] = {}
+    for _ in range(args.rounds):
+        for src in sources:
+            for s in settings:
+                env = dict(os.environ, VISUOMOTOR_MALLOC=s)
+                if src is not None:
+                    env["PYTHONPATH"] = str(Path(src).resolve())
+                cmd = [sys.executable, __file__, "--json", "--batch", *map(str, args.batch), "--updates",
+                       str(args.updates), "--threads", str(args.threads), "--device", args.device, "--act-dim",
+                       str(args.act_dim), "--replay-frames", str(args.replay_frames)]
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+                runs.setdefault((src, s), []).append(json.loads(out.strip().splitlines()[-1]))
     rows = []
-    for s in settings:
-        env = dict(os.environ, VISUOMOTOR_MALLOC=s)
-        cmd = [sys.executable, __file__, "--json", "--batch", *map(str, args.batch), "--updates", str(args.updates),
-               "--threads", str(args.threads), "--device", args.device, "--act-dim", str(args.act_dim),
-               "--replay-frames", str(args.replay_frames)]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-        rows += json.loads(out.strip().splitlines()[-1])
-    print(f"\ndevice {args.device}, {args.threads} threads, medians of {args.updates} updates; seconds per update\n")
-    print("| variant | malloc thresholds | batch | sample | augment | encoder | critic step | actor step | "
+    for (src, _), rounds in runs.items():  # per row, the median over rounds of each part
+        for i, r in enumerate(rounds[0]):
+            row = {**r, **{k: statistics.median(rr[i][k] for rr in rounds) for k in r if isinstance(r[k], float)}}
+            row["version"] = "this checkout" if src is None else label(src)
+            rows.append(row)
+    print(f"\ndevice {args.device}, {args.threads} threads, medians of {args.updates} updates"
+          f"{f' and of {args.rounds} rounds' if args.rounds > 1 else ''}; seconds per update\n")
+    print("| version | variant | malloc thresholds | batch | sample | augment | encoder | critic step | actor step | "
           "update | updates/s | env frames/s | sample share |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frames_s = 4 / (2 * env_s + r["total"])  # one update per 2 policy steps of 2 frames
-        print(f"| {r['variant']} | {'raised' if r['malloc'] else 'default'} | {r['batch']} | {r['sample']:.3f} | "
+        print(f"| {r['version']} | {r['variant']} | {'raised' if r['malloc'] else 'default'} | {r['batch']} | {r['sample']:.3f} | "
               f"{r['augment']:.3f} | {r['encoder']:.3f} | {r['critic']:.3f} | {r['actor']:.3f} | {r['total']:.3f} | "
               f"{1 / r['total']:.2f} | {frames_s:.1f} | {r['sample'] / r['total']:.1%} |")
 

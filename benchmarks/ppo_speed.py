@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from _versions import call_in, label
 from visuomotor import PPOConfig, TrainConfig, make_env, train
 
 
@@ -53,7 +54,9 @@ def sb3_sps(env_id: str, steps: int, seed: int) -> float:
 
 
 def ours_sps(env_id: str, steps: int, seed: int, threads: int, num_envs: int, vectorization: str,
-             ppo: PPOConfig) -> float:
+             preset: str) -> float:
+    torch.set_num_threads(threads)
+    ppo = PPOConfig(preset=preset)
     per_iter = ppo.resolved().num_steps * num_envs
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -82,19 +85,29 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-envs", type=int, nargs="+", default=[64, 256])
     p.add_argument("--variants", nargs="+", default=["sb3", "ours-sb3", "ours-rsl-sync", "ours-rsl-mujoco"])
+    p.add_argument("--versions", nargs="+", default=[], metavar="SRC",
+                   help="also time our variants with visuomotor from these src/ folders (other checkouts), "
+                        "this checkout's in a child process too, alternating")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    sources = [str(Path(__file__).resolve().parents[1] / "src"), *args.versions] if args.versions else [None]
     runs: dict[str, callable] = {}
     if "sb3" in args.variants:
         runs["sb3"] = lambda: sb3_sps(args.env, args.steps, args.seed)
+    ours: dict[str, tuple] = {}
     if "ours-sb3" in args.variants:
-        runs["ours-sb3"] = lambda: ours_sps(args.env, args.steps, args.seed, args.threads, 1, "sync",
-                                            PPOConfig(preset="sb3"))
+        ours["ours-sb3"] = (1, "sync", "sb3")
     for n in args.num_envs:
         for vec in ("sync", "mujoco"):
             if f"ours-rsl-{vec}" in args.variants:
-                runs[f"ours-rsl-{vec}-{n}"] = (lambda n=n, vec=vec: ours_sps(
-                    args.env, args.steps, args.seed, args.threads, n, vec, PPOConfig(preset="rsl_rl")))
+                ours[f"ours-rsl-{vec}-{n}"] = (n, vec, "rsl_rl")
+    for name, (n, vec, preset) in ours.items():
+        for src in sources:
+            common = (args.env, args.steps, args.seed, args.threads, n, vec, preset)
+            if src is None:
+                runs[name] = lambda common=common: ours_sps(*common)
+            else:
+                runs[f"{name}@{label(src)}"] = lambda common=common, src=src: call_in(src, __file__, "ours_sps", *common)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.env}, {args.steps} timed env steps per run")
     res: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(args.repeats):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from _versions import call_in, label
 from visuomotor import SACConfig, TrainConfig, make_env, train
 
 
@@ -50,6 +51,7 @@ def sb3_sps(env_id: str, warmup: int, skip: int, steps: int, seed: int) -> float
 
 
 def ours_sps(env_id: str, warmup: int, skip: int, steps: int, seed: int, threads: int, **sac_kw) -> float:
+    torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         cfg = TrainConfig(env=env_id, algo="sac", steps=warmup + skip + steps, seed=seed, run_dir=run,
@@ -95,17 +97,27 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
                    help="which of our configurations to time next to SB3")
+    p.add_argument("--versions", nargs="+", default=[], metavar="SRC",
+                   help="also time each variant with visuomotor from these src/ folders (other checkouts), "
+                        "this checkout's in a child process too, alternating")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     variants = {k: v for k, v in VARIANTS.items() if k in args.variants}
+    sources = [str(Path(__file__).resolve().parents[1] / "src"), *args.versions] if args.versions else []
+    if sources:  # every version of ours in a child process, labelled by its commit
+        variants = {f"{k}@{label(src)}": (kw, src) for k, kw in variants.items() for src in sources}
+    else:
+        variants = {k: (kw, None) for k, kw in variants.items()}
     print(f"torch {torch.__version__}, {args.threads} threads, {args.steps} timed steps after {args.warmup} warmup")
     for env_id in args.envs:
         res: dict[str, list[float]] = {"sb3": [], **{k: [] for k in variants}}
         for _ in range(args.repeats):
             res["sb3"].append(sb3_sps(env_id, args.warmup, args.skip, args.steps, args.seed))
             torch.set_num_threads(args.threads)
-            for name, kw in variants.items():
-                res[name].append(ours_sps(env_id, args.warmup, args.skip, args.steps, args.seed, args.threads, **kw))
+            for name, (kw, src) in variants.items():
+                common = (env_id, args.warmup, args.skip, args.steps, args.seed, args.threads)
+                res[name].append(ours_sps(*common, **kw) if src is None else call_in(src, __file__, "ours_sps",
+                                                                                      *common, **kw))
         med = {k: statistics.median(v) for k, v in res.items()}
         line = "  ".join(f"{k} {v:6.1f}" for k, v in med.items())
         ratios = "  ".join(f"{k}/sb3 {med[k] / med['sb3']:.2f}x" for k in variants)

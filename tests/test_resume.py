@@ -211,3 +211,20 @@ def test_ppo_restores_exactly_the_state_it_saved(tmp_path):
     assert agent.optimizer.param_groups[0]["lr"] is agent.lr  # the adaptive rate is the tensor restored
     train(*args, "--steps", 128, "--resume")
     assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["iteration"] == 4
+
+
+def test_a_checkpoint_of_another_agent_is_a_one_line_error(tmp_path, capsys):
+    """eval and --resume of a run whose latest.pt holds another algorithm's (or other shapes') state:
+    one line naming the file and the part that does not fit, no traceback."""
+    sac, td3 = tmp_path / "sac", tmp_path / "td3"
+    common = ["--env", TARGET, *COMMON, "--eval-every", "16", "--checkpoint-every", "16"]
+    train(*common, "--algo", "sac", *TINY_SAC, "--sac.learning-starts", "8", "--steps", 16, "--run-dir", sac)
+    train(*common, "--algo", "td3", *TINY_TD3, "--td3.learning-starts", "8", "--steps", 16, "--run-dir", td3)
+    (sac / "checkpoints" / "latest.pt").write_bytes((td3 / "checkpoints" / "latest.pt").read_bytes())
+    capsys.readouterr()
+    for argv in (["eval", str(sac), "--episodes", "1"],
+                 ["train", *map(str, common), "--algo", "sac", *TINY_SAC, "--sac.learning-starts", "8",
+                  "--steps", "32", "--run-dir", str(sac), "--resume"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "latest.pt does not fit" in err and "sac" in err, err
