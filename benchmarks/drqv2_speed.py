@@ -163,7 +163,7 @@ def main() -> None:
     for (src, _), rounds in runs.items():  # per row, the median over rounds of each part
         for i, r in enumerate(rounds[0]):
             row = {**r, **{k: statistics.median(rr[i][k] for rr in rounds) for k in r if isinstance(r[k], float)}}
-            row["version"] = "this checkout" if src is None else label(src)
+            row["version"] = label(Path(__file__).resolve().parents[1] if src is None else src)
             rows.append(row)
     print(f"\ndevice {args.device}, {args.threads} threads, medians of {args.updates} updates"
           f"{f' and of {args.rounds} rounds' if args.rounds > 1 else ''}; seconds per update\n")

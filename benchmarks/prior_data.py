@@ -184,13 +184,15 @@ def base_rows(work: Path, label: str, seed: int, online_steps: int) -> list[dict
 
 
 def _ci(values: list[float], reps: int = 2000) -> tuple[float, float, float]:
-    """Mean and its 95% bootstrap CI over seeds (rliable's interval estimates, with a fixed bootstrap
-    seed so the table reprints the same)."""
+    """Mean and its 95% bootstrap CI over seeds (rliable's interval estimates; its bootstrap draws from
+    numpy's global RNG, seeded here as the report seeds it, so the table reprints the same)."""
     from rliable import library as rly
 
+    from visuomotor.evaluate.report import seeded_numpy
+
     scores = {"m": np.asarray(values, np.float64).reshape(-1, 1)}
-    points, cis = rly.get_interval_estimates(scores, lambda x: np.array([np.mean(x)]), reps=reps,
-                                             random_state=np.random.RandomState(0))
+    with seeded_numpy(0):
+        points, cis = rly.get_interval_estimates(scores, lambda x: np.array([np.mean(x)]), reps=reps)
     return float(points["m"][0]), float(cis["m"][0, 0]), float(cis["m"][1, 0])
 
 

@@ -51,3 +51,19 @@ def test_settings_n_envs_do_not_take_are_one_line_errors(tmp_path, capsys, extra
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle in err
     assert not (tmp_path / "x" / "episodes").exists()
+
+
+def test_n_envs_on_the_batched_mujoco_path(tmp_path, drivers):
+    """--vectorization mujoco under an off-policy learner: Hopper's terminations reach the replay as
+    terminations, with the real last observations."""
+    run = tmp_path / "hopper"
+    assert main(["train", "--env", "gym/Hopper-v5", "--algo", "sac", "--num-envs", "4", "--vectorization", "mujoco",
+                 "--steps", "200", "--eval-every", "200", "--eval-episodes", "1", "--no-video", "--run-dir", str(run),
+                 "--threads", "1", "--no-progress", "--sac.hidden", "16", "16", "--sac.batch-size", "16",
+                 "--sac.learning-starts", "200"]) == 0
+    replay = drivers[-1].agent.storage
+    n = len(replay)
+    assert n == 200 and replay.terminated[:n].sum() > 0  # random actions topple Hopper within 50 steps
+    ended = replay.ended[:n]
+    assert torch.equal(replay.terminated[:n].bool() & ended, replay.terminated[:n].bool())
+    assert len(list((run / "episodes").glob("ep_*.npz"))) == int(ended.sum())

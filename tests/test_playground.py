@@ -63,3 +63,18 @@ def test_ppo_through_the_cli(tmp_path):
             "--ppo.hidden", "16", check=True)
     ck = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     assert ck["step"] == 192 and ck["agent"]["model"]["obs_norm.count"].item() == 192
+
+
+def test_off_policy_learner_on_a_playground_batch(tmp_path, drivers):
+    """SAC on N Playground envs: the batch's torch tensors go straight into the replay, the real final
+    observation where an episode ended (Playground's time limit truncates at the same step for all)."""
+    from visuomotor.cli import main
+
+    run = tmp_path / "sac"
+    assert main(["train", "--env", "playground/CartpoleBalance", "--algo", "sac", "--num-envs", "4", "--steps", "48",
+                 "--eval-every", "48", "--eval-episodes", "1", "--no-video", "--run-dir", str(run), "--threads", "1",
+                 "--no-progress", "--sac.hidden", "16", "16", "--sac.batch-size", "16",
+                 "--sac.learning-starts", "16"]) == 0
+    replay = drivers[-1].agent.storage
+    assert len(replay) == 48 and torch.isfinite(replay.next_obs[:48]).all()
+    assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == 48

@@ -307,3 +307,8 @@ class OnPolicyAgent(Agent):
     @abstractmethod
     def rollout_steps(self) -> int:
         """Steps of every env per rollout (one update each)."""
+
+    @abstractmethod
+    def act_rollout(self, obs: torch.Tensor, critic_obs: torch.Tensor | None = None) -> torch.Tensor:
+        """Begin one rollout step for observations [N, D] (and privileged ones for an asymmetric critic):
+        the actions to send to the envs; ``observe`` completes the step (RSL-RL's act / process_env_step)."""

@@ -228,6 +228,7 @@ class Runner:
             self.checkpoint()
             self.bar.close()
             self.logger.close()
+            self.driver.close()
             raise
         self.driver.close()
         self.bar.update(self.step - self.bar.n)
