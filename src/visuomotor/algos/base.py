@@ -234,7 +234,7 @@ class Agent(ABC):
     # ---- storage and learning ----------------------------------------------------------------
     def make_replay(self, capacity: int, seed: int):
         """A replay in this agent's layout (its own storage, prior data, a dataset): flat transitions,
-        with the config's n-step returns where it has ``n_step``."""
+        with ``n_step()``-step returns discounted by ``gamma()``."""
         from visuomotor.buffers.replay import ReplayBuffer
 
         obs_dim = int(np.prod(self.observation_space.shape))
