@@ -32,8 +32,9 @@ def default_run_dir(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{env}_{cfg.algo}_s{cfg.seed}_{stamp}"
 
 
-def prepare_run_dir(cfg: TrainConfig) -> TrainConfig:
-    """Pick and check the run directory; on --resume, adopt the stored config (steps may grow)."""
+def prepare_run_dir(cfg: TrainConfig, steps_given: bool = True) -> TrainConfig:
+    """Pick and check the run directory; on --resume, adopt the stored config: its --steps unless
+    ``steps_given`` (the run may then grow), and the given --threads, --device, --progress."""
     if cfg.resume:
         if cfg.run_dir is None:
             raise VisuomotorError("--resume needs --run-dir PATH of the run to continue")
@@ -47,7 +48,8 @@ def prepare_run_dir(cfg: TrainConfig) -> TrainConfig:
                 f"cannot resume {cfg.run_dir}: settings differ from the stored config.yaml ({', '.join(diffs)})"
             )
         return dataclasses.replace(
-            stored, steps=cfg.steps, online_steps=cfg.online_steps, resume=True, run_dir=Path(cfg.run_dir),
+            stored, steps=cfg.steps if steps_given else stored.steps, online_steps=cfg.online_steps, resume=True,
+            run_dir=Path(cfg.run_dir),
             progress=cfg.progress, threads=cfg.threads, device=cfg.device,
         )
     run_dir = Path(cfg.run_dir) if cfg.run_dir is not None else default_run_dir(cfg)

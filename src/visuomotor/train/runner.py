@@ -37,7 +37,7 @@ from visuomotor.evaluate.plots import plot_run
 from visuomotor.evaluate.rollout import evaluate
 from visuomotor.train.build import resolve_device
 from visuomotor.train.checkpoint import load_agent_state, load_checkpoint, save_checkpoint
-from visuomotor.train.config import TrainConfig, resolve, save_config, to_dict, validate
+from visuomotor.train.config import TrainConfig, load_config, resolve, save_config, to_dict, validate
 from visuomotor.train.logger import Logger
 from visuomotor.train.rundir import prepare_run_dir, versions
 
@@ -189,6 +189,15 @@ class Runner:
             "malloc_tuned": self.malloc_tuned, "versions": versions(), "command": sys.argv,
         })
 
+    def _record_length(self) -> None:
+        """A resumed run given other --steps / --online-steps: config.yaml records the run's new length
+        (a later --resume without --steps continues to it)."""
+        path = self.run_dir / "config.yaml"
+        stored, resolved = load_config(path)
+        if (stored.steps, stored.online_steps) != (self.cfg.steps, self.cfg.online_steps):
+            save_config(path, dataclasses.replace(stored, steps=self.cfg.steps, online_steps=self.cfg.online_steps),
+                        resolved)
+
     def run(self) -> Path:
         cfg = self.cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -206,6 +215,8 @@ class Runner:
             following.start(resumed)
         if not resumed:
             self._save_config()
+        else:
+            self._record_length()
         self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
         self._t0 = time.perf_counter()
         end = self.driver.final_step
@@ -312,7 +323,7 @@ def train_run(config: TrainConfig | None = None, **overrides) -> Path:
     if cfg.seeds is not None:
         raise VisuomotorError("--seeds trains a sweep of runs: use visuomotor.train or the CLI")
     validate(cfg)
-    cfg = prepare_run_dir(resolve(cfg))
+    cfg = prepare_run_dir(resolve(cfg), steps_given=cfg.steps is not None)
     runner = Runner(cfg)
     with stop_on_sigterm():
         return runner.run()
