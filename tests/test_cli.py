@@ -192,16 +192,25 @@ def test_resume_with_changed_settings_refused(tmp_path):
     assert proc.returncode != 0 and "sac.gamma" in proc.stderr
 
 
-def test_resume_before_first_checkpoint_starts_over_cleanly(tmp_path):
-    """Killed before any checkpoint: --resume starts from step 0 without duplicated rows."""
+def test_resume_without_a_checkpoint_refuses_and_restart_keeps_the_old_files(tmp_path):
+    """Killed before any checkpoint: --resume refuses in one line naming what is there (nothing moved or
+    truncated); --restart starts the run over with the earlier files kept in restart-<time>/."""
     run = tmp_path / "run"
     args = _train_args(run, 300, "--action-repeat", "4")  # 250-step episodes: one ends
     run_cli(*args, check=True)
     (run / "checkpoints" / "latest.pt").unlink()  # as if killed before the first checkpoint
-    run_cli(*args, "--resume", check=True)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    evals = (run / "eval.csv").read_text()
+    out = run_cli(*args, "--resume")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "holds no checkpoint" in out.stderr and "1 episode file(s)" in out.stderr and "--restart" in out.stderr
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before and (run / "eval.csv").read_text() == evals
+    run_cli(*args, "--restart", check=True)
     assert [int(r["step"]) for r in _rows(run / "eval.csv")] == [0, 300]
     assert [int(r["step"]) for r in _rows(run / "metrics.csv")] == [300]
-    assert [p.name for p in (run / "episodes" / "discarded").iterdir()] == ["ep_000000_000000250.npz"]
+    kept = list(run.glob("restart-*"))
+    assert len(kept) == 1 and (kept[0] / "eval.csv").read_text() == evals
+    assert [p.name for p in (kept[0] / "episodes").glob("ep_*.npz")] == ["ep_000000_000000250.npz"]
     assert [p.name for p in (run / "episodes").glob("ep_*.npz")] == ["ep_000000_000000250.npz"]
 
 

@@ -40,3 +40,161 @@ def test_resume_without_steps_keeps_the_runs_length(tmp_path, capsys):
     assert _step(run) == 96 and yaml.safe_load((run / "config.yaml").read_text())["steps"] == 96
     assert train(*SAC, "--run-dir", run, "--resume") == 0  # its new length is kept
     assert _step(run) == 96 and _evals(run) == [0, 32, 64, 96]
+
+
+def test_one_writer_per_run_directory(tmp_path):
+    """A second train or resume of a directory another process is training into fails at once with the
+    holder's pid; the lock dies with its process (kill -9 leaves none behind)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    argv = [sys.executable, "-m", "visuomotor", "train", *map(str, SAC), "--steps", "100000", "--run-dir", str(run)]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (run / "checkpoints" / "latest.pt").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        for extra, needle in ((["--resume"], f"in use by process {first.pid}"),
+                              (["--restart"], f"in use by process {first.pid}"),  # never moves a live run's files
+                              ([], "already exists")):
+            second = subprocess.run([*argv, *extra], capture_output=True, text=True, env=env, timeout=120)
+            assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
+            assert needle in second.stderr, second.stderr
+        assert not list(run.glob("restart-*"))  # --restart moved nothing
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    resumed = subprocess.run([*argv[:-4], "--steps", "16", "--run-dir", str(run), "--resume"], capture_output=True,
+                             text=True, env=env, timeout=300)  # (already past step 16: nothing to do)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not list(run.glob(".*.tmp")) and not list((run / "checkpoints").glob(".*.tmp"))
+
+
+def test_temporary_files_are_unique_and_removed_when_a_write_fails(tmp_path, monkeypatch):
+    from visuomotor.fileio import atomic_write_bytes
+
+    seen = []
+    real = __import__("os").replace
+
+    def failing(src, dst):
+        seen.append(src)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("visuomotor.fileio.os.replace", failing)
+    try:
+        atomic_write_bytes(tmp_path / "latest.pt", b"x")
+    except OSError:
+        pass
+    monkeypatch.setattr("visuomotor.fileio.os.replace", real)
+    assert seen and str(__import__("os").getpid()) in str(seen[0]) and not list(tmp_path.iterdir())
+
+
+def test_a_diverged_agent_is_never_checkpointed(tmp_path, monkeypatch, capsys):
+    """Weights that go non-finite between metrics rows: the next checkpoint is refused with a one-line error
+    (the last good one stays), and eval of a checkpoint holding NaN is a one-line error too."""
+    from visuomotor.algos.sac import SAC as SACAgent
+
+    real, calls = SACAgent.update, []
+
+    def diverging(self, batch=None):
+        calls.append(1)
+        out = real(self, batch)
+        if len(calls) == 30:  # after step 45 (learning starts at 16)
+            with torch.no_grad():
+                self.actor.net[0].weight.fill_(float("nan"))
+        return out
+
+    monkeypatch.setattr(SACAgent, "update", diverging)
+    run = tmp_path / "run"
+    args = [*SAC[:-6], "--checkpoint-every", "16"]  # metrics and evaluations rarer than checkpoints
+    assert train(*args, "--log-every", "1000", "--eval-every", "1000", "--steps", 200, "--run-dir", run) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "non-finite" in err and "last checkpoint (step 32) is kept" in err, err
+    ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert ckpt["step"] == 32 and all(torch.isfinite(v).all() for v in ckpt["agent"]["actor"].values())
+    monkeypatch.setattr(SACAgent, "update", real)
+    ckpt["agent"]["actor"]["net.0.weight"].fill_(float("nan"))  # as a version without the guard wrote it
+    torch.save(ckpt, run / "checkpoints" / "latest.pt")
+    assert main(["eval", str(run), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "non-finite" in err and "actor.net.0.weight" in err, err
+
+
+def test_an_interrupted_evaluation_is_redone_on_resume(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) during an evaluation, mid-run and the final one: the checkpoint says the
+    evaluation is pending and --resume runs it, once."""
+    import importlib
+
+    runner = importlib.import_module("visuomotor.train.runner")
+
+    real = runner.evaluate
+    for interrupted in (2, 3):  # the evaluation at step 32 (mid-run), at step 64 (the run's last)
+        calls = []
+
+        def flaky(*a, **k):
+            calls.append(1)
+            if len(calls) == interrupted:
+                raise KeyboardInterrupt
+            return real(*a, **k)
+
+        run = tmp_path / f"run{interrupted}"
+        monkeypatch.setattr(runner, "evaluate", flaky)
+        assert train(*SAC, "--steps", 64, "--run-dir", run) == 130
+        ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+        assert ckpt["eval_pending"] and ckpt["eval_round"] == interrupted - 1
+        monkeypatch.setattr(runner, "evaluate", real)
+        if interrupted == 2:  # the resumed run dies hard right after redoing it (no checkpoint on the way out)
+            from visuomotor.train.offpolicy import OffPolicyDriver
+
+            def crash(self):
+                raise RuntimeError("killed")
+
+            monkeypatch.setattr(OffPolicyDriver, "advance", crash)
+            try:
+                train(*SAC, "--steps", 64, "--run-dir", run, "--resume")
+            except RuntimeError:
+                pass
+            monkeypatch.undo()
+            monkeypatch.setattr(runner, "evaluate", real)
+            assert _evals(run) == [0, 32]
+        assert train(*SAC, "--steps", 64, "--run-dir", run, "--resume") == 0
+        assert _evals(run) == [0, 32, 64]  # once each
+        ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+        assert ckpt["step"] == 64 and ckpt["eval_round"] == 3 and not ckpt["eval_pending"]
+        assert train(*SAC, "--steps", 64, "--run-dir", run, "--resume") == 0  # done: nothing repeated
+        assert _evals(run) == [0, 32, 64]
+
+
+def test_ctrl_c_says_whether_a_checkpoint_was_written(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during set-up says that no checkpoint was written; during training, the step it wrote."""
+    import importlib
+
+    runner = importlib.import_module("visuomotor.train.runner")
+
+    def interrupted_setup(self, cfg):
+        raise KeyboardInterrupt
+
+    real_init = runner.Runner.__init__
+    monkeypatch.setattr(runner.Runner, "__init__", interrupted_setup)
+    assert train(*SAC, "--steps", 64, "--run-dir", tmp_path / "a") == 130
+    err = capsys.readouterr().err
+    assert "this run wrote no checkpoint" in err and "continue with --resume" not in err
+    monkeypatch.setattr(runner.Runner, "__init__", real_init)
+    from visuomotor.train.offpolicy import OffPolicyDriver
+
+    real_advance, calls = OffPolicyDriver.advance, []
+
+    def interrupted_training(self):
+        calls.append(1)
+        if len(calls) == 40:
+            raise KeyboardInterrupt
+        return real_advance(self)
+
+    monkeypatch.setattr(OffPolicyDriver, "advance", interrupted_training)
+    assert train(*SAC, "--steps", 64, "--run-dir", tmp_path / "b") == 130
+    assert "a checkpoint was written at step 39; continue with --resume" in capsys.readouterr().err

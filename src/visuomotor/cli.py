@@ -260,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         from visuomotor.train.runner import Terminated
 
         what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-        print(f"visuomotor: {what} (a checkpoint was written; continue with --resume)", file=sys.stderr)
+        step = getattr(e, "checkpoint_step", None)  # set by the runner when it checkpointed on the way out
+        done = (f"a checkpoint was written at step {step}; continue with --resume" if step is not None
+                else "before training began: this run wrote no checkpoint")
+        print(f"visuomotor: {what} ({done})", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
     return 0
 

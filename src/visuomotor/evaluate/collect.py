@@ -11,6 +11,7 @@ from visuomotor.buffers.datasets import write_manifest
 from visuomotor.buffers.episodes import EpisodeRecorder, write_episode
 from visuomotor.envs import make_env
 from visuomotor.errors import VisuomotorError
+from visuomotor.fileio import DirLock, is_empty
 from visuomotor.evaluate.rollout import episode_seed
 
 
@@ -30,8 +31,13 @@ def collect(output: Path, episodes: int, run_dir: Path | None = None, env_id: st
         raise VisuomotorError(f"--noise must be >= 0, got {noise}")
     if run_dir is None and not random:
         raise VisuomotorError("collect needs a run directory (its policy acts) or --random with --env ID")
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+    if output.exists() and (not output.is_dir() or not is_empty(output)):
         raise VisuomotorError(f"output {output} already exists and is not empty; choose another -o")
+    with DirLock(output, "dataset dir"):  # one writer
+        return _collect(output, episodes, run_dir, env_id, random, noise, explore, checkpoint, seed, device, progress)
+
+
+def _collect(output, episodes, run_dir, env_id, random, noise, explore, checkpoint, seed, device, progress) -> dict:
     agent, env_kwargs, source = None, {}, {"random": random, "noise": noise, "explore": explore, "seed": seed}
     if run_dir is not None:
         from visuomotor.train.build import load_agent

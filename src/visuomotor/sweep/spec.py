@@ -32,7 +32,7 @@ from visuomotor.errors import VisuomotorError
 from visuomotor.train.config import TrainConfig, flatten, from_dict, to_dict
 
 # fields a sweep owns itself: a trial's seed, run directory and label come from the grid
-_SWEEP_OWNED = {"seed", "seeds", "run_dir", "resume", "workers", "label"}
+_SWEEP_OWNED = {"seed", "seeds", "run_dir", "resume", "restart", "workers", "label"}
 
 
 def parse_seeds(text: str | int | list) -> list[int]:

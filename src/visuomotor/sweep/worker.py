@@ -27,11 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, _ = load_config(args.config)
         run_dir = Path(cfg.run_dir)
-        resume = (run_dir / "config.yaml").is_file()
+        resume = (run_dir / "checkpoints" / "latest.pt").is_file()
+        restart = not resume and (run_dir / "config.yaml").is_file()  # stopped before its first checkpoint
         if resume:
             print(f"[visuomotor] continuing {run_dir} from its checkpoint", flush=True)
-        train_run(dataclasses.replace(cfg, run_dir=run_dir, resume=resume, threads=args.threads, progress=False,
-                                  seeds=None, workers=0))
+        train_run(dataclasses.replace(cfg, run_dir=run_dir, resume=resume, restart=restart, threads=args.threads,
+                                      progress=False, seeds=None, workers=0))
     except VisuomotorError as e:
         print(f"visuomotor: error: {e}", file=sys.stderr, flush=True)
         return 2

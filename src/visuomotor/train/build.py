@@ -17,18 +17,6 @@ from visuomotor.train.checkpoint import load_agent_state, load_checkpoint
 from visuomotor.train.config import TrainConfig, load_config
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise VisuomotorError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VisuomotorError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
-    return dev
-
-
 def build_agent(cfg: TrainConfig, spec: EnvSpec, device: torch.device, algo_cfg=None) -> Agent:
     """The run's agent for ``spec`` (``algo_cfg``: the algorithm's config as this run uses it; default the
     stored one); with --base-policy a residual learner on the stored policy, with --guide-policy JSRL."""

@@ -28,6 +28,10 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
         raise VisuomotorError(f"checkpoint {path} is corrupt or unreadable ({reason})") from None
     if not isinstance(state, dict) or "agent" not in state:
         raise VisuomotorError(f"checkpoint {path} is corrupt or unreadable (no agent state)")
+    bad = nonfinite(state["agent"])
+    if bad:
+        raise VisuomotorError(f"checkpoint {path} holds non-finite values ({', '.join(bad[:3])}): the agent had "
+                              f"diverged when it was written")
     return state
 
 
@@ -42,3 +46,14 @@ def load_agent_state(agent, state: dict, path: Path, what: str) -> None:
         lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
         detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
         raise VisuomotorError(f"checkpoint {path} does not fit {what} ({detail[:200]})") from None
+
+
+def nonfinite(state, where: str = "") -> list[str]:
+    """The dotted keys of the floating-point tensors in nested ``state`` that hold a NaN or an infinity."""
+    if isinstance(state, dict):
+        return [k for key, v in state.items() for k in nonfinite(v, f"{where}.{key}" if where else str(key))]
+    if isinstance(state, (list, tuple)):
+        return [k for i, v in enumerate(state) for k in nonfinite(v, f"{where}[{i}]")]
+    if isinstance(state, torch.Tensor) and state.is_floating_point() and not bool(torch.isfinite(state).all()):
+        return [where]
+    return []

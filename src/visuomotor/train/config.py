@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import torch
 import tyro
 import yaml
 
@@ -24,7 +25,7 @@ from visuomotor.algos.td3bc import TD3BCConfig
 from visuomotor.envs.randomization import RandomizationConfig
 
 # Keys that may differ between the command that started a run and the one that resumes it.
-RESUME_MAY_CHANGE = frozenset({"steps", "online_steps", "resume", "run_dir", "progress", "threads", "device", "workers", "label",
+RESUME_MAY_CHANGE = frozenset({"steps", "online_steps", "resume", "restart", "run_dir", "progress", "threads", "device", "workers", "label",
                                "vectorization"})
 
 
@@ -66,6 +67,9 @@ class TrainConfig:
     """Run directory; default runs/<env>_<algo>_s<seed>_<time>. Never overwritten without --resume."""
     resume: bool = False
     """Continue the run in --run-dir from its last checkpoint."""
+    restart: bool = False
+    """Start the run in an existing --run-dir over (its files are moved aside into
+    <run-dir>/restart-<time>/, never deleted); e.g. a run killed before its first checkpoint."""
     prior_data: list[Path] = field(default_factory=list)
     """Datasets (`visuomotor collect` directories, or run directories) sampled beside the online replay:
     --<algo>.prior-fraction of every batch comes from them (RLPD's symmetric sampling; see --sac.preset rlpd)."""
@@ -174,6 +178,21 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
                                num_envs=num_envs)
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device --device names (auto: CUDA when there is one); a one-line error when unavailable."""
+    from visuomotor.errors import VisuomotorError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise VisuomotorError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VisuomotorError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
+    return dev
+
+
 def validate(cfg: TrainConfig) -> None:
     """Every check that needs no work: raise a one-line VisuomotorError on bad input. What an algorithm
     allows comes from its agent's declarations (kind, observations, what it can build on)."""
@@ -245,6 +264,7 @@ def validate(cfg: TrainConfig) -> None:
         acfg.validate()
     except ValueError as e:
         raise VisuomotorError(f"--{cfg.algo}: {e}") from None
+    resolve_device(cfg.device)
     if (cfg.num_envs or 1) > 1 and kind != Kind.ON_POLICY and (
             resolve(cfg).pixels or cfg.base_policy or cfg.guide_policy or kind == Kind.OFFLINE):
         raise VisuomotorError(f"--num-envs {cfg.num_envs} with --algo {cfg.algo}: several envs feed one replay of "

@@ -1,8 +1,7 @@
 """What a step driver gives the runner (``train/runner.py``), and what the drivers share.
 
 A driver owns the envs of one kind of learning and turns ``advance`` into env steps and updates (or
-dataset updates); the runner calls, in order: ``prepare`` (before a restore), ``restore(state)`` or
-``no_checkpoint``, ``start``, then ``advance`` until ``end_step`` with ``log_row``, ``can_checkpoint``
+dataset updates); the runner calls, in order: ``prepare`` (before a restore), ``restore(state)`` on resume, ``start``, then ``advance`` until ``end_step`` with ``log_row``, ``can_checkpoint``
 and ``state`` at its cadences, and ``next_phase`` at the end.
 """
 
@@ -40,9 +39,6 @@ class Driver:
 
     def prepare(self) -> None:
         """Before a restore: what the storage holds on a fresh start and on resume alike."""
-
-    def no_checkpoint(self) -> None:
-        """--resume found no checkpoint: the run starts over."""
 
     def restore(self, state: dict) -> None:
         """The driver's part of latest.pt (see ``state``)."""

@@ -111,10 +111,6 @@ class OffPolicyDriver(Driver):
             print(f"[visuomotor] replay starts with {n} transitions from "
                   f"{', '.join(str(s.path) for s in self.prior_runs)}", file=sys.stderr)
 
-    def no_checkpoint(self) -> None:
-        set_aside(self.runner.episode_dir, [p for _, _, p in list_episodes(self.runner.episode_dir)],
-                  "no checkpoint was written before the run stopped")
-
     def state(self) -> dict:
         extra = {"episode_index": self.episode_index, "replay_rng": self.agent.storage.rng_state()}
         if self.prior is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from visuomotor.errors import VisuomotorError
+from visuomotor.fileio import LOCK_NAME, is_empty
 from visuomotor.train.config import TrainConfig, config_differences, load_config
 
 
@@ -35,12 +36,23 @@ def default_run_dir(cfg: TrainConfig) -> Path:
 def prepare_run_dir(cfg: TrainConfig, steps_given: bool = True) -> TrainConfig:
     """Pick and check the run directory; on --resume, adopt the stored config: its --steps unless
     ``steps_given`` (the run may then grow), and the given --threads, --device, --progress."""
+    if cfg.resume and cfg.restart:
+        raise VisuomotorError("--resume continues a run, --restart starts it over; choose one")
+    if cfg.restart:
+        if cfg.run_dir is None:
+            raise VisuomotorError("--restart needs --run-dir PATH of the run to start over")
+        set_aside_run(Path(cfg.run_dir))
+        return dataclasses.replace(cfg, run_dir=Path(cfg.run_dir), restart=False)
     if cfg.resume:
         if cfg.run_dir is None:
             raise VisuomotorError("--resume needs --run-dir PATH of the run to continue")
         cfg_path = Path(cfg.run_dir) / "config.yaml"
         if not cfg_path.is_file():
             raise VisuomotorError(f"cannot resume: {cfg_path} does not exist")
+        if not (Path(cfg.run_dir) / "checkpoints" / "latest.pt").is_file():
+            raise VisuomotorError(f"cannot resume {cfg.run_dir}: it holds no checkpoint (checkpoints/latest.pt), only "
+                                  f"{describe_run(Path(cfg.run_dir))}; pass --restart instead of --resume to start it "
+                                  f"over (its files are kept in {cfg.run_dir}/restart-<time>/), or choose a new --run-dir")
         stored, _ = load_config(cfg_path)
         diffs = config_differences(stored, cfg)
         if diffs:
@@ -53,9 +65,35 @@ def prepare_run_dir(cfg: TrainConfig, steps_given: bool = True) -> TrainConfig:
             progress=cfg.progress, threads=cfg.threads, device=cfg.device,
         )
     run_dir = Path(cfg.run_dir) if cfg.run_dir is not None else default_run_dir(cfg)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if run_dir.exists() and (not run_dir.is_dir() or not is_empty(run_dir)):
         raise VisuomotorError(f"run dir {run_dir} already exists; pass --resume to continue it or choose another --run-dir")
     return dataclasses.replace(cfg, run_dir=run_dir)
+
+
+def describe_run(run_dir: Path) -> str:
+    """What a run directory holds, in a few words (for errors)."""
+    episodes = len(list((run_dir / "episodes").glob("ep_*.npz")))
+    parts = [f"{episodes} episode file(s)"]
+    for name in ("eval.csv", "metrics.csv"):
+        path = run_dir / name
+        if path.is_file():
+            rows = max(0, len(path.read_text().splitlines()) - 1)
+            parts.append(f"{name} with {rows} row(s)")
+    return ", ".join(parts)
+
+
+def set_aside_run(run_dir: Path) -> Path | None:
+    """Move everything in ``run_dir`` (but earlier set-aside folders) into ``run_dir/restart-<time>/``."""
+    entries = [p for p in run_dir.iterdir() if not p.name.startswith("restart-") and p.name != LOCK_NAME] \
+        if run_dir.is_dir() else []
+    if not entries:
+        return None
+    dest = run_dir / f"restart-{datetime.now():%Y%m%d-%H%M%S}"
+    dest.mkdir()
+    for p in entries:
+        os.replace(p, dest / p.name)
+    print(f"[visuomotor] --restart: moved the earlier files of {run_dir} to {dest}", file=sys.stderr)
+    return dest
 
 
 def versions() -> dict:

@@ -35,9 +35,10 @@ from visuomotor.envs import make_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.plots import plot_run
 from visuomotor.evaluate.rollout import evaluate
-from visuomotor.train.build import resolve_device
-from visuomotor.train.checkpoint import load_agent_state, load_checkpoint, save_checkpoint
-from visuomotor.train.config import TrainConfig, load_config, resolve, save_config, to_dict, validate
+from visuomotor.fileio import DirLock
+from visuomotor.train.checkpoint import load_agent_state, load_checkpoint, nonfinite, save_checkpoint
+from visuomotor.train.config import (TrainConfig, load_config, resolve, resolve_device, save_config, to_dict,
+                                     validate)
 from visuomotor.train.logger import Logger
 from visuomotor.train.rundir import prepare_run_dir, versions
 
@@ -109,6 +110,8 @@ class Runner:
         self.last_eval = math.nan
         self.wall_offset = 0.0
         self.eval_time = 0.0  # wall seconds spent evaluating, so train_time excludes them
+        self.checkpoint_step: int | None = None  # the step of the last latest.pt written or restored
+        self.eval_pending = False  # an evaluation is due at this step (set until it completes)
         self._t0 = time.perf_counter()
         self.driver = driver_for(self)
         self.agent = self.driver.agent
@@ -126,21 +129,31 @@ class Runner:
         return self.wall_offset + (time.perf_counter() - self._t0)
 
     # ---- checkpoints ----------------------------------------------------------------------------
+    def _finite(self, agent_state: dict) -> dict:
+        """``agent_state``, or a one-line divergence error when it holds a NaN or an infinity: a checkpoint
+        (latest or best) is never written of a diverged agent, so the last one stays the last good state."""
+        bad = nonfinite(agent_state)
+        if bad:
+            kept = f"the last checkpoint (step {self.checkpoint_step}) is kept" if self.checkpoint_step is not None \
+                else "no checkpoint was written"
+            raise VisuomotorError(f"training diverged by step {self.step}: non-finite {', '.join(bad[:3])} in the "
+                                  f"agent's state; {kept}")
+        return agent_state
+
     def checkpoint(self) -> None:
         """latest.pt: counters, evaluation record, clocks, agent, torch RNG, config, and the driver's own."""
         save_checkpoint(self.ckpt_dir / "latest.pt", {
             "version": CHECKPOINT_VERSION, "step": self.step, "eval_round": self.eval_round,
             "best_eval": self.best_eval, "last_eval": self.last_eval, "wall_time": self._wall(),
-            "eval_time": self.eval_time, "agent": self.agent.state_dict(), "torch_rng": torch.get_rng_state(),
-            "config": to_dict(self.cfg), **self.driver.state(),
+            "eval_time": self.eval_time, "agent": self._finite(self.agent.state_dict()),
+            "torch_rng": torch.get_rng_state(), "config": to_dict(self.cfg), "eval_pending": self.eval_pending,
+            **self.driver.state(),
         })
+        self.checkpoint_step = self.step
 
-    def _restore(self) -> dict | None:
-        """Continue from latest.pt; returns it (None when there is none: the driver sets stale episodes aside)."""
+    def _restore(self) -> dict:
+        """Continue from latest.pt (``prepare_run_dir`` has checked that there is one); returns it."""
         path = self.ckpt_dir / "latest.pt"
-        if not path.exists():
-            self.driver.no_checkpoint()
-            return None
         state = load_checkpoint(path, map_location=self.device)
         load_agent_state(self.agent, state, path, f"this run's {self.cfg.algo} agent")
         torch.set_rng_state(state["torch_rng"].cpu())
@@ -148,6 +161,8 @@ class Runner:
         self.best_eval, self.last_eval = float(state["best_eval"]), float(state["last_eval"])
         self.wall_offset, self.eval_time = float(state["wall_time"]), float(state.get("eval_time", 0.0))
         self.driver.restore(state)
+        self.checkpoint_step = self.step
+        self.eval_pending = bool(state.get("eval_pending", False))  # interrupted mid-evaluation: redo it
         return state
 
     # ---- evaluation -----------------------------------------------------------------------------
@@ -170,7 +185,7 @@ class Runner:
             self.best_eval = summary["mean_return"]
             save_checkpoint(self.ckpt_dir / "best.pt", {
                 "version": CHECKPOINT_VERSION, "step": self.step, "mean_return": self.best_eval,
-                "agent": self.agent.policy_state_dict(), "config": to_dict(self.cfg),
+                "agent": self._finite(self.agent.policy_state_dict()), "config": to_dict(self.cfg),
             })
         self._plot()
 
@@ -220,7 +235,8 @@ class Runner:
         self.logger = Logger(self.run_dir, resume_step=self.step if resumed else (-1 if cfg.resume else None))
         self._t0 = time.perf_counter()
         end = self.driver.final_step
-        if self.step >= end:
+        self.eval_pending = self.eval_pending or not resumed  # (a fresh run evaluates at step 0)
+        if self.step >= end and not self.eval_pending:
             print(f"[visuomotor] {self.run_dir} already at step {self.step} >= {end}; nothing to do")
             self.logger.close()
             return self.run_dir
@@ -231,12 +247,16 @@ class Runner:
         if self.agent.describe().get("compile") and self.driver.learns_before(end):
             print(f"[visuomotor] --{cfg.algo}.compile on: the first update runs torch.compile "
                   f"(10-30 s on a CPU; --{cfg.algo}.compile False turns it off)")
-        if not resumed:
-            self.evaluate()
         try:
+            if self.eval_pending:
+                self.evaluate()
+                self.eval_pending = False
+                if resumed:  # the redone evaluation is recorded: a later resume does not repeat it
+                    self.checkpoint()
             self._loop()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             self.checkpoint()
+            e.checkpoint_step = self.step  # (what the CLI tells the user)
             self.bar.close()
             self.logger.close()
             self.driver.close()
@@ -275,7 +295,9 @@ class Runner:
                     self.bar.update(self.step - self.bar.n)
                 if self.step >= next_eval or last:
                     t_eval = time.perf_counter()
+                    self.eval_pending = True  # (a checkpoint taken by Ctrl-C during it says so)
                     self.evaluate()
+                    self.eval_pending = False
                     win_t += time.perf_counter() - t_eval  # rates count training time only
                     next_eval = nxt(cfg.eval_every)
                     self.bar.set_postfix_str(f"eval {self.last_eval:.1f}", refresh=False)
@@ -323,7 +345,14 @@ def train_run(config: TrainConfig | None = None, **overrides) -> Path:
     if cfg.seeds is not None:
         raise VisuomotorError("--seeds trains a sweep of runs: use visuomotor.train or the CLI")
     validate(cfg)
-    cfg = prepare_run_dir(resolve(cfg), steps_given=cfg.steps is not None)
-    runner = Runner(cfg)
-    with stop_on_sigterm():
-        return runner.run()
+    steps_given = cfg.steps is not None
+    cfg = resolve(cfg)
+    continues = (cfg.resume or cfg.restart) and cfg.run_dir is not None and cfg.run_dir.is_dir()
+    if not continues:  # a new run: its directory picked and checked before anything is created
+        cfg = prepare_run_dir(cfg, steps_given=steps_given)  # (a one-line error for --resume of a missing one)
+    with DirLock(cfg.run_dir):  # one writer: a second train or resume of this directory fails at once
+        if continues:  # checked (and on --restart set aside) while holding the lock
+            cfg = prepare_run_dir(cfg, steps_given=steps_given)
+        runner = Runner(cfg)
+        with stop_on_sigterm():
+            return runner.run()
