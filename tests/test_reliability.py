@@ -86,10 +86,12 @@ def test_temporary_files_are_unique_and_removed_when_a_write_fails(tmp_path, mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("visuomotor.fileio.os.replace", failing)
+    from visuomotor.errors import VisuomotorError
+
     try:
         atomic_write_bytes(tmp_path / "latest.pt", b"x")
-    except OSError:
-        pass
+    except VisuomotorError as e:
+        assert "No space left on device" in str(e)
     monkeypatch.setattr("visuomotor.fileio.os.replace", real)
     assert seen and str(__import__("os").getpid()) in str(seen[0]) and not list(tmp_path.iterdir())
 
@@ -104,9 +106,9 @@ def test_a_diverged_agent_is_never_checkpointed(tmp_path, monkeypatch, capsys):
     def diverging(self, batch=None):
         calls.append(1)
         out = real(self, batch)
-        if len(calls) == 30:  # after step 45 (learning starts at 16)
-            with torch.no_grad():
-                self.actor.net[0].weight.fill_(float("nan"))
+        if len(calls) == 32:  # the update of step 48, an episode end where a checkpoint is due
+            with torch.no_grad():  # the critics (the actor, and so the env's inputs, stay finite)
+                self.critic.layers[0].weight.fill_(float("nan"))
         return out
 
     monkeypatch.setattr(SACAgent, "update", diverging)
@@ -116,7 +118,7 @@ def test_a_diverged_agent_is_never_checkpointed(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "non-finite" in err and "last checkpoint (step 32) is kept" in err, err
     ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
-    assert ckpt["step"] == 32 and all(torch.isfinite(v).all() for v in ckpt["agent"]["actor"].values())
+    assert ckpt["step"] == 32 and all(torch.isfinite(v).all() for v in ckpt["agent"]["critic"].values())
     monkeypatch.setattr(SACAgent, "update", real)
     ckpt["agent"]["actor"]["net.0.weight"].fill_(float("nan"))  # as a version without the guard wrote it
     torch.save(ckpt, run / "checkpoints" / "latest.pt")
@@ -198,3 +200,103 @@ def test_ctrl_c_says_whether_a_checkpoint_was_written(tmp_path, monkeypatch, cap
     monkeypatch.setattr(OffPolicyDriver, "advance", interrupted_training)
     assert train(*SAC, "--steps", 64, "--run-dir", tmp_path / "b") == 130
     assert "a checkpoint was written at step 39; continue with --resume" in capsys.readouterr().err
+
+
+class NaNRewardEnv:
+    """The target env whose 13th step overall returns a NaN reward (the 5th step of its 2nd episode)."""
+
+    def __new__(cls, **kwargs):
+        from tests.test_ppo import TargetEnv
+
+        class Env(TargetEnv):
+            steps = 0
+
+            def step(self, action):
+                obs, r, term, trunc, info = super().step(action)
+                Env.steps += 1
+                return obs, (float("nan") if Env.steps == 13 else r), term, trunc, info
+
+        return Env(**kwargs)
+
+
+def nan_env(**kwargs):
+    return NaNRewardEnv(**kwargs)
+
+
+def test_a_non_finite_env_output_stops_at_once_and_is_never_stored(tmp_path, capsys):
+    env = "tests.test_reliability:nan_env"
+    run = tmp_path / "sac"
+    args = [a if a != TARGET else env for a in SAC]
+    assert train(*args, "--steps", 64, "--run-dir", run) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "non-finite reward at step 13" in err and env in err, err
+    files = list((run / "episodes").glob("ep_*.npz"))
+    assert len(files) == 1  # the first episode; nothing of the second
+    ppo = ["--env", env, "--algo", "ppo", "--num-envs", "1", "--ppo.num-steps", "16", "--ppo.hidden", "8", "--threads",
+           "1", "--no-progress", "--no-video", "--eval-episodes", "1", "--steps", "64"]
+    assert train(*ppo, "--run-dir", tmp_path / "ppo") == 2
+    assert "non-finite reward at step 13" in capsys.readouterr().err
+    assert main(["collect", "--random", "--env", env, "--episodes", "3", "-o", str(tmp_path / "data")]) == 2
+    assert "non-finite reward or observation in episode 1, step 5" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "manifest.json").exists()
+
+
+def test_bad_checkpoints_devices_and_numbers_are_one_line_errors(tmp_path, capsys):
+    import os
+
+    run = tmp_path / "run"
+    assert train(*SAC, "--steps", 16, "--run-dir", run) == 0
+    ckpt = run / "checkpoints" / "latest.pt"
+    good = ckpt.read_bytes()
+    ckpt.write_bytes(os.urandom(4096))
+    cases = [(["eval", str(run), "--episodes", "1"], "is not a visuomotor checkpoint"),
+             (["train", *SAC, "--steps", "32", "--run-dir", str(run), "--resume"], "is not a visuomotor checkpoint")]
+    if not torch.cuda.is_available():
+        cases.append((["eval", str(run), "--device", "cuda"], "CUDA is not available"))
+    cases += [(["train", "--algo", "drqv2", "--drqv2.stddev-schedule", "nan", "--run-dir", str(tmp_path / "x")],
+               "finite"),
+              (["train", *SAC, "--sac.tau", "inf", "--run-dir", str(tmp_path / "x")], "--sac.tau must be a finite"),
+              (["train", *SAC, "--sac.gamma", "nan", "--run-dir", str(tmp_path / "x")], "--sac.gamma must be a finite")]
+    for argv, needle in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, (argv, err)
+    assert not (tmp_path / "x").exists()
+    ckpt.write_bytes(good)
+    td3 = tmp_path / "td3"
+    assert train(*[a.replace("sac", "td3") for a in SAC], "--steps", 16, "--run-dir", td3) == 0
+    ckpt.write_bytes((td3 / "checkpoints" / "latest.pt").read_bytes())
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a td3 agent for tests.test_ppo:target_env" in err and "a sac agent" in err, err
+
+
+def test_a_full_disk_and_a_damaged_episode_are_one_line_errors(tmp_path, monkeypatch, capsys):
+    import errno
+
+    run = tmp_path / "run"
+    assert train(*SAC, "--steps", 32, "--run-dir", run) == 0
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    real = __import__("os").replace
+
+    def full(src, dst):
+        if str(dst).endswith("latest.pt"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr("visuomotor.fileio.os.replace", full)
+    capsys.readouterr()
+    assert train(*SAC, "--steps", 64, "--run-dir", run, "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err and "latest.pt" in err, err
+    assert "previous latest.pt is intact" in err
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before
+    assert not list(run.rglob("*.tmp"))
+    monkeypatch.undo()
+    episode = sorted((run / "episodes").glob("ep_*.npz"))[0]
+    episode.write_bytes(episode.read_bytes()[:100])
+    assert train(*SAC, "--steps", 64, "--run-dir", run, "--resume") == 2
+    lines = [ln for ln in capsys.readouterr().err.strip().splitlines() if not ln.startswith("[visuomotor]")]
+    assert len(lines) == 1 and str(episode) in lines[0] and "corrupt or unreadable" in lines[0], lines

@@ -97,7 +97,7 @@ def test_local_sweep_records_a_failed_trial_and_goes_on(tmp_path, cli):
     rows = {r["env"]: r for r in csv.DictReader(open(out / "summary.csv"))}
     assert rows["dmc/cartpole-swingup"]["state"] == "done" and rows["dmc/cartpole-swingup"]["last_step"] == "400"
     bad = rows["tests.test_sweep:nan_env"]
-    assert bad["state"] == "failed" and "diverged" in bad["error"] and "non-finite" in bad["error"]
+    assert bad["state"] == "failed" and "non-finite reward at step 1" in bad["error"]
     status = json.loads((out / "status" / f"{bad['trial']}.json").read_text())
     assert status["returncode"] == 2 and status["attempts"] == 1
     # the good trial is an ordinary run directory; the report lists the failed seed as missing
@@ -105,7 +105,7 @@ def test_local_sweep_records_a_failed_trial_and_goes_on(tmp_path, cli):
     rep = cli("report", out, "-o", tmp_path / "rep", "--reps", "200", timeout=300)
     assert rep.returncode == 0, rep.stderr
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "seed 0: failed: training diverged" in md
+    assert "seed 0: failed: env tests.test_sweep:nan_env returned a non-finite reward" in md
     # a finished sweep directory is never overwritten
     again = cli("sweep", sweep_file, "--sweep-dir", out)
     assert again.returncode == 2 and "already exists" in again.stderr

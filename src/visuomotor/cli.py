@@ -143,8 +143,11 @@ def cmd_eval(args: EvalArgs) -> None:
     from visuomotor.evaluate import evaluate
     from visuomotor.train.build import load_agent
 
+    from visuomotor.train.config import resolve_device
+
     if args.episodes < 1:
         raise VisuomotorError(f"--episodes must be >= 1, got {args.episodes}")
+    resolve_device(args.device)  # (CUDA asked for where there is none: say so, not "corrupt checkpoint")
     agent, cfg, step = load_agent(args.run_dir, args.checkpoint, args.device)
     env = make_env(cfg.env, seed=args.seed, **cfg.env_kwargs(),
                    randomization=dataclasses.replace(cfg.dr, enabled=True) if args.dr else None,
@@ -255,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_list(parsed)
     except VisuomotorError as e:
         print(f"visuomotor: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file that cannot be read or written (permissions, a full disk, read-only)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"visuomotor: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         from visuomotor.train.runner import Terminated

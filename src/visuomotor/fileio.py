@@ -24,6 +24,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a read-only directory...: one line naming the file
+        tmp.unlink(missing_ok=True)
+        kept = f"; the previous {path.name} is intact" if path.exists() else ""
+        raise VisuomotorError(f"cannot write {path}: {e.strerror or e} ({len(data):,} bytes to write){kept}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -82,9 +82,24 @@ def list_episodes(directory: Path) -> list[tuple[int, int, Path]]:
     return sorted(found)
 
 
+EPISODE_KEYS = ("obs", "action", "reward", "terminated", "truncated")
+
+
 def load_episode(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+    """A stored episode's arrays; a one-line error naming the file when it is damaged (no silent skip)."""
+    from visuomotor.errors import VisuomotorError
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ep = {k: data[k] for k in data.files}
+    except Exception as e:  # noqa: BLE001 - a damaged zip, object arrays, a truncated file: all unreadable
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise VisuomotorError(f"episode file {path} is corrupt or unreadable ({type(e).__name__}: {reason}); "
+                              f"move it out of its episodes/ folder to go on without it") from None
+    missing = [k for k in EPISODE_KEYS if k not in ep]
+    if missing:
+        raise VisuomotorError(f"episode file {path} is not a visuomotor episode (no {', '.join(missing)})")
+    return ep
 
 
 def transitions(ep: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:

@@ -70,6 +70,9 @@ def _collect(output, episodes, run_dir, env_id, random, noise, explore, checkpoi
                 if noise > 0:
                     action = np.clip(action + rng.normal(0.0, noise, action.shape), -1.0, 1.0).astype(np.float32)
             obs, reward, terminated, truncated, _ = env.step(action)
+            if not (np.isfinite(reward) and np.isfinite(np.asarray(obs, np.float64)).all()):
+                raise VisuomotorError(f"env {env_id} returned a non-finite reward or observation in episode {i}, "
+                                      f"step {len(rec) + 1}; {output} stays incomplete (no manifest.json)")
             rec.step(action, reward, obs, terminated, truncated)
             ret += float(reward)
             done = terminated or truncated

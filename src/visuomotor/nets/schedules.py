@@ -3,23 +3,32 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
 _NUM = r"\s*(-?[\d.]+(?:[eE][-+]?\d+)?)\s*"
 
 
+def _finite(value: float, spec) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"schedule {spec!r}: must be a finite number")
+    return value
+
+
 def parse_schedule(spec: str | float) -> Callable[[int], float]:
     """A function of the step; raises ValueError naming the spec when it is not understood."""
     if isinstance(spec, (int, float)):
-        value = float(spec)
+        value = _finite(float(spec), spec)
         return lambda step: value
     text = str(spec).strip()
     try:
         value = float(text)
-        return lambda step: value
     except ValueError:
         pass
+    else:
+        value = _finite(value, spec)
+        return lambda step: value
     m = re.fullmatch(rf"linear\({_NUM},{_NUM},{_NUM}\)", text)
     if m:
         init, final, duration = float(m.group(1)), float(m.group(2)), float(m.group(3))

@@ -21,6 +21,10 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise VisuomotorError(f"no checkpoint at {path}")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # neither torch.save's zip format nor its legacy pickle
+        raise VisuomotorError(f"{path} is not a visuomotor checkpoint (not a file torch.save wrote)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a damaged file
@@ -37,15 +41,17 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
 
 def load_agent_state(agent, state: dict, path: Path, what: str) -> None:
     """``agent.load_state_dict(state["agent"])``, or a one-line error saying the checkpoint at ``path``
-    does not fit ``what`` (another algorithm, or other shapes) and which part did not."""
+    does not fit ``what`` (another algorithm, or other shapes): what it holds and which part did not."""
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    holds = f"holds a {config['algo']} agent for {config.get('env')}; " if "algo" in config else ""
     try:
         agent.load_state_dict(state["agent"])
     except KeyError as e:
-        raise VisuomotorError(f"checkpoint {path} does not fit {what}: it has no {e} state") from None
+        raise VisuomotorError(f"checkpoint {path} does not fit {what}: it {holds or ''}has no {e} state") from None
     except RuntimeError as e:  # torch's "Error(s) in loading state_dict for X:" then the details
         lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
         detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
-        raise VisuomotorError(f"checkpoint {path} does not fit {what} ({detail[:200]})") from None
+        raise VisuomotorError(f"checkpoint {path} does not fit {what} ({holds}{detail[:200]})") from None
 
 
 def nonfinite(state, where: str = "") -> list[str]:

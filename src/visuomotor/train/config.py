@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -260,6 +261,12 @@ def validate(cfg: TrainConfig) -> None:
     except ValueError as e:
         raise VisuomotorError(f"--{e}") from None
     acfg = cfg.algo_config()
+    for section, obj in (("", cfg), ("dr.", cfg.dr), (f"{cfg.algo}.", acfg)):
+        for f in dataclasses.fields(obj):  # nan and inf are no setting of anything
+            values = getattr(obj, f.name)
+            for v in values if isinstance(values, (tuple, list)) else (values,):
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise VisuomotorError(f"--{section}{f.name.replace('_', '-')} must be a finite number, got {v}")
     try:
         acfg.validate()
     except ValueError as e:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from visuomotor.algos.base import Agent, EnvSpec
+from visuomotor.errors import VisuomotorError
 
 
 class Driver:
@@ -142,3 +143,23 @@ def merge_rows(current, final, mask):
     for i in np.flatnonzero(mask):  # only the envs that just ended (a handful per step)
         out[i] = np.asarray(final[i], dtype=out.dtype).reshape(out.shape[1:])
     return out
+
+
+def check_finite(env_id: str, step: int, reward, obs) -> None:
+    """A one-line error when an env returned a non-finite reward or (float) observation at ``step``, before
+    anything of that step is stored (numpy or scalars; cheap: two vectorized checks)."""
+    field = None
+    if not np.all(np.isfinite(reward)):
+        field = "reward"
+    else:
+        obs = np.asarray(obs)
+        if np.issubdtype(obs.dtype, np.floating) and not np.isfinite(obs).all():
+            field = "observation"
+    if field is not None:
+        raise VisuomotorError(f"env {env_id} returned a non-finite {field} at step {step}; nothing of that step was "
+                              f"stored and the last checkpoint is intact")
+
+
+def nonfinite_flag(reward: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """A 0-dim bool tensor: whether a tensor env's step returned a non-finite reward or observation (no sync)."""
+    return ~(torch.isfinite(reward).all() & torch.isfinite(obs).all())

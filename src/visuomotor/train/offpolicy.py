@@ -27,7 +27,7 @@ from visuomotor.envs.vector import make_vec_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.build import build_agent
-from visuomotor.train.driver import Driver, EpisodeStats, merge_rows
+from visuomotor.train.driver import Driver, EpisodeStats, check_finite, merge_rows
 from visuomotor.train.rundir import set_aside
 
 
@@ -183,6 +183,7 @@ class OffPolicyDriver(Driver):
     def _step_one(self, action) -> None:
         runner, agent, rec = self.runner, self.agent, self.recs[0]
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        check_finite(self.cfg.env, runner.step + 1, reward, next_obs)
         agent.observe(Transitions(self.obs, action, reward, next_obs, next_obs, terminated, truncated))
         rec.step(action, reward, next_obs, terminated, truncated)
         self.stats.step(reward, terminated or truncated)
@@ -201,6 +202,7 @@ class OffPolicyDriver(Driver):
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         ended = _numpy(terminated) | _numpy(truncated)
         final = merge_rows(next_obs, info["final_obs"], info["_final_obs"]) if "final_obs" in info else next_obs
+        check_finite(self.cfg.env, runner.step + n, _numpy(reward), _numpy(final))
         self.agent.observe(Transitions(self.obs, action, reward, next_obs, final, terminated, truncated))
         self.stats.step(_numpy(reward), ended)
         a, r, f, te, tr = (_numpy(x) for x in (action, reward, final, terminated, truncated))

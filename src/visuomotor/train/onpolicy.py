@@ -22,7 +22,7 @@ from visuomotor.envs.vector import make_vec_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.build import build_agent
-from visuomotor.train.driver import Driver, EpisodeStats, merge_rows
+from visuomotor.train.driver import Driver, EpisodeStats, check_finite, merge_rows, nonfinite_flag
 
 CRITIC_OBS_KEY = "critic_obs"
 """An env that puts privileged observations in ``info["critic_obs"]`` (on reset and every step)
@@ -89,12 +89,17 @@ class OnPolicyDriver(Driver):
         agent, dev, n = self.agent, self.runner.device, self.num_envs
         as_t = lambda x: torch.as_tensor(x, dtype=torch.float32, device=dev)  # noqa: E731
         obs, cobs = self.obs, self.cobs
-        for _ in range(agent.rollout_steps):
+        bad = torch.zeros((), dtype=torch.bool, device=dev)  # a tensor env's non-finite output (checked once)
+        for t in range(agent.rollout_steps):
             action = agent.act_rollout(as_t(obs), None if cobs is None else as_t(cobs))
             next_obs, reward, terminated, truncated, info = self.envs.step(
                 action if self.tensor_env else action.cpu().numpy())
             mask = info.get("_final_obs")
             final = next_obs if mask is None else merge_rows(next_obs, info["final_obs"], mask)
+            if self.tensor_env:
+                bad = bad | nonfinite_flag(reward, final)
+            else:
+                check_finite(self.cfg.env, self.runner.step + (t + 1) * n, reward, final)
             next_cobs = final_cobs = None
             if cobs is not None:
                 next_cobs = critic_obs(info, n)
@@ -107,6 +112,10 @@ class OnPolicyDriver(Driver):
             if self.stats.step(reward, ended):  # episodes ended (and the next ones began)
                 self.stats.started(info, torch.as_tensor(ended).cpu().numpy())
             obs, cobs = next_obs, next_cobs
+        if self.tensor_env and bool(bad):
+            raise VisuomotorError(f"env {self.cfg.env} returned a non-finite reward or observation in the rollout of "
+                                  f"steps {self.runner.step + n}-{self.runner.step + self.per_iter}; the last "
+                                  f"checkpoint is intact")
         self.obs, self.cobs = obs, cobs
 
     def advance(self) -> list[dict[str, torch.Tensor]]:
