@@ -300,3 +300,32 @@ def test_a_full_disk_and_a_damaged_episode_are_one_line_errors(tmp_path, monkeyp
     assert train(*SAC, "--steps", 64, "--run-dir", run, "--resume") == 2
     lines = [ln for ln in capsys.readouterr().err.strip().splitlines() if not ln.startswith("[visuomotor]")]
     assert len(lines) == 1 and str(episode) in lines[0] and "corrupt or unreadable" in lines[0], lines
+
+
+def raising_env(**kwargs):
+    """The target env whose 13th step overall raises (a user env's bug)."""
+    from tests.test_ppo import TargetEnv
+
+    class Env(TargetEnv):
+        steps = 0
+
+        def step(self, action):
+            Env.steps += 1
+            if Env.steps == 13:
+                raise RuntimeError("joint limit exceeded\nmore detail on a second line")
+            return super().step(action)
+
+    return Env(**kwargs)
+
+
+def test_an_env_that_raises_is_a_one_line_error_naming_it(tmp_path, capsys):
+    env = "tests.test_reliability:raising_env"
+    args = [a if a != TARGET else env for a in SAC]
+    assert train(*args, "--steps", 64, "--run-dir", tmp_path / "sac") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err == (f"visuomotor: error: env {env} raised RuntimeError at step 13: joint "
+                                                  f"limit exceeded; the last checkpoint is intact"), err
+    ppo = ["--env", env, "--algo", "ppo", "--num-envs", "1", "--ppo.num-steps", "16", "--ppo.hidden", "8", "--threads",
+           "1", "--no-progress", "--no-video", "--eval-episodes", "1", "--steps", "64"]
+    assert train(*ppo, "--run-dir", tmp_path / "ppo") == 2
+    assert "raised RuntimeError at step 13: joint limit exceeded" in capsys.readouterr().err

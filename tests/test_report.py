@@ -195,8 +195,33 @@ def test_report_errors(tmp_path):
     with pytest.raises(VisuomotorError, match="no such run directory"):
         write_report([tmp_path / "nope"], tmp_path / "rep")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(VisuomotorError, match="no run directories"):
+    with pytest.raises(VisuomotorError, match="no run with evaluations"):
         write_report([tmp_path / "empty"], tmp_path / "rep")
     make_run(tmp_path / "runs", "dmc/cartpole-swingup", "a", 0, [0.0, 1.0])
     with pytest.raises(VisuomotorError, match="--x"):
         write_report([tmp_path / "runs"], tmp_path / "rep", x="frames")
+
+
+def test_skipped_and_damaged_runs_are_listed_and_the_rest_reported(tmp_path, cli):
+    """A run without eval.csv (passed directly or inside a parent), one whose last row was cut off, one
+    whose config is not a run's: each listed with its reason; the report covers the others."""
+    runs = tmp_path / "runs"
+    good = [make_run(runs, "dmc/cartpole-swingup", "a", s, [0.0, 500.0 + s]) for s in range(2)]
+    cut = make_run(runs, "dmc/cartpole-swingup", "a", 2, [0.0, 480.0])
+    with open(cut / "eval.csv", "a") as f:
+        f.write("2000,47")  # a row cut off mid-write (no newline, no other columns): its return is partial
+    noeval = make_run(runs, "dmc/cartpole-swingup", "a", 3, [0.0])
+    (noeval / "eval.csv").unlink()
+    alone = make_run(tmp_path / "alone", "dmc/cartpole-swingup", "a", 4, [0.0])
+    (alone / "eval.csv").unlink()
+    out = cli("report", runs, alone, "-o", tmp_path / "rep", "--reps", "100")
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Skipped or damaged runs" in md
+    assert f"{noeval}: no eval.csv" in md and f"{alone}: no eval.csv" in md
+    assert f"{cut}: eval.csv line(s) 4 incomplete (cut off?); the other rows are used" in md
+    assert "3 runs" in md  # the two good runs and the cut one's complete rows
+    section = md.split("## Skipped or damaged runs")[1].split("\n## ")[0]
+    assert len([ln for ln in section.splitlines() if ln.startswith("- ")]) == 3
+    for run in good:
+        assert str(run) not in section

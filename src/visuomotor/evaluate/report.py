@@ -78,10 +78,12 @@ class ReportData:
     runs: list[Run]
     failed: list[Missing] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<run dir>: why", runs left out or partly read
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
-    """Run directories (holding config.yaml and eval.csv) at or below each path."""
+    """Run directories (holding a config.yaml) at or below each path; the earlier files a --restart set
+    aside (``restart-<time>/``) are not runs of their own."""
     found: list[Path] = []
     for p in map(Path, paths):
         if not p.exists():
@@ -89,7 +91,8 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
         if (p / "config.yaml").is_file():
             found.append(p)
             continue
-        found += sorted(c.parent for c in p.rglob("config.yaml") if (c.parent / "eval.csv").is_file())
+        found += sorted(c.parent for c in p.rglob("config.yaml")
+                        if not any(part.startswith("restart-") for part in c.relative_to(p).parts[:-1]))
     seen, out = set(), []
     for p in found:
         if p.resolve() not in seen:
@@ -98,13 +101,42 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _load_run(run_dir: Path) -> Run:
+def _load_run(run_dir: Path, skipped: list[str]) -> Run | None:
+    """The run's evaluations; None (and why, in ``skipped``) when it cannot be reported. Rows of eval.csv
+    that are incomplete (a file cut off mid-row) are left out, and said so in ``skipped``."""
+    if not (run_dir / "eval.csv").is_file():
+        skipped.append(f"{run_dir}: no eval.csv (it never evaluated); left out")
+        return None
     try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-        with open(run_dir / "eval.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, yaml.YAMLError) as e:
-        raise VisuomotorError(f"cannot read run {run_dir} ({type(e).__name__})") from None
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        text = (run_dir / "eval.csv").read_text()
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        cut_off = bool(text) and not text.endswith("\n")  # every row is written whole, newline included
+    except (OSError, yaml.YAMLError, csv.Error, UnicodeDecodeError) as e:
+        skipped.append(f"{run_dir}: unreadable ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]}); left out")
+        return None
+    if not isinstance(cfg, dict) or "env" not in cfg or "algo" not in cfg:
+        skipped.append(f"{run_dir}: config.yaml is not a visuomotor run config; left out")
+        return None
+
+    def complete(i, r) -> bool:
+        if None in r.values() or None in r or (cut_off and i == len(rows) - 1):  # fields missing, or cut off
+            return False
+        try:
+            return all(np.isfinite(float(r[k])) for k in ("step", "mean_return"))
+        except (KeyError, TypeError, ValueError):
+            return False
+
+    ok = [complete(i, r) for i, r in enumerate(rows)]
+    bad = [i + 2 for i, good in enumerate(ok) if not good]  # (line numbers: the header is line 1)
+    if bad:
+        rows = [r for r, good in zip(rows, ok) if good]
+        skipped.append(f"{run_dir}: eval.csv line(s) {', '.join(map(str, bad))} incomplete (cut off?); "
+                       f"{'the other rows are used' if rows else 'left out'}")
+    if not rows:
+        if not bad:
+            skipped.append(f"{run_dir}: eval.csv holds no evaluation; left out")
+        return None
     cfg.pop("resolved", None)
 
     def col(key):
@@ -119,7 +151,8 @@ def _load_run(run_dir: Path) -> Run:
 
 def load_report_data(paths: list[Path]) -> ReportData:
     dirs = find_run_dirs(paths)
-    data = ReportData(runs=[_load_run(d) for d in dirs])
+    skipped: list[str] = []
+    data = ReportData(runs=[r for r in (_load_run(d, skipped) for d in dirs) if r is not None], skipped=skipped)
     # trials a sweep recorded as failed or never finished count as missing seeds
     for p in map(Path, paths):
         for status_dir in [p / "status"] if (p / "status").is_dir() else p.rglob("status"):
@@ -135,7 +168,9 @@ def load_report_data(paths: list[Path]) -> ReportData:
                     data.failed.append(Missing(tcfg["env"], tcfg.get("label") or tcfg["algo"], int(tcfg["seed"]),
                                                f"{st.get('state')}: {st.get('error') or 'not finished'}"))
     if not data.runs:
-        raise VisuomotorError(f"no run directories (config.yaml + eval.csv) under {', '.join(map(str, paths))}")
+        why = f" ({len(skipped)} left out: {skipped[0]}{'; ...' if len(skipped) > 1 else ''})" if skipped else ""
+        raise VisuomotorError(f"no run with evaluations (config.yaml + eval.csv) under "
+                              f"{', '.join(map(str, paths))}{why}")
     # configs that differ within one method on one task
     groups: dict[tuple[str, str], list[Run]] = {}
     for r in data.runs:
@@ -402,6 +437,8 @@ def write_report(paths: list[Path], out_dir: Path, budgets: list[int] | None = N
     tasks = sorted({r.env for r in data.runs})
     for w in data.warnings:
         print(f"[visuomotor] warning: {w}")
+    for w in data.skipped:
+        print(f"[visuomotor] skipped or damaged: {w}")
 
     md: list[str] = ["# visuomotor report", ""]
     body: list[str] = []
@@ -412,6 +449,8 @@ def write_report(paths: list[Path], out_dir: Path, budgets: list[int] | None = N
     md.append("")
     if data.warnings:
         md += ["## Warnings", ""] + [f"- {w}" for w in data.warnings] + [""]
+    if data.skipped:
+        md += ["## Skipped or damaged runs", ""] + [f"- {w}" for w in data.skipped] + [""]
 
     md += ["## Learning curves", ""]
     curve_files = []

@@ -10,6 +10,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from visuomotor.errors import env_call
+
 MAX_VIDEO_FPS = 50
 
 
@@ -60,18 +62,21 @@ def evaluate(agent, env: gym.Env, episodes: int, seed: int = 0, round_index: int
     """Run ``episodes`` episodes of the agent's deterministic policy (``agent.policy()``); record the
     first as a video if ``video_path``."""
     policy = agent.policy()
+    name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
     returns, lengths, successes, frames = [], [], [], []
+    t_total = 0
     fps = int(env.metadata.get("render_fps", 30) or 30)
     stride = max(1, int(np.ceil(fps / MAX_VIDEO_FPS)))
     for ep in range(episodes):
-        obs, _ = env.reset(seed=episode_seed(seed, 1 + round_index, ep))
+        obs, _ = env_call(name, f"{t_total} of the evaluation", env.reset, seed=episode_seed(seed, 1 + round_index, ep))
         policy.reset()
         record = video_path is not None and ep == 0
         if record:
             frames.append(env.render())
         total, t, done, success = 0.0, 0, False, None
         while not done:
-            obs, reward, terminated, truncated, info = env.step(act(policy, obs, agent.device))
+            obs, reward, terminated, truncated, info = env_call(name, f"{t_total + t + 1} of the evaluation", env.step,
+                                                                act(policy, obs, agent.device))
             total += float(reward)
             t += 1
             done = terminated or truncated
@@ -81,6 +86,7 @@ def evaluate(agent, env: gym.Env, episodes: int, seed: int = 0, round_index: int
                 frames.append(env.render())
         returns.append(total)
         lengths.append(t)
+        t_total += t
         if success is not None:
             successes.append(success)
     if video_path is not None and frames:

@@ -163,3 +163,4 @@ def check_finite(env_id: str, step: int, reward, obs) -> None:
 def nonfinite_flag(reward: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
     """A 0-dim bool tensor: whether a tensor env's step returned a non-finite reward or observation (no sync)."""
     return ~(torch.isfinite(reward).all() & torch.isfinite(obs).all())
+

@@ -24,7 +24,7 @@ from visuomotor.algos.base import EnvSpec, Transitions
 from visuomotor.buffers import EpisodeRecorder, list_episodes, load_episode, write_episode
 from visuomotor.envs import make_env
 from visuomotor.envs.vector import make_vec_env
-from visuomotor.errors import VisuomotorError
+from visuomotor.errors import VisuomotorError, env_call
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.build import build_agent
 from visuomotor.train.driver import Driver, EpisodeStats, check_finite, merge_rows
@@ -148,7 +148,8 @@ class OffPolicyDriver(Driver):
     # ---- stepping ----------------------------------------------------------------------------------
     def start(self, resumed: bool) -> None:
         self.stats = EpisodeStats(self.num_envs)
-        obs, info = self.env.reset(seed=episode_seed(self.cfg.seed, 0, self.episode_index))
+        obs, info = env_call(self.cfg.env, self.runner.step, self.env.reset,
+                             seed=episode_seed(self.cfg.seed, 0, self.episode_index))
         self.agent.begin_episode(explore=True)
         self.recs = [EpisodeRecorder(frame_channels=self.frame_channels) for _ in range(self.num_envs)]
         if self.num_envs == 1:
@@ -182,7 +183,7 @@ class OffPolicyDriver(Driver):
 
     def _step_one(self, action) -> None:
         runner, agent, rec = self.runner, self.agent, self.recs[0]
-        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        next_obs, reward, terminated, truncated, _ = env_call(self.cfg.env, runner.step + 1, self.env.step, action)
         check_finite(self.cfg.env, runner.step + 1, reward, next_obs)
         agent.observe(Transitions(self.obs, action, reward, next_obs, next_obs, terminated, truncated))
         rec.step(action, reward, next_obs, terminated, truncated)
@@ -192,14 +193,15 @@ class OffPolicyDriver(Driver):
         if terminated or truncated:
             write_episode(runner.episode_dir, self.episode_index, runner.step, rec.arrays())
             self.episode_index += 1
-            self.obs, info = self.env.reset(seed=episode_seed(self.cfg.seed, 0, self.episode_index))
+            self.obs, info = env_call(self.cfg.env, runner.step, self.env.reset,
+                                      seed=episode_seed(self.cfg.seed, 0, self.episode_index))
             agent.begin_episode(explore=True)
             self.stats.started(info)
             rec.start(self.obs)
 
     def _step_many(self, action) -> None:
         runner, n = self.runner, self.num_envs
-        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        next_obs, reward, terminated, truncated, info = env_call(self.cfg.env, runner.step + n, self.env.step, action)
         ended = _numpy(terminated) | _numpy(truncated)
         final = merge_rows(next_obs, info["final_obs"], info["_final_obs"]) if "final_obs" in info else next_obs
         check_finite(self.cfg.env, runner.step + n, _numpy(reward), _numpy(final))

@@ -19,7 +19,7 @@ import torch
 from visuomotor.algos.base import EnvSpec, Transitions
 from visuomotor.envs import backend_of
 from visuomotor.envs.vector import make_vec_env
-from visuomotor.errors import VisuomotorError
+from visuomotor.errors import VisuomotorError, env_call
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.build import build_agent
 from visuomotor.train.driver import Driver, EpisodeStats, check_finite, merge_rows, nonfinite_flag
@@ -78,7 +78,8 @@ class OnPolicyDriver(Driver):
         self.iteration = int(state["iteration"])
 
     def start(self, resumed: bool) -> None:
-        self.obs, info = self.envs.reset(seed=episode_seed(self.cfg.seed, 0, self.iteration))
+        self.obs, info = env_call(self.cfg.env, self.runner.step, self.envs.reset,
+                                  seed=episode_seed(self.cfg.seed, 0, self.iteration))
         self.cobs = critic_obs(info, self.num_envs) if self.asymmetric else None
         self.stats = EpisodeStats(self.num_envs, self.runner.device if self.tensor_env else None)
         self.stats.started(info, np.ones(self.num_envs, bool))
@@ -92,7 +93,8 @@ class OnPolicyDriver(Driver):
         bad = torch.zeros((), dtype=torch.bool, device=dev)  # a tensor env's non-finite output (checked once)
         for t in range(agent.rollout_steps):
             action = agent.act_rollout(as_t(obs), None if cobs is None else as_t(cobs))
-            next_obs, reward, terminated, truncated, info = self.envs.step(
+            next_obs, reward, terminated, truncated, info = env_call(
+                self.cfg.env, self.runner.step + (t + 1) * n, self.envs.step,
                 action if self.tensor_env else action.cpu().numpy())
             mask = info.get("_final_obs")
             final = next_obs if mask is None else merge_rows(next_obs, info["final_obs"], mask)
