@@ -329,3 +329,27 @@ def test_an_env_that_raises_is_a_one_line_error_naming_it(tmp_path, capsys):
            "1", "--no-progress", "--no-video", "--eval-episodes", "1", "--steps", "64"]
     assert train(*ppo, "--run-dir", tmp_path / "ppo") == 2
     assert "raised RuntimeError at step 13: joint limit exceeded" in capsys.readouterr().err
+
+
+def test_a_stop_signal_never_cuts_a_step_in_two(tmp_path, monkeypatch, capsys):
+    """SIGTERM arriving after a transition is recorded but before the step counter moves: the run stops
+    after that step, and its checkpoint's open episode and step agree."""
+    import os
+    import signal
+
+    from visuomotor.buffers.episodes import EpisodeRecorder
+
+    real, seen = EpisodeRecorder.step, []
+
+    def recording(self, *a, **k):
+        real(self, *a, **k)
+        seen.append(1)
+        if len(seen) == 20:
+            os.kill(os.getpid(), signal.SIGTERM)  # (delivered at once, in the middle of the step)
+
+    monkeypatch.setattr(EpisodeRecorder, "step", recording)
+    run = tmp_path / "run"
+    assert train(*SAC, "--steps", 64, "--run-dir", run) == 143
+    assert "a checkpoint was written at step 20" in capsys.readouterr().err
+    ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert ckpt["step"] == 20 and len(ckpt["partial_episode"]["action"]) == 20 % 8

@@ -123,7 +123,8 @@ def _load_run(run_dir: Path, skipped: list[str]) -> Run | None:
         if None in r.values() or None in r or (cut_off and i == len(rows) - 1):  # fields missing, or cut off
             return False
         try:
-            return all(np.isfinite(float(r[k])) for k in ("step", "mean_return"))
+            int(float(r["step"]))
+            return True
         except (KeyError, TypeError, ValueError):
             return False
 
@@ -137,6 +138,9 @@ def _load_run(run_dir: Path, skipped: list[str]) -> Run | None:
         if not bad:
             skipped.append(f"{run_dir}: eval.csv holds no evaluation; left out")
         return None
+    nan = [i + 2 for i, r in enumerate(rows) if r.get("mean_return") in ("", "nan")]
+    if nan:  # (an evaluation whose returns were not finite: kept, as nan, and said)
+        skipped.append(f"{run_dir}: eval.csv line(s) {', '.join(map(str, nan))} hold no finite mean return")
     cfg.pop("resolved", None)
 
     def col(key):

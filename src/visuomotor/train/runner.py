@@ -280,7 +280,9 @@ class Runner:
             next_log, next_eval, next_ckpt = nxt(cfg.log_every), nxt(cfg.eval_every), nxt(cfg.checkpoint_every)
             win_t, win_step = time.perf_counter(), self.step
             while self.step < driver.end_step:
-                for m in driver.advance():
+                with signals_deferred():  # a step is stored whole: Ctrl-C/SIGTERM take effect after it
+                    advanced = driver.advance()
+                for m in advanced:
                     metrics.add(m)
                 last = self.step >= driver.end_step
                 if self.step >= next_log or last:
@@ -318,23 +320,52 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: the run stops the way Ctrl-C stops it (checkpoint with the open episode)."""
 
 
+class _Signals:
+    """Ctrl-C and SIGTERM while a driver advances wait for the step to finish (``signals_deferred``)."""
+
+    in_step = False
+    deferred: type[KeyboardInterrupt] | None = None
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """A block (one advance of the driver) that a stop signal does not cut in two: the signal is raised
+    when the block ends, so a checkpoint never holds a step half stored (the transition recorded but
+    the step counter not advanced)."""
+    _Signals.in_step = True
+    try:
+        yield
+    finally:
+        _Signals.in_step = False
+    if _Signals.deferred is not None:
+        exc, _Signals.deferred = _Signals.deferred, None
+        raise exc()
+
+
 @contextlib.contextmanager
 def stop_on_sigterm():
-    """While training, SIGTERM (``kill``, a cluster scheduler's notice) stops the run like Ctrl-C:
+    """While training, SIGTERM (``kill``, a cluster scheduler's notice) stops the run like Ctrl-C (SIGINT):
     the runner writes a checkpoint that holds the episode in progress, so ``--resume`` loses nothing.
-    Only in the main thread (where Python runs signal handlers); elsewhere SIGTERM keeps its action."""
+    Inside a step, either waits for the step to end. Only in the main thread (where Python runs signal
+    handlers); elsewhere both keep their actions."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        raise Terminated()
+        exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if _Signals.in_step:
+            _Signals.deferred = exc
+            return
+        raise exc()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
+        _Signals.in_step, _Signals.deferred = False, None
 
 
 def train_run(config: TrainConfig | None = None, **overrides) -> Path:
