@@ -202,12 +202,12 @@ class OffPolicyDriver(Driver):
     def _step_many(self, action) -> None:
         runner, n = self.runner, self.num_envs
         next_obs, reward, terminated, truncated, info = env_call(self.cfg.env, runner.step + n, self.env.step, action)
-        ended = _numpy(terminated) | _numpy(truncated)
         final = merge_rows(next_obs, info["final_obs"], info["_final_obs"]) if "final_obs" in info else next_obs
-        check_finite(self.cfg.env, runner.step + n, _numpy(reward), _numpy(final))
+        a, r, f, te, tr = (_numpy(x) for x in (action, reward, final, terminated, truncated))  # once per step
+        ended = te | tr
+        check_finite(self.cfg.env, runner.step + n, r, f)
         self.agent.observe(Transitions(self.obs, action, reward, next_obs, final, terminated, truncated))
-        self.stats.step(_numpy(reward), ended)
-        a, r, f, te, tr = (_numpy(x) for x in (action, reward, final, terminated, truncated))
+        self.stats.step(r, ended)
         runner.step += n
         for i in range(n):
             self.recs[i].step(a[i], r[i], f[i], te[i], tr[i])
