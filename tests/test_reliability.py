@@ -353,3 +353,38 @@ def test_a_stop_signal_never_cuts_a_step_in_two(tmp_path, monkeypatch, capsys):
     assert "a checkpoint was written at step 20" in capsys.readouterr().err
     ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     assert ckpt["step"] == 20 and len(ckpt["partial_episode"]["action"]) == 20 % 8
+
+
+def test_what_a_killed_writer_leaves_is_cleaned_up_on_resume(tmp_path, monkeypatch, capsys):
+    """A process killed while writing leaves an unfinished temporary file (removed when the next process
+    takes the run directory's lock) or a metrics/eval row cut off mid-line (dropped on resume, where
+    its cut-off step could read as an earlier one and survive as a garbage row)."""
+    import errno
+
+    run = tmp_path / "run"
+    assert train(*SAC, "--steps", 32, "--run-dir", run) == 0
+    stale = [run / "checkpoints" / ".latest.pt.99999-0123abcd.tmp", run / "episodes" / ".ep_000004_000040.npz.1-ab.tmp"]
+    for p in stale:
+        p.write_bytes(b"PK\x03\x04 half a file")
+    metrics = run / "metrics.csv"
+    header, *rows = metrics.read_text().splitlines(keepends=True)
+    metrics.write_text(header + "".join(rows) + "4")  # "48,...": the next row, cut after one digit
+    capsys.readouterr()
+    assert train(*SAC, "--steps", 64, "--run-dir", run, "--resume") == 0
+    assert "removed 2 unfinished temporary file(s)" in capsys.readouterr().err
+    assert not any(p.exists() for p in stale)
+    with open(metrics, newline="") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [16, 32, 48, 64]
+    # an episode write that fails names the file and leaves no temporary file
+    real = __import__("os").replace
+
+    def full(src, dst):
+        if "ep_" in str(dst):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr("visuomotor.fileio.os.replace", full)
+    assert train(*SAC, "--steps", 80, "--run-dir", run, "--resume") == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "cannot write" in err and "ep_000008_000000072.npz" in err and "No space left" in err, err
+    assert not list(run.rglob("*.tmp"))

@@ -71,6 +71,20 @@ class DirLock:
             self.fd = None
 
 
+def remove_stale_temps(directory: Path, subdirs: tuple[str, ...] = ()) -> list[Path]:
+    """Remove the temporary files (``.<name>.<pid>-<id>.tmp``) a killed writer left in ``directory`` and
+    its ``subdirs``; call it while holding the directory's ``DirLock`` (no other writer is then alive).
+    Each is the unfinished copy of a file whose previous version, if any, is intact. Returns them."""
+    removed = []
+    for d in (Path(directory), *(Path(directory) / s for s in subdirs)):
+        if d.is_dir():
+            for p in d.iterdir():
+                if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file():
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+    return removed
+
+
 def is_empty(directory: Path) -> bool:
     """Whether a directory holds nothing but its lock file."""
     return not any(p.name != LOCK_NAME for p in Path(directory).iterdir())

@@ -8,7 +8,6 @@ these on resume, and later runs can load them as prior data.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,14 +58,16 @@ class EpisodeRecorder:
 
 
 def write_episode(directory: Path, index: int, end_step: int, arrays: dict[str, np.ndarray]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    """One finished episode to ``ep_<index>_<end_step>.npz``, all or nothing (``atomic_write_bytes``: a
+    temporary name of this process's own, a one-line error naming the file when the disk is full)."""
+    import io
+
+    from visuomotor.fileio import atomic_write_bytes
+
     final = directory / f"ep_{index:06d}_{end_step:09d}.npz"
-    tmp = directory / f".{final.name}.tmp"
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(final, buf.getvalue())
     return final
 
 

@@ -47,10 +47,21 @@ class CSVLog:
             f.flush()
 
     def truncate_after(self, step: int) -> None:
-        """Drop rows logged after ``step`` (they belong to work a resume redoes)."""
-        rows = self.read()
+        """Drop rows logged after ``step`` (they belong to work a resume redoes), and a last row cut off
+        mid-line (a process stopped while appending it: its step may read as a smaller number)."""
+        if not self.path.is_file():
+            return
+        text = self.path.read_text()
+        cut = bool(text) and not text.endswith("\n")
+        if cut:
+            text = text[:text.rfind("\n") + 1]
+            if not text:  # (the header itself was cut off: start the file again)
+                self.path.unlink()
+                self.fields = []
+                return
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         kept = [r for r in rows if r.get("step", "") == "" or int(float(r["step"])) <= step]
-        if len(kept) != len(rows):
+        if cut or len(kept) != len(rows):
             self._rewrite(kept)
 
 

@@ -35,7 +35,7 @@ from visuomotor.envs import make_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.evaluate.plots import plot_run
 from visuomotor.evaluate.rollout import evaluate
-from visuomotor.fileio import DirLock
+from visuomotor.fileio import DirLock, remove_stale_temps
 from visuomotor.train.checkpoint import load_agent_state, load_checkpoint, nonfinite, save_checkpoint
 from visuomotor.train.config import (TrainConfig, load_config, resolve, resolve_device, save_config, to_dict,
                                      validate)
@@ -382,6 +382,10 @@ def train_run(config: TrainConfig | None = None, **overrides) -> Path:
     if not continues:  # a new run: its directory picked and checked before anything is created
         cfg = prepare_run_dir(cfg, steps_given=steps_given)  # (a one-line error for --resume of a missing one)
     with DirLock(cfg.run_dir):  # one writer: a second train or resume of this directory fails at once
+        stale = remove_stale_temps(cfg.run_dir, ("checkpoints", "episodes"))
+        if stale:  # a writer killed mid-write (kill -9, power loss): its unfinished copies; the files stand
+            print(f"[visuomotor] removed {len(stale)} unfinished temporary file(s) a stopped process left in "
+                  f"{cfg.run_dir}: {', '.join(p.name for p in stale[:3])}", file=sys.stderr)
         if continues:  # checked (and on --restart set aside) while holding the lock
             cfg = prepare_run_dir(cfg, steps_given=steps_given)
         runner = Runner(cfg)

@@ -1,0 +1,219 @@
+"""kill -9 at random moments, then --resume: does a run end bit for bit like one never interrupted?
+
+    python benchmarks/chaos_resume.py [--cases sac drqv2] [--kills 20] [--seed 0] [--steps N] [--keep DIR]
+
+For each case: one uninterrupted run through the CLI (`python -m visuomotor train ...`), timed; then the
+same command in a second run directory, started, SIGKILLed at a random moment, and started again
+(`--resume` where the directory holds a checkpoint; `--restart` where the kill came before the first
+one, as the refusal of `--resume` tells a user to), `--kills` times, and once more to the end. The
+moment of each kill is drawn uniformly over 0.8x the time the attempt has left to run (estimated from
+the uninterrupted run's clock: start-up, plus the training time from the checkpoint it resumes), so
+kills land in start-up, in steps and updates, in evaluations and in checkpoint writes alike.
+
+The two runs must then hold the same `checkpoints/latest.pt` (every parameter, optimizer state, RNG,
+counter, the evaluation record; clocks aside), the same `best.pt`, the same episode files, the same
+`eval.csv` returns and the same `metrics.csv` rows (but times and rates). `tests/test_chaos.py` runs
+5 kills per case; this script runs the longer version and prints a table (`--json` writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+COMMON = ["--seed", "0", "--threads", "1", "--no-progress", "--no-video", "--eval-episodes", "2",
+          "--env", "dmc/cartpole-swingup", "--action-repeat", "8"]  # 125-policy-step episodes
+# Tiny networks and short runs, so a kill lands anywhere in a run of a few seconds; one checkpoint per
+# episode (taken at the first episode end after each 100 steps: the off-policy loop checkpoints at episode
+# ends), an evaluation every second episode.
+CASES = {
+    "sac": [*COMMON, "--algo", "sac", "--sac.hidden", "32", "32", "--sac.batch-size", "32",
+            "--sac.learning-starts", "125", "--sac.n-step", "3", "--eval-every", "250", "--checkpoint-every", "100",
+            "--log-every", "125"],
+    "drqv2": [*COMMON, "--algo", "drqv2", "--pixel-size", "48", "--drqv2.learning-starts", "60",
+              "--drqv2.batch-size", "16", "--drqv2.hidden-dim", "32", "--drqv2.feature-dim", "16",
+              "--drqv2.buffer-size", "2000", "--eval-every", "250", "--checkpoint-every", "100", "--log-every", "125"],
+}
+STEPS = {"sac": 1000, "drqv2": 500}
+CLOCK_KEYS = {"wall_time", "eval_time", "config"}  # differ between any two runs by design
+TIME_COLUMNS = ("wall_time", "train_time", "eval_seconds")
+
+
+def _command(args: list[str], steps: int, run_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "visuomotor", "train", *args, "--steps", str(steps), "--run-dir", str(run_dir),
+            *extra]
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def _checkpoint_step(run_dir: Path) -> int | None:
+    path = run_dir / "checkpoints" / "latest.pt"
+    return int(torch.load(path, weights_only=True)["step"]) if path.is_file() else None
+
+
+def _run_to_end(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"exit {proc.returncode}: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def _continue_flag(run_dir: Path) -> list[str]:
+    """What a user passes to go on: --resume where there is a checkpoint, --restart where the kill came
+    before the first one (and the directory already holds something), nothing for a fresh directory."""
+    if (run_dir / "checkpoints" / "latest.pt").is_file():
+        return ["--resume"]
+    if run_dir.is_dir() and any(p.name != ".lock" for p in run_dir.iterdir()):
+        return ["--restart"]
+    return []
+
+
+def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int = 0, log=print) -> dict:
+    """An uninterrupted run and a run killed ``kills`` times; returns the kills and the differences found."""
+    workdir = Path(workdir)
+    straight, killed = workdir / "straight", workdir / "killed"
+    total = _run_to_end(_command(case_args, steps, straight))
+    with open(straight / "metrics.csv", newline="") as f:
+        clock = {int(r["step"]): float(r["wall_time"]) for r in csv.DictReader(f)}  # step -> the run's own clock
+    train_time = clock[steps]
+    startup = max(total - train_time, 0.5)  # imports, envs, networks, process exit
+    rng = random.Random(seed)
+    record = []
+    for i in range(kills):
+        flag = _continue_flag(killed)
+        resumed_from = _checkpoint_step(killed) if flag == ["--resume"] else 0
+        before = max((t for s, t in clock.items() if s <= (resumed_from or 0)), default=0.0)
+        left = startup + train_time - before
+        at = rng.uniform(0.0, 0.8 * left)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(_command(case_args, steps, killed, *flag), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=_env(), start_new_session=True)
+        try:
+            proc.wait(timeout=at)
+            finished = True
+        except subprocess.TimeoutExpired:
+            finished = False
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        elapsed = time.perf_counter() - t0
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        if finished:  # the attempt ended before its kill: it must have ended well; no kill is counted
+            if proc.returncode != 0:
+                raise RuntimeError(f"attempt {i} exited {proc.returncode} before its kill:\n{err[-3000:]}")
+            log(f"  attempt {i}: finished before its kill at {at:.1f}s")
+            record.append({"kill": None, "planned_s": round(at, 2), "flag": " ".join(flag) or "(new)",
+                           "from_step": resumed_from, "checkpoint_after": _checkpoint_step(killed)})
+            break
+        after = _checkpoint_step(killed)
+        record.append({"kill": i + 1, "at_s": round(elapsed, 2), "flag": " ".join(flag) or "(new)",
+                       "from_step": resumed_from, "checkpoint_after": after})
+        log(f"  kill {i + 1}: {elapsed:.1f}s into `{' '.join(flag) or 'train'}` from step {resumed_from}; "
+            f"latest.pt then at step {after}")
+    _run_to_end(_command(case_args, steps, killed, *_continue_flag(killed)))
+    diffs = compare_runs(straight, killed)
+    return {"steps": steps, "kills": sum(r["kill"] is not None for r in record), "record": record,
+            "uninterrupted_s": round(total, 1), "differences": diffs}
+
+
+# ---- comparison -------------------------------------------------------------------------------------
+
+def _differences(a, b, where: str, out: list[str]) -> None:
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or set(a) != set(b):
+            out.append(f"{where}: keys differ")
+            return
+        for k in a:
+            _differences(a[k], b[k], f"{where}.{k}", out)
+    elif isinstance(a, (list, tuple)):
+        if not isinstance(b, (list, tuple)) or len(a) != len(b):
+            out.append(f"{where}: lengths differ")
+            return
+        for i, (x, y) in enumerate(zip(a, b)):
+            _differences(x, y, f"{where}[{i}]", out)
+    elif isinstance(a, torch.Tensor):
+        if not (isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+                and torch.equal(a.nan_to_num(), b.nan_to_num()) and torch.equal(a.isnan(), b.isnan())):
+            out.append(f"{where}: tensors differ")
+    elif isinstance(a, np.ndarray):
+        if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            out.append(f"{where}: arrays differ")
+    elif not (a == b or (a != a and b != b)):
+        out.append(f"{where}: {a!r} != {b!r}")
+
+
+def _rows(path: Path, drop: tuple[str, ...]) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: v for k, v in r.items() if k not in drop and not k.startswith("perf/")} for r in csv.DictReader(f)]
+
+
+def compare_runs(a: Path, b: Path) -> list[str]:
+    """Every difference between two run directories that an exact resume must not make (clocks aside)."""
+    out: list[str] = []
+    for name, skip in (("latest.pt", CLOCK_KEYS), ("best.pt", {"config"})):
+        x = torch.load(a / "checkpoints" / name, weights_only=True)
+        y = torch.load(b / "checkpoints" / name, weights_only=True)
+        _differences({k: v for k, v in x.items() if k not in skip}, {k: v for k, v in y.items() if k not in skip},
+                     name, out)
+    ea = sorted(p.name for p in (a / "episodes").glob("ep_*.npz"))
+    eb = sorted(p.name for p in (b / "episodes").glob("ep_*.npz"))
+    if ea != eb:
+        out.append(f"episodes: {len(ea)} files vs {len(eb)} ({sorted(set(ea) ^ set(eb))[:4]})")
+    for name in sorted(set(ea) & set(eb)):
+        with np.load(a / "episodes" / name) as x, np.load(b / "episodes" / name) as y:
+            _differences(dict(x), dict(y), f"episodes/{name}", out)
+    for name in ("eval.csv", "metrics.csv"):
+        ra, rb = _rows(a / name, TIME_COLUMNS), _rows(b / name, TIME_COLUMNS)
+        if ra != rb:
+            bad = next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))
+            out.append(f"{name}: {len(ra)} vs {len(rb)} rows, first difference at row {bad}")
+    leftovers = [p.name for p in b.rglob("*.tmp")]
+    if leftovers:
+        out.append(f"temporary files left: {leftovers[:4]}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
+    ap.add_argument("--steps", type=int, default=None, help="policy steps per run (default: per case)")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the run directories here")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = ap.parse_args()
+    results = {}
+    for case in args.cases:
+        work = args.keep / case if args.keep else Path(tempfile.mkdtemp(prefix=f"chaos-{case}-"))
+        print(f"{case}: {args.kills} kills", flush=True)
+        results[case] = chaos(CASES[case], args.steps or STEPS[case], args.kills, work, seed=args.seed,
+                              log=lambda m: print(m, flush=True))
+    print("\n| case | steps | kills | kills before the first checkpoint | uninterrupted run | identical |")
+    print("|---|---|---|---|---|---|")
+    for case, r in results.items():
+        early = sum(1 for k in r["record"] if k["kill"] is not None and k["checkpoint_after"] is None)
+        same = "yes" if not r["differences"] else "NO: " + "; ".join(r["differences"][:3])
+        print(f"| {case} | {r['steps']} | {r['kills']} | {early} | {r['uninterrupted_s']} s | {same} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if any(r["differences"] for r in results.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
