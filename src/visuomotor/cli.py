@@ -1,4 +1,4 @@
-"""The ``visuomotor`` command: train | eval | collect | import-minari | sweep | report | list."""
+"""The ``visuomotor`` command: train | eval | export | play | collect | import-minari | sweep | report | list."""
 
 from __future__ import annotations
 
@@ -33,6 +33,64 @@ class EvalArgs:
     """Torch device for the policy."""
     dr: bool = False
     """Evaluate under the run's domain randomization ranges and pushes (its --dr.* settings)."""
+    env: str | None = None
+    """Evaluate on another env with the same contract (sim-to-sim, e.g. a policy trained with
+    --vectorization mujoco on gymnasium's own env, or on another task of the same robot); refused
+    when the observation or action layout differs. Default: the run's env."""
+
+
+@dataclass
+class ExportArgs:
+    """Export a run's deterministic policy for deployment: policy.onnx and/or policy.pt (TorchScript),
+    each the whole inference path (normalizer, pixel scaling and encoder, actor, squashing; a residual
+    run's base + residual) with outputs `action` in [-1, 1] and `action_native` in the actuators' units,
+    and policy.json (the observation/action contract, what is baked in, the checkpoint, and the
+    verification: >= --samples observations through the training-time policy, TorchScript and
+    onnxruntime, max abs difference per output; above --tolerance the export fails and writes nothing).
+
+    visuomotor export runs/mine -o deploy/mine
+    """
+
+    run_dir: Annotated[Path, tyro.conf.Positional]
+    """Run directory written by `visuomotor train`."""
+    checkpoint: Literal["latest", "best"] = "latest"
+    """Which checkpoint to export."""
+    format: str = "all"
+    """onnx, torchscript, or all (both)."""
+    output: Annotated[Path | None, tyro.conf.arg(aliases=["-o"])] = None
+    """Output directory; default <run_dir>/export. Refused when it exists and is not empty, unless --force."""
+    force: bool = False
+    """Overwrite the files of an existing output directory."""
+    tolerance: float = 1e-5
+    """Largest allowed |difference| of `action` between the training-time policy and an exported file
+    (`action_native`: this times the largest half-range of the native bounds, at least 1)."""
+    samples: int = 1000
+    """At least this many observations (from whole evaluation episodes) are verified."""
+    seed: int = 0
+    """Seed of the verification episodes."""
+
+
+@dataclass
+class PlayArgs:
+    """Roll a trained run's policy out: per-episode return and length, an mp4 of every episode, and
+    MuJoCo's passive viewer when a display is present (headless: the video only)."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional]
+    """Run directory written by `visuomotor train`."""
+    episodes: int = 1
+    """Episodes to play."""
+    video: Path | None = None
+    """The mp4 to write; default <run_dir>/videos/play_<checkpoint>_<time>.mp4."""
+    dr: bool = False
+    """Play under the run's domain randomization ranges and pushes (its --dr.* settings)."""
+    checkpoint: Literal["latest", "best"] = "latest"
+    """Which checkpoint plays."""
+    seed: int = 12345
+    """Seed of the episodes (`visuomotor eval`'s: the same seed plays the same episodes)."""
+    viewer: bool = True
+    """Open MuJoCo's passive viewer when a display is present."""
+    device: str = "cpu"
+    """Torch device for the policy."""
 
 
 @dataclass
@@ -149,7 +207,22 @@ def cmd_eval(args: EvalArgs) -> None:
         raise VisuomotorError(f"--episodes must be >= 1, got {args.episodes}")
     resolve_device(args.device)  # (CUDA asked for where there is none: say so, not "corrupt checkpoint")
     agent, cfg, step = load_agent(args.run_dir, args.checkpoint, args.device)
-    env = make_env(cfg.env, seed=args.seed, **cfg.env_kwargs(),
+    env_id = cfg.env
+    if args.env is not None and args.env != cfg.env:
+        from visuomotor.deploy.contract import compatible, env_contract
+        from visuomotor.envs import validate_env_id
+
+        validate_env_id(args.env)
+        theirs, ours = make_env(args.env, seed=args.seed, **cfg.env_kwargs()), make_env(cfg.env, seed=args.seed,
+                                                                                         **cfg.env_kwargs())
+        mismatch = compatible(env_contract(ours, cfg.env), env_contract(theirs, args.env))
+        theirs.close()
+        ours.close()
+        if mismatch:
+            raise VisuomotorError(f"cannot evaluate {args.run_dir} on {args.env}: its contract differs from "
+                                  f"{cfg.env}'s ({mismatch})")
+        env_id = args.env
+    env = make_env(env_id, seed=args.seed, **cfg.env_kwargs(),
                    randomization=dataclasses.replace(cfg.dr, enabled=True) if args.dr else None,
                    render_mode="rgb_array" if args.video else None)
     video = None
@@ -157,13 +230,29 @@ def cmd_eval(args: EvalArgs) -> None:
         video = args.run_dir / "videos" / f"eval_{args.checkpoint}_{datetime.now():%Y%m%d-%H%M%S}.mp4"
     res = evaluate(agent, env, args.episodes, seed=args.seed, round_index=10_000, video_path=video)
     s = res.summary()
-    print(f"{cfg.env}  {cfg.algo}  {args.checkpoint} checkpoint (step {step}), {args.episodes} episodes")
+    trained = f" (trained on {cfg.env})" if env_id != cfg.env else ""
+    print(f"{env_id}{trained}  {cfg.algo}  {args.checkpoint} checkpoint (step {step}), {args.episodes} episodes"
+          + ("  domain randomization on" if args.dr else ""))
     print(f"return  mean {s['mean_return']:.2f}  std {s['std_return']:.2f}  "
           f"min {s['min_return']:.2f}  max {s['max_return']:.2f}  (mean length {s['mean_length']:.0f})")
     if not np.isnan(s["success_rate"]):
         print(f"success rate {s['success_rate']:.2f}")
     if video is not None:
         print(f"video: {video}")
+
+
+def cmd_export(args: ExportArgs) -> None:
+    from visuomotor.deploy.export import export_run
+
+    export_run(args.run_dir, args.checkpoint, args.format, args.output, force=args.force, tolerance=args.tolerance,
+               samples=args.samples, seed=args.seed)
+
+
+def cmd_play(args: PlayArgs) -> None:
+    from visuomotor.deploy.play import play
+
+    play(args.run_dir, args.episodes, video=args.video, dr=args.dr, checkpoint=args.checkpoint, seed=args.seed,
+         device=args.device, viewer=args.viewer)
 
 
 def cmd_collect(args: CollectArgs) -> None:
@@ -232,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parsed = tyro.cli(
         Annotated[TrainConfig, tyro.conf.subcommand("train", prefix_name=False)]
         | Annotated[EvalArgs, tyro.conf.subcommand("eval", prefix_name=False)]
+        | Annotated[ExportArgs, tyro.conf.subcommand("export", prefix_name=False)]
+        | Annotated[PlayArgs, tyro.conf.subcommand("play", prefix_name=False)]
         | Annotated[CollectArgs, tyro.conf.subcommand("collect", prefix_name=False)]
         | Annotated[ImportMinariArgs, tyro.conf.subcommand("import-minari", prefix_name=False)]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep", prefix_name=False)]
@@ -246,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_train(parsed)
         elif isinstance(parsed, EvalArgs):
             cmd_eval(parsed)
+        elif isinstance(parsed, ExportArgs):
+            cmd_export(parsed)
+        elif isinstance(parsed, PlayArgs):
+            cmd_play(parsed)
         elif isinstance(parsed, CollectArgs):
             cmd_collect(parsed)
         elif isinstance(parsed, ImportMinariArgs):

@@ -95,6 +95,16 @@ class Policy(nn.Module):
     def reset(self) -> None:
         """A new episode starts."""
 
+    def contents(self) -> dict:
+        """What the module computes besides its networks, for an exported policy's contract
+        (``policy.json``): its normalizer, pixel scaling, encoder, squashing; none here."""
+        return {}
+
+    def float32(self) -> Policy:
+        """The same policy computing in float32 throughout (what an export holds); itself here. A policy
+        that acts with bf16 autocast returns a copy without it."""
+        return self
+
 
 @dataclass
 class AlgoConfig:

@@ -83,6 +83,11 @@ class BCActing(Policy):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.policy(obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1))
 
+    def contents(self) -> dict:
+        pixels = {"pixel_scaling": "uint8 x -> x / 255 - 0.5", "encoder": "DrQ-v2's conv encoder"} \
+            if self.policy.pixels else {}
+        return {**pixels, "squashing": "tanh"}
+
 
 class BC(Agent):
     kind = Kind.OFFLINE

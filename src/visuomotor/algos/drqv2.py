@@ -213,6 +213,13 @@ class DrQv2Policy(Policy):
         with torch.autocast(h.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             return self.actor(h).float()
 
+    def contents(self) -> dict:
+        return {"pixel_scaling": "uint8 x -> x / 255 - 0.5", "encoder": "DrQ-v2's 4 conv layers 3x3 (32 channels)",
+                "squashing": "tanh", "trained_in_bf16": self.bf16}
+
+    def float32(self) -> DrQv2Policy:
+        return DrQv2Policy(self.encoder, self.actor, bf16=False) if self.bf16 else self
+
 
 class DrQv2(Agent):
     observes = Observes.PIXELS  # a run with --algo drqv2 renders frames

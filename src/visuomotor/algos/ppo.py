@@ -239,6 +239,12 @@ class PPOPolicy(Policy):
         obs = obs.float().reshape(obs.shape[0], -1)
         return self.model.distribution(self.model.obs_norm(obs))[0].clamp(-1.0, 1.0)
 
+    def contents(self) -> dict:
+        norm = self.model.obs_norm
+        return {"normalizer": f"clip((s - mean) / sqrt(var + {norm.eps:g}), -{norm.clip:g}, {norm.clip:g}), the "
+                              f"running statistics of training" if hasattr(norm, "mean") else None,
+                "squashing": "the Gaussian's mean clipped to [-1, 1]"}
+
 
 class PPO(OnPolicyAgent):
     """The agent: acting in rollouts, the rollout's bootstrapping and GAE, and the PPO update."""

@@ -74,6 +74,14 @@ class ResidualPolicy(Policy):
         a_b = self.base(obs)
         return (a_b + self.scale * self.learner(torch.cat([obs, a_b], -1))).clamp(-1.0, 1.0)
 
+    def contents(self) -> dict:
+        return {"residual": f"clip(base(s) + {self.scale:g} * residual(s, base(s)), -1, 1)",
+                "base": self.base.contents(), "learner": self.learner.contents()}
+
+    def float32(self) -> ResidualPolicy:
+        base, learner = self.base.float32(), self.learner.float32()
+        return self if base is self.base and learner is self.learner else ResidualPolicy(base, learner, self.scale)
+
 
 class ResidualAgent(_Wrapper):
     def __init__(self, base: Policy, observation_space, action_space, learner_cls, learner_cfg, device,

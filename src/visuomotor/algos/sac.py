@@ -202,6 +202,9 @@ class SACPolicy(Policy):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.actor(obs.float())[0])
 
+    def contents(self) -> dict:
+        return {"squashing": "tanh of the Gaussian's mean"}
+
 
 class SAC(Agent):
     learns_on_policies = True  # a residual learner (--base-policy) or JSRL's learner (--guide-policy)

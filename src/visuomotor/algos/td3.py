@@ -110,6 +110,11 @@ class TD3Policy(Policy):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.actor(self.normalizer(obs.float()))
 
+    def contents(self) -> dict:
+        fitted = not (bool((self.normalizer.mean == 0).all()) and bool((self.normalizer.std == 1).all()))
+        return {"normalizer": "(s - mean) / std, the dataset's statistics" if fitted else None,
+                "squashing": "tanh"}
+
 
 class TD3(Agent):
     config_cls = TD3Config

@@ -1,0 +1,146 @@
+"""The contract between a policy and the env it acts in, as a deployment needs it without our code.
+
+``env_contract(env, env_id)`` reads it off a ``make_env`` env (its wrappers and its MuJoCo model):
+
+- ``observation``: states (dtype float32, size; for dm_control the task's named observations in
+  flattening order with their shapes: each array flattened in C order, concatenated) or pixels (uint8
+  [3 k, H, W], channels first, k RGB frames stacked oldest first, the first frame of an episode
+  repeated k times; camera, size and render settings);
+- ``action``: size, the MuJoCo actuator names, the native bounds and the map from the policy's
+  [-1, 1] to them (``native = low + (a + 1) / 2 * (high - low)``, what the env adapter applies);
+- ``timing``: physics timestep, control timestep, action repeat and the policy period in seconds,
+  the time limit.
+
+``compatible(a, b)`` is the check of ``visuomotor eval --env``: the first difference in observation
+or action layout between two contracts, or None.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+
+def _wrappers(env: gym.Env) -> list[gym.Env]:
+    chain = [env]
+    while isinstance(chain[-1], gym.Wrapper):
+        chain.append(chain[-1].env)
+    return chain
+
+
+def _find(env: gym.Env, cls_name: str):
+    return next((w for w in _wrappers(env) if type(w).__name__ == cls_name), None)
+
+
+def mujoco_model(env: gym.Env):
+    """The env's ``mujoco.MjModel`` and ``MjData`` (dm_control's physics or gymnasium's model), or
+    (None, None)."""
+    base = env.unwrapped
+    physics = getattr(base, "physics", None)
+    if physics is not None:
+        return physics.model.ptr, physics.data.ptr
+    model, data = getattr(base, "model", None), getattr(base, "data", None)
+    try:
+        import mujoco
+
+        if isinstance(model, mujoco.MjModel):
+            return model, data
+    except ImportError:
+        pass
+    return None, None
+
+
+def native_bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
+    """The bounds of the actions the simulator receives (the policy's [-1, 1] maps affinely onto them)."""
+    base = env.unwrapped
+    if hasattr(base, "_act_low"):  # dm_control behind DMCEnv
+        return np.asarray(base._act_low, np.float64), np.asarray(base._act_high, np.float64)  # noqa: SLF001
+    space = base.action_space
+    return np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
+
+
+def to_native(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The env adapter's map from [-1, 1] to native units, in float64 (as the env applies it)."""
+    a = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+    return low + (a + 1.0) * 0.5 * (high - low)
+
+
+def env_contract(env: gym.Env, env_id: str) -> dict:
+    """What a deployment of a policy for ``env`` (built by ``make_env``) must reproduce; see the module doc."""
+    base = env.unwrapped
+    model, _ = mujoco_model(env)
+    obs_space = env.observation_space
+    stack, pixels = _find(env, "FrameStack"), _find(env, "PixelObservation")
+    if pixels is not None:
+        camera = pixels.camera_id if pixels.camera_id is not None else getattr(base, "camera_id", None)
+        observation = {
+            "kind": "pixels", "shape": list(obs_space.shape), "dtype": "uint8", "layout": "CHW",
+            "frame_stack": stack.k if stack is not None else 1, "channels": "RGB per frame, frames oldest first; "
+            "an episode's first frame fills the stack", "size": pixels.size, "camera_id": camera,
+            "camera_name": _name(model, "camera", camera) if camera is not None else None,
+            "render": {"shadow": False, "reflection": False, "offsamples": 0} if pixels._dmc or pixels._fast_gym  # noqa: SLF001
+            else "the env's own render()",
+        }
+    else:
+        observation = {"kind": "state", "shape": list(obs_space.shape), "dtype": "float32",
+                       "size": int(np.prod(obs_space.shape))}
+        dm_env = getattr(base, "_env", None)
+        if dm_env is not None and hasattr(dm_env, "observation_spec"):
+            observation["keys"] = [{"name": k, "shape": list(v.shape), "size": int(np.prod(v.shape)) if v.shape else 1}
+                                   for k, v in dm_env.observation_spec().items()]
+            observation["order"] = "the keys in this order, each flattened (C order), concatenated"
+        else:
+            observation["order"] = "the env's own observation vector"
+    low, high = native_bounds(env)
+    act_dim = int(np.prod(env.action_space.shape))
+    names = [_name(model, "actuator", i) for i in range(model.nu)] if model is not None and model.nu == act_dim else None
+    action = {"size": act_dim, "names": names, "low": low.tolist(), "high": high.tolist(),
+              "policy_range": [-1.0, 1.0], "to_native": "low + (a + 1) / 2 * (high - low)"}
+    repeat = _find(env, "ActionRepeat")
+    k = repeat.k if repeat is not None else 1
+    control = None
+    dm_env = getattr(base, "_env", None)
+    if dm_env is not None and hasattr(dm_env, "control_timestep"):
+        control = float(dm_env.control_timestep())
+    elif hasattr(base, "dt"):
+        control = float(base.dt)
+    limit = getattr(base, "max_episode_steps", None) or (env.spec.max_episode_steps if env.spec else None)
+    timing = {"physics_timestep": float(model.opt.timestep) if model is not None else None,
+              "control_timestep": control, "action_repeat": k,
+              "policy_period": control * k if control is not None else None,
+              "time_limit_control_steps": int(limit) if limit else None}
+    dr = _find(env, "DomainRandomization")
+    return {"env": env_id, "observation": observation, "action": action, "timing": timing,
+            "randomized": dr is not None}
+
+
+def _name(model, kind: str, index) -> str | None:
+    if model is None or index is None:
+        return None
+    import mujoco
+
+    obj = {"actuator": mujoco.mjtObj.mjOBJ_ACTUATOR, "camera": mujoco.mjtObj.mjOBJ_CAMERA}[kind]
+    return mujoco.mj_id2name(model, obj, int(index))
+
+
+def compatible(a: dict, b: dict) -> str | None:
+    """The first difference in observation or action layout between two contracts, or None when a
+    policy for one acts correctly in the other."""
+    oa, ob = a["observation"], b["observation"]
+    for key in ("kind", "shape", "dtype", "keys", "frame_stack", "size"):
+        if oa.get(key) != ob.get(key):
+            return f"observation {key}: {_short(oa.get(key))} vs {_short(ob.get(key))}"
+    aa, ab = a["action"], b["action"]
+    for key in ("size", "names", "low", "high"):
+        if aa.get(key) != ab.get(key):
+            return f"action {key}: {_short(aa.get(key))} vs {_short(ab.get(key))}"
+    if a["timing"]["action_repeat"] != b["timing"]["action_repeat"]:
+        return f"action repeat: {a['timing']['action_repeat']} vs {b['timing']['action_repeat']}"
+    return None
+
+
+def _short(v) -> str:
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        v = [f"{d['name']}({d['size']})" for d in v]
+    s = str(v)
+    return s if len(s) <= 120 else s[:117] + "..."
