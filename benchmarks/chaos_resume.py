@@ -6,9 +6,10 @@ For each case: one uninterrupted run through the CLI (`python -m visuomotor trai
 same command in a second run directory, started, SIGKILLed at a random moment, and started again
 (`--resume` where the directory holds a checkpoint; `--restart` where the kill came before the first
 one, as the refusal of `--resume` tells a user to), `--kills` times, and once more to the end. The
-moment of each kill is drawn uniformly over 0.8x the time the attempt has left to run (estimated from
-the uninterrupted run's clock: start-up, plus the training time from the checkpoint it resumes), so
-kills land in start-up, in steps and updates, in evaluations and in checkpoint writes alike.
+kill moments are drawn uniformly over the uninterrupted run's timeline (its start-up, then its
+training, timed by its own clock; see ``kill_plan``), so kills land in start-up (imports, env and
+network building, the replay's rebuild), in steps and updates, in evaluations and in checkpoint
+writes, spread over the whole run.
 
 The two runs must then hold the same `checkpoints/latest.pt` (every parameter, optimizer state, RNG,
 counter, the evaluation record; clocks aside), the same `best.pt`, the same episode files, the same
@@ -94,14 +95,13 @@ def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int
         clock = {int(r["step"]): float(r["wall_time"]) for r in csv.DictReader(f)}  # step -> the run's own clock
     train_time = clock[steps]
     startup = max(total - train_time, 0.5)  # imports, envs, networks, process exit
-    rng = random.Random(seed)
+    plan = kill_plan(kills, startup, train_time, random.Random(seed))
     record = []
-    for i in range(kills):
+    for i, (phase, moment) in enumerate(plan):
         flag = _continue_flag(killed)
         resumed_from = _checkpoint_step(killed) if flag == ["--resume"] else 0
-        before = max((t for s, t in clock.items() if s <= (resumed_from or 0)), default=0.0)
-        left = startup + train_time - before
-        at = rng.uniform(0.0, 0.8 * left)
+        done = max((t for s, t in clock.items() if s <= (resumed_from or 0)), default=0.0)  # training it keeps
+        at = moment if phase == "start-up" else startup + max(0.0, moment - done)
         t0 = time.perf_counter()
         proc = subprocess.Popen(_command(case_args, steps, killed, *flag), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, env=_env(), start_new_session=True)
@@ -125,13 +125,24 @@ def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int
         after = _checkpoint_step(killed)
         record.append({"kill": i + 1, "at_s": round(elapsed, 2), "flag": " ".join(flag) or "(new)",
                        "from_step": resumed_from, "checkpoint_after": after,
-                       "during": "start-up" if elapsed < startup else "training"})
+                       "during": phase})
         log(f"  kill {i + 1}: {elapsed:.1f}s into `{' '.join(flag) or 'train'}` from step {resumed_from}; "
             f"latest.pt then at step {after}")
     _run_to_end(_command(case_args, steps, killed, *_continue_flag(killed)))
     diffs = compare_runs(straight, killed)
     return {"steps": steps, "kills": sum(r["kill"] is not None for r in record), "record": record,
             "uninterrupted_s": round(total, 1), "startup_s": round(startup, 1), "differences": diffs}
+
+
+def kill_plan(kills: int, startup: float, train_time: float, rng: random.Random) -> list[tuple[str, float]]:
+    """The kills' moments on the uninterrupted run's timeline (start-up, then training): each drawn
+    uniformly over its first 85% (the last 15% is left so that a late kill still comes before the run
+    ends). A moment in start-up kills an attempt that many seconds in (whatever it starts from); the
+    moments in training come in order, each killing the attempt when it reaches that point of training
+    (start-up, then the training from its checkpoint on), so kills spread over the whole run."""
+    draws = [rng.uniform(0.0, 0.85 * (startup + train_time)) for _ in range(kills)]
+    training = iter(sorted(d - startup for d in draws if d >= startup))
+    return [("start-up", d) if d < startup else ("training", next(training)) for d in draws]
 
 
 # ---- comparison -------------------------------------------------------------------------------------
