@@ -6,10 +6,9 @@ For each case: one uninterrupted run through the CLI (`python -m visuomotor trai
 same command in a second run directory, started, SIGKILLed at a random moment, and started again
 (`--resume` where the directory holds a checkpoint; `--restart` where the kill came before the first
 one, as the refusal of `--resume` tells a user to), `--kills` times, and once more to the end. The
-kill moments are drawn uniformly over the uninterrupted run's timeline (its start-up, then its
-training, timed by its own clock; see ``kill_plan``), so kills land in start-up (imports, env and
-network building, the replay's rebuild), in steps and updates, in evaluations and in checkpoint
-writes, spread over the whole run.
+kill moments are drawn on the uninterrupted run's timeline (timed by its own clock), a quarter in
+its start-up (imports, env and network building, the replay's rebuild on resume) and the rest over
+its training (steps and updates, evaluations, checkpoint writes; see ``kill_plan``).
 
 The two runs must then hold the same `checkpoints/latest.pt` (every parameter, optimizer state, RNG,
 counter, the evaluation record; clocks aside), the same `best.pt`, the same episode files, the same
@@ -135,14 +134,16 @@ def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int
 
 
 def kill_plan(kills: int, startup: float, train_time: float, rng: random.Random) -> list[tuple[str, float]]:
-    """The kills' moments on the uninterrupted run's timeline (start-up, then training): each drawn
-    uniformly over its first 85% (the last 15% is left so that a late kill still comes before the run
-    ends). A moment in start-up kills an attempt that many seconds in (whatever it starts from); the
-    moments in training come in order, each killing the attempt when it reaches that point of training
-    (start-up, then the training from its checkpoint on), so kills spread over the whole run."""
-    draws = [rng.uniform(0.0, 0.85 * (startup + train_time)) for _ in range(kills)]
-    training = iter(sorted(d - startup for d in draws if d >= startup))
-    return [("start-up", d) if d < startup else ("training", next(training)) for d in draws]
+    """The kills' moments, stratified: a quarter of them (at least one of two or more) in start-up, each
+    uniform over the uninterrupted run's start-up time and killing whichever attempt comes next that
+    many seconds in; the rest uniform over the first 85% of its training (the last 15% is left so that a
+    late kill still comes before the run ends), in order, each killing the attempt when it reaches that
+    point of training (start-up, then the training from its checkpoint on). Their order is shuffled."""
+    n_start = max(1, round(kills / 4)) if kills >= 2 else 0
+    points = iter(sorted(rng.uniform(0.0, 0.85 * train_time) for _ in range(kills - n_start)))
+    phases = ["start-up"] * n_start + ["training"] * (kills - n_start)
+    rng.shuffle(phases)
+    return [(ph, rng.uniform(0.0, startup) if ph == "start-up" else next(points)) for ph in phases]
 
 
 # ---- comparison -------------------------------------------------------------------------------------
@@ -217,8 +218,8 @@ def main() -> None:
         print(f"{case}: {args.kills} kills", flush=True)
         results[case] = chaos(CASES[case], args.steps or LONG_STEPS[case], args.kills, work, seed=args.seed,
                               log=lambda m: print(m, flush=True))
-    print("\n| case | policy steps | uninterrupted run | kills | in start-up | in training | before the first "
-          "checkpoint | after the last | bit-identical |")
+    print("\n| case | policy steps | uninterrupted run | kills | drawn in start-up | drawn in training | before the "
+          "first checkpoint | after the last | bit-identical |")
     print("|---|---|---|---|---|---|---|---|---|")
     for case, r in results.items():
         kills = [k for k in r["record"] if k["kill"] is not None]

@@ -93,8 +93,9 @@ def env_contract(env: gym.Env, env_id: str) -> dict:
             observation["order"] = "the env's own observation vector"
     low, high = native_bounds(env)
     act_dim = int(np.prod(env.action_space.shape))
-    names = [_name(model, "actuator", i) for i in range(model.nu)] if model is not None and model.nu == act_dim else None
-    action = {"size": act_dim, "names": names, "low": low.tolist(), "high": high.tolist(),
+    names = [_actuator_name(model, i) for i in range(model.nu)] if model is not None and model.nu == act_dim else None
+    action = {"size": act_dim, "names": names, "names_are": "the MuJoCo actuators' names (an unnamed actuator: the "
+              "joint, tendon or site it drives)", "low": low.tolist(), "high": high.tolist(),
               "policy_range": [-1.0, 1.0], "to_native": "low + (a + 1) / 2 * (high - low)"}
     repeat = _find(env, "ActionRepeat")
     k = repeat.k if repeat is not None else 1
@@ -121,6 +122,18 @@ def _name(model, kind: str, index) -> str | None:
 
     obj = {"actuator": mujoco.mjtObj.mjOBJ_ACTUATOR, "camera": mujoco.mjtObj.mjOBJ_CAMERA}[kind]
     return mujoco.mj_id2name(model, obj, int(index))
+
+
+def _actuator_name(model, i: int) -> str | None:
+    import mujoco
+
+    name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i)
+    if name:
+        return name
+    kind = {mujoco.mjtTrn.mjTRN_JOINT: mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtTrn.mjTRN_JOINTINPARENT: mujoco.mjtObj.mjOBJ_JOINT,
+            mujoco.mjtTrn.mjTRN_TENDON: mujoco.mjtObj.mjOBJ_TENDON, mujoco.mjtTrn.mjTRN_SITE: mujoco.mjtObj.mjOBJ_SITE}
+    obj = kind.get(mujoco.mjtTrn(model.actuator_trntype[i]))
+    return mujoco.mj_id2name(model, obj, int(model.actuator_trnid[i, 0])) if obj is not None else None
 
 
 def compatible(a: dict, b: dict) -> str | None:
