@@ -17,7 +17,8 @@ exported (`visuomotor export`), and --episodes deterministic episodes are run in
 
 Printed: mean ± std return and mean length per setting, and the difference of each mean to the
 training simulator's under the same conditions with a 95% bootstrap interval (the returns "agree
-within seed noise" when it holds 0). With --out, a trained run found there is evaluated again.
+within seed noise" when it holds 0). With --out, a run trained there before is evaluated again (and
+trained on to --steps when it is shorter).
 """
 
 from __future__ import annotations
@@ -88,11 +89,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
         run = root / f"ppo_dr_s{args.seed}"
-        if not (run / "checkpoints" / "latest.pt").exists():
+        trained = (run / "checkpoints" / "latest.pt").exists()
+        if not trained or torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] < args.steps:
             train(TrainConfig(env=args.env, algo="ppo", steps=args.steps, seed=args.seed, run_dir=run,
-                              eval_every=args.steps // 5, eval_episodes=5, video=False, checkpoint_every=args.steps,
+                              eval_every=600_000, eval_episodes=5, video=False, checkpoint_every=3_000_000,
                               threads=args.threads, progress=False, device="cpu", dr=dr, num_envs=args.num_envs,
-                              vectorization="mujoco"))
+                              vectorization="mujoco", resume=trained))
         from visuomotor.deploy.export import export_run
 
         meta = export_run(run, output=root / "export", force=True, seed=args.seed)

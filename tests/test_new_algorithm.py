@@ -133,3 +133,9 @@ def test_a_new_algorithm_trains_evaluates_checkpoints_resumes_and_loads(tmp_path
     assert isinstance(agent, DDPG) and step == 192
     res = visuomotor.evaluate(agent, visuomotor.make_env(ENV, seed=5), 3, seed=5)
     assert len(res.returns) == 3 and np.isfinite(res.returns).all()
+    # and it exports with no code of its own (its Policy is plain torch)
+    from visuomotor.deploy.export import export_run
+
+    meta = export_run(run, fmt="torchscript", output=tmp_path / "export", samples=16, log=lambda m: None)
+    assert meta["verification"]["max_abs_difference"]["torchscript"]["action"] <= 1e-5
+    assert (tmp_path / "export" / "policy.pt").is_file()
