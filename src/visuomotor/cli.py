@@ -33,6 +33,11 @@ class EvalArgs:
     """Torch device for the policy."""
     dr: bool = False
     """Evaluate under the run's domain randomization ranges and pushes (its --dr.* settings)."""
+    distract: str | None = None
+    """Evaluate under distractions of this level (off, easy, medium, hard) with the run's --distract.*
+    kinds; default the run's own setting (pixel runs)."""
+    distract_split: Literal["train", "eval"] | None = None
+    """With --distract: the train or the held-out eval split of the distractions; default the run's."""
     env: str | None = None
     """Evaluate on another env with the same contract (sim-to-sim, e.g. a policy trained with
     --vectorization mujoco on gymnasium's own env, or on another task of the same robot); refused
@@ -222,7 +227,18 @@ def cmd_eval(args: EvalArgs) -> None:
             raise VisuomotorError(f"cannot evaluate {args.run_dir} on {args.env}: its contract differs from "
                                   f"{cfg.env}'s ({mismatch})")
         env_id = args.env
-    env = make_env(env_id, seed=args.seed, **cfg.env_kwargs(),
+    env_kw = cfg.env_kwargs()
+    if args.distract is not None or args.distract_split is not None:
+        from visuomotor.envs.distract import DistractConfig
+
+        level = args.distract if args.distract is not None else cfg.distract
+        opts = cfg.distract_opts if cfg.distract_opts is not None else DistractConfig()
+        opts = dataclasses.replace(opts, split=args.distract_split or opts.split)
+        opts.validate(level)
+        env_kw = {k: v for k, v in env_kw.items() if k not in ("distract", "distract_cfg")}
+        if level != "off":
+            env_kw.update(distract=level, distract_cfg=opts)
+    env = make_env(env_id, seed=args.seed, **env_kw,
                    randomization=dataclasses.replace(cfg.dr, enabled=True) if args.dr else None,
                    render_mode="rgb_array" if args.video else None)
     video = None
@@ -231,8 +247,10 @@ def cmd_eval(args: EvalArgs) -> None:
     res = evaluate(agent, env, args.episodes, seed=args.seed, round_index=10_000, video_path=video)
     s = res.summary()
     trained = f" (trained on {cfg.env})" if env_id != cfg.env else ""
+    distracted = f"  distractions {env_kw['distract']} ({env_kw['distract_cfg'].split} split)" \
+        if "distract" in env_kw else ""
     print(f"{env_id}{trained}  {cfg.algo}  {args.checkpoint} checkpoint (step {step}), {args.episodes} episodes"
-          + ("  domain randomization on" if args.dr else ""))
+          + ("  domain randomization on" if args.dr else "") + distracted)
     print(f"return  mean {s['mean_return']:.2f}  std {s['std_return']:.2f}  "
           f"min {s['min_return']:.2f}  max {s['max_return']:.2f}  (mean length {s['mean_length']:.0f})")
     if not np.isnan(s["success_rate"]):

@@ -48,6 +48,10 @@ class Backend(ABC):
     def check_options(self, env_id: str, pixels: bool, action_repeat: int, randomization) -> None:
         """Raise a one-line error for wrapper options this backend does not take; default: all taken."""
 
+    def distract_kwargs(self, cfg) -> dict:
+        """Extra ``make`` arguments for an env that ``--distract`` will change (a ``DistractConfig``)."""
+        return {}
+
     def pixel_camera(self, env_id: str, camera_id: int | None) -> int | None:
         """The camera pixel observations render from (None: the env's own renderer decides)."""
         return None

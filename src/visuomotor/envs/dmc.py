@@ -34,18 +34,30 @@ class DMCEnv(gym.Env):
         camera_id: int | None = None,
         environment_kwargs: dict[str, Any] | None = None,
         fast_render: bool = True,
+        small_skybox: bool = False,
     ):
         from dm_control import suite  # imported late: MUJOCO_GL is chosen first
+        from dm_control.suite import common
 
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.domain, self.task_name = domain, task
-        self._env = suite.load(
-            domain,
-            task,
-            task_kwargs={"random": np.random.RandomState(seed)},
-            environment_kwargs=environment_kwargs or {},
-        )
+        # small_skybox (background distractions): the skybox at SKYBOX_SIZE px per face instead of 800, so
+        # that replacing it is a small texture upload; the suite's shared assets are swapped for the load
+        original = dict(common.ASSETS)
+        if small_skybox:
+            from visuomotor.envs.distract import small_skybox_assets
+
+            common.ASSETS.update(small_skybox_assets(original))
+        try:
+            self._env = suite.load(
+                domain,
+                task,
+                task_kwargs={"random": np.random.RandomState(seed)},
+                environment_kwargs=environment_kwargs or {},
+            )
+        finally:
+            common.ASSETS.update(original)
         self.render_mode = render_mode
         self.render_size = render_size
         # Shadows, reflections and 4x multisampling cost ~2/3 of a frame on a software GL; off by
@@ -136,6 +148,9 @@ class DMCBackend(Backend):
 
     def pixel_camera(self, env_id: str, camera_id: int | None) -> int | None:
         return camera_id  # None: DrQ-v2's convention (DMCEnv picks 2 on quadruped, else 0)
+
+    def distract_kwargs(self, cfg) -> dict:
+        return {"small_skybox": True} if cfg.background else {}
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,8 @@ Every env comes back with a flat float32 observation and a [-1, 1] action Box.
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 
@@ -87,7 +89,8 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
 
 def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_repeat: int = 1,
              pixels: bool = False, pixel_size: int = 84, frame_stack: int = 3, camera_id: int | None = None,
-             fast_render: bool = True, randomization=None, **kwargs) -> gym.Env:
+             fast_render: bool = True, randomization=None, distract: str = "off", distract_split: str | None = None,
+             distract_cfg=None, **kwargs) -> gym.Env:
     """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
 
     ``action_repeat`` > 1 repeats each action that many simulator steps, summing rewards.
@@ -104,6 +107,18 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
     backend = backend_of(env_id)
     backend.validate(env_id)
     backend.check_options(env_id, pixels, action_repeat, randomization)
+    dcfg = None
+    if distract != "off":
+        from visuomotor.envs.distract import DistractConfig
+
+        dcfg = distract_cfg or DistractConfig()
+        if distract_split is not None:
+            dcfg = dataclasses.replace(dcfg, split=distract_split)
+        dcfg.validate(distract)
+        if not pixels:
+            raise VisuomotorError(f"--distract {distract} changes what a camera sees: it needs pixel observations "
+                                  f"(--pixels, or a pixel algorithm)")
+        kwargs = {**backend.distract_kwargs(dcfg), **kwargs}
     env = backend.make(env_id, seed=seed, render_mode=render_mode, pixels=pixels, pixel_size=pixel_size,
                        camera_id=camera_id, fast_render=fast_render, **kwargs)
     env = _standardize(env, env_id)
@@ -115,6 +130,10 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
         from visuomotor.envs.randomization import DomainRandomization
 
         env = DomainRandomization(env, randomization, seed=seed)
+    if dcfg is not None:
+        from visuomotor.envs.distract import Distraction
+
+        env = Distraction(env, distract, dcfg, camera_id=backend.pixel_camera(env_id, camera_id), seed=seed)
     if pixels:
         from visuomotor.envs.pixels import FrameStack, PixelObservation
 

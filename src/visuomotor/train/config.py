@@ -8,7 +8,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import tyro
@@ -23,6 +23,7 @@ from visuomotor.algos.ppo import PPOConfig
 from visuomotor.algos.sac import SACConfig
 from visuomotor.algos.td3 import TD3Config
 from visuomotor.algos.td3bc import TD3BCConfig
+from visuomotor.envs.distract import DistractConfig
 from visuomotor.envs.randomization import RandomizationConfig
 
 # Keys that may differ between the command that started a run and the one that resumes it.
@@ -115,6 +116,11 @@ class TrainConfig:
     """Show a progress bar (steps, env-steps/s, ETA, last eval return)."""
     dr: RandomizationConfig = field(default_factory=RandomizationConfig)
     """Domain randomization of the MuJoCo model per episode, and pushes (--dr.enabled; any algorithm)."""
+    distract: str = "off"
+    """Distractions of pixel observations: off, easy, medium or hard (the Distracting Control Suite's
+    scales 0.1 / 0.2 / 0.3): backgrounds, colours, camera pose; the kinds and the split: --distract.*."""
+    distract_opts: Annotated[DistractConfig, tyro.conf.arg(name="distract")] = field(default_factory=DistractConfig)
+    """Which distractions --distract turns on, static or dynamic, the split (train / held-out eval)."""
     sac: SACConfig = field(default_factory=SACConfig)
     """SAC hyperparameters (used with --algo sac)."""
     drqv2: DrQv2Config = field(default_factory=DrQv2Config)
@@ -145,11 +151,20 @@ class TrainConfig:
             return dataclasses.replace(self, **{self.algo: acfg})
         return dataclasses.replace(self, algo_configs={**self.algo_configs, self.algo: acfg})
 
-    def env_kwargs(self) -> dict:
-        """make_env's settings for this run (action repeat and pixels resolved)."""
+    def env_kwargs(self, evaluation: bool = False) -> dict:
+        """make_env's settings for this run (action repeat and pixels resolved); ``evaluation``: for its
+        evaluations (distractions as --distract.evaluate says)."""
         cfg = resolve(self)
-        return {"action_repeat": cfg.action_repeat, "pixels": cfg.pixels, "frame_stack": cfg.frame_stack,
-                "pixel_size": cfg.pixel_size}
+        kw = {"action_repeat": cfg.action_repeat, "pixels": cfg.pixels, "frame_stack": cfg.frame_stack,
+              "pixel_size": cfg.pixel_size}
+        if cfg.distract != "off":
+            opts = cfg.distract_opts
+            if evaluation and opts.evaluate != "same":
+                if opts.evaluate == "off":
+                    return kw
+                opts = dataclasses.replace(opts, split=opts.evaluate)
+            kw.update(distract=cfg.distract, distract_cfg=opts)
+        return kw
 
 
     def randomization(self, evaluation: bool = False) -> RandomizationConfig | None:
@@ -260,6 +275,10 @@ def validate(cfg: TrainConfig) -> None:
         cfg.dr.validate()
     except ValueError as e:
         raise VisuomotorError(f"--{e}") from None
+    cfg.distract_opts.validate(cfg.distract)
+    if cfg.distract != "off" and not resolve(cfg).pixels:
+        raise VisuomotorError(f"--distract {cfg.distract} changes what a camera sees: it needs pixel observations "
+                              f"(--pixels, or a pixel algorithm)")
     acfg = cfg.algo_config()
     for section, obj in (("", cfg), ("dr.", cfg.dr), (f"{cfg.algo}.", acfg)):
         for f in dataclasses.fields(obj):  # nan and inf are no setting of anything
@@ -283,7 +302,8 @@ def to_dict(cfg: TrainConfig) -> dict:
     """The config as plain data, with only the chosen algorithm's section."""
     def plain(value):
         if dataclasses.is_dataclass(value):
-            return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(value).items()}
+            return {k: list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v
+                    for k, v in dataclasses.asdict(value).items()}
         if isinstance(value, Path):
             return str(value)
         if isinstance(value, list):

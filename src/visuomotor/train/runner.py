@@ -103,7 +103,7 @@ class Runner:
         torch.manual_seed(cfg.seed)
         self.env_kw = cfg.env_kwargs()
         self.eval_env = make_env(cfg.env, seed=cfg.seed + 1, render_mode="rgb_array" if cfg.video else None,
-                                 randomization=cfg.randomization(evaluation=True), **self.env_kw)
+                                 randomization=cfg.randomization(evaluation=True), **cfg.env_kwargs(evaluation=True))
         self.step = 0
         self.eval_round = 0
         self.best_eval = -math.inf
