@@ -10,8 +10,8 @@ Three kinds, each on or off (``DistractConfig``), at the Distracting Control Sui
 - **background**: the skybox (and with ``floor`` the floor) shows a procedurally generated texture
   (smooth random colour fields with stripes), one of 4 / 8 / 60 per split (the Suite's number of
   videos per level), drawn per episode; or the images / videos of ``backgrounds`` (a folder). DMC
-  tasks only: their skybox is rebuilt at ``SKYBOX_SIZE`` pixels per face so that a change costs a
-  small texture upload.
+  tasks only: their skybox is rebuilt at ``SKYBOX_SIZE`` pixels per face (the floor's texture at
+  ``FLOOR_SIZE``) so that a change costs a small texture upload.
 - **colors**: every material's and uncoloured geom's RGB shifted by U(-s, s) per channel (clipped
   to [0, 1]), drawn per episode.
 - **camera**: the pixel camera orbited about its parent frame's origin by a yaw and a pitch in
@@ -47,8 +47,10 @@ LEVELS = {"easy": 0.1, "medium": 0.2, "hard": 0.3}
 N_BACKGROUNDS = {"easy": 4, "medium": 8, "hard": 60}
 """Procedural backgrounds per split and level (the Suite's number of DAVIS videos per level)."""
 SPLIT_IDS = {"train": 0, "eval": 1}
-SKYBOX_SIZE = 128
+SKYBOX_SIZE = 64
 """Pixels per skybox face of a DMC task with background distraction (dm_control's is 800)."""
+FLOOR_SIZE = 128
+"""Pixels of the floor texture of a DMC task with floor distraction (dm_control's is 300)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".gif")
 
@@ -141,12 +143,16 @@ def _load_frames(path: Path, height: int, width: int) -> list[np.ndarray]:
     return out
 
 
-def small_skybox_assets(assets: dict) -> dict:
-    """dm_control's common assets with the skybox at ``SKYBOX_SIZE`` pixels per face."""
-    key = "./common/skybox.xml"
-    xml = assets[key].decode() if isinstance(assets[key], bytes) else assets[key]
-    xml = xml.replace('width="800" height="800"', f'width="{SKYBOX_SIZE}" height="{SKYBOX_SIZE}"')
-    return {**assets, key: xml.encode()}
+def small_texture_assets(assets: dict, skybox: bool, floor: bool) -> dict:
+    """dm_control's common assets with the skybox at ``SKYBOX_SIZE`` pixels per face and the floor at
+    ``FLOOR_SIZE`` (whichever is asked for): a distraction then swaps a small texture."""
+    out = dict(assets)
+    for key, old, size, on in (("./common/skybox.xml", 'width="800" height="800"', SKYBOX_SIZE, skybox),
+                               ("./common/materials.xml", 'width="300" height="300"', FLOOR_SIZE, floor)):
+        if on and key in out:
+            xml = out[key].decode() if isinstance(out[key], bytes) else out[key]
+            out[key] = xml.replace(old, f'width="{size}" height="{size}"').encode()
+    return out
 
 
 # ---- the wrapper --------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class DMCEnv(gym.Env):
         environment_kwargs: dict[str, Any] | None = None,
         fast_render: bool = True,
         small_skybox: bool = False,
+        small_floor: bool = False,
     ):
         from dm_control import suite  # imported late: MUJOCO_GL is chosen first
         from dm_control.suite import common
@@ -42,13 +43,14 @@ class DMCEnv(gym.Env):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.domain, self.task_name = domain, task
-        # small_skybox (background distractions): the skybox at SKYBOX_SIZE px per face instead of 800, so
-        # that replacing it is a small texture upload; the suite's shared assets are swapped for the load
+        # small_skybox / small_floor (background distractions): the skybox at SKYBOX_SIZE px per face
+        # instead of 800, the floor at FLOOR_SIZE instead of 300, so that replacing them is a small texture
+        # upload; the suite's shared assets are swapped for the load and restored
         original = dict(common.ASSETS)
-        if small_skybox:
-            from visuomotor.envs.distract import small_skybox_assets
+        if small_skybox or small_floor:
+            from visuomotor.envs.distract import small_texture_assets
 
-            common.ASSETS.update(small_skybox_assets(original))
+            common.ASSETS.update(small_texture_assets(original, small_skybox, small_floor))
         try:
             self._env = suite.load(
                 domain,
@@ -150,7 +152,7 @@ class DMCBackend(Backend):
         return camera_id  # None: DrQ-v2's convention (DMCEnv picks 2 on quadruped, else 0)
 
     def distract_kwargs(self, cfg) -> dict:
-        return {"small_skybox": True} if cfg.background else {}
+        return {"small_skybox": bool(cfg.background), "small_floor": bool(cfg.floor)}
 
 
 @lru_cache(maxsize=1)
