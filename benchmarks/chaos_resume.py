@@ -6,9 +6,10 @@ For each case: one uninterrupted run through the CLI (`python -m visuomotor trai
 same command in a second run directory, started, SIGKILLed at a random moment, and started again
 (`--resume` where the directory holds a checkpoint; `--restart` where the kill came before the first
 one, as the refusal of `--resume` tells a user to), `--kills` times, and once more to the end. The
-kill moments are drawn on the uninterrupted run's timeline (timed by its own clock), a quarter in
-its start-up (imports, env and network building, the replay's rebuild on resume) and the rest over
-its training (steps and updates, evaluations, checkpoint writes; see ``kill_plan``).
+kills are drawn a quarter in start-up (imports, env and network building, the replay's rebuild on
+resume) and the rest at points of training (steps and updates, evaluations, checkpoint writes),
+found through the episode files the attempt writes, so they land where drawn on a machine of any
+speed or load (see ``kill_plan``).
 
 The two runs must then hold the same `checkpoints/latest.pt` (every parameter, optimizer state, RNG,
 counter, the evaluation record; clocks aside), the same `best.pt`, the same episode files, the same
@@ -85,6 +86,42 @@ def _continue_flag(run_dir: Path) -> list[str]:
     return []
 
 
+def _episode_ends_since(run_dir: Path, since_ns: int) -> int:
+    """The largest end step of an episode file written after ``since_ns`` (0 if none)."""
+    best = 0
+    for p in (run_dir / "episodes").glob("ep_*.npz"):
+        try:
+            if p.stat().st_mtime_ns >= since_ns:
+                best = max(best, int(p.stem.split("_")[2]))
+        except (OSError, ValueError):  # moved away meanwhile
+            pass
+    return best
+
+
+def _attempt(cmd: list[str], phase: str, moment: float, trigger_end: int, step_s: float, run_dir: Path):
+    """Start ``cmd``; SIGKILL it ``moment`` seconds in (start-up), or ``moment`` seconds after it writes
+    an episode ending at ``trigger_end`` or later (training). Returns (killed, seconds in, stderr, rc)."""
+    since = time.time_ns()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
+                            start_new_session=True)
+    deadline = t0 + moment if phase == "start-up" else None
+    while proc.poll() is None:
+        now = time.perf_counter()
+        if deadline is None and _episode_ends_since(run_dir, since) >= trigger_end:
+            deadline = now + moment
+        if deadline is not None and now >= deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            err = proc.stderr.read().decode(errors="replace")
+            proc.stderr.close()
+            return True, time.perf_counter() - t0, err, proc.returncode
+        time.sleep(0.005)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    return False, time.perf_counter() - t0, err, proc.returncode
+
+
 def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int = 0, log=print) -> dict:
     """An uninterrupted run and a run killed ``kills`` times; returns the kills and the differences found."""
     workdir = Path(workdir)
@@ -92,58 +129,61 @@ def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int
     total = _run_to_end(_command(case_args, steps, straight))
     with open(straight / "metrics.csv", newline="") as f:
         clock = {int(r["step"]): float(r["wall_time"]) for r in csv.DictReader(f)}  # step -> the run's own clock
-    train_time = clock[steps]
-    startup = max(total - train_time, 0.5)  # imports, envs, networks, process exit
-    plan = kill_plan(kills, startup, train_time, random.Random(seed))
+    startup = max(total - clock[steps], 0.5)  # imports, envs, networks, process exit
+    step_s = clock[steps] / steps
+    ep_len = min(int(p.stem.split("_")[2]) for p in (straight / "episodes").glob("ep_000000_*.npz"))
+    rng = random.Random(seed)
+    plan = kill_plan(kills, steps, rng)
     record = []
-    for i, (phase, moment) in enumerate(plan):
+    for i, (phase, point) in enumerate(plan):
         flag = _continue_flag(killed)
-        resumed_from = _checkpoint_step(killed) if flag == ["--resume"] else 0
-        done = max((t for s, t in clock.items() if s <= (resumed_from or 0)), default=0.0)  # training it keeps
-        at = moment if phase == "start-up" else startup + max(0.0, moment - done)
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(_command(case_args, steps, killed, *flag), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=_env(), start_new_session=True)
-        try:
-            proc.wait(timeout=at)
-            finished = True
-        except subprocess.TimeoutExpired:
-            finished = False
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        elapsed = time.perf_counter() - t0
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stderr.close()
-        if finished:  # the attempt ended before its kill: it must have ended well; no kill is counted
-            if proc.returncode != 0:
-                raise RuntimeError(f"attempt {i} exited {proc.returncode} before its kill:\n{err[-3000:]}")
-            log(f"  attempt {i}: finished before its kill at {at:.1f}s")
-            record.append({"kill": None, "planned_s": round(at, 2), "flag": " ".join(flag) or "(new)",
-                           "from_step": resumed_from, "checkpoint_after": _checkpoint_step(killed)})
-            break
+        resumed_from = (_checkpoint_step(killed) or 0) if flag == ["--resume"] else 0
+        trigger_end = 0
+        if phase == "training":  # the moment `point` of training: its episode's start, then the steps into it
+            start = (point // ep_len) * ep_len
+            trigger_end, delay = (start, (point - start) * step_s) if start > resumed_from else \
+                (resumed_from + ep_len, rng.uniform(0, ep_len) * step_s)  # (past it: a moment of the next episode)
+            if trigger_end > steps:  # the run is complete: nothing to train, a kill in its start-up instead
+                phase = "start-up"
+        for tries in range(8):
+            moment = rng.uniform(0.0, 0.6 * startup) / 2 ** tries if phase == "start-up" else delay
+            was_killed, elapsed, err, rc = _attempt(_command(case_args, steps, killed, *flag), phase, moment,
+                                                    trigger_end, step_s, killed)
+            if was_killed:
+                break
+            if rc != 0:
+                raise RuntimeError(f"attempt {i} exited {rc} before its kill:\n{err[-3000:]}")
+            log(f"  attempt {i}: finished before its kill ({phase}, {moment:.2f}s); again, earlier")
+            flag = _continue_flag(killed)
+            resumed_from = (_checkpoint_step(killed) or 0) if flag == ["--resume"] else 0
+            phase = "start-up"  # (a finished run has nothing left to train)
+        else:
+            raise RuntimeError(f"kill {i + 1}: every attempt finished before its kill")
         after = _checkpoint_step(killed)
+        where = "start-up" if phase == "start-up" else f"training, step ~{max(point, resumed_from)}"
         record.append({"kill": i + 1, "at_s": round(elapsed, 2), "flag": " ".join(flag) or "(new)",
-                       "from_step": resumed_from, "checkpoint_after": after,
-                       "during": phase})
-        log(f"  kill {i + 1}: {elapsed:.1f}s into `{' '.join(flag) or 'train'}` from step {resumed_from}; "
+                       "from_step": resumed_from, "checkpoint_after": after, "during": phase})
+        log(f"  kill {i + 1}: {elapsed:.1f}s into `{' '.join(flag) or 'train'}` from step {resumed_from} ({where}); "
             f"latest.pt then at step {after}")
     _run_to_end(_command(case_args, steps, killed, *_continue_flag(killed)))
     diffs = compare_runs(straight, killed)
-    return {"steps": steps, "kills": sum(r["kill"] is not None for r in record), "record": record,
-            "uninterrupted_s": round(total, 1), "startup_s": round(startup, 1), "differences": diffs}
+    return {"steps": steps, "kills": len(record), "record": record, "uninterrupted_s": round(total, 1),
+            "startup_s": round(startup, 1), "differences": diffs}
 
 
-def kill_plan(kills: int, startup: float, train_time: float, rng: random.Random) -> list[tuple[str, float]]:
-    """The kills' moments, stratified: a quarter of them (at least one of two or more) in start-up, each
-    uniform over the uninterrupted run's start-up time and killing whichever attempt comes next that
-    many seconds in; the rest uniform over the first 85% of its training (the last 15% is left so that a
-    late kill still comes before the run ends), in order, each killing the attempt when it reaches that
-    point of training (start-up, then the training from its checkpoint on). Their order is shuffled."""
+def kill_plan(kills: int, steps: int, rng: random.Random) -> list[tuple[str, int]]:
+    """The kills, stratified: a quarter of them (at least one of two or more) in start-up (a moment drawn
+    uniformly over 60% of the uninterrupted run's start-up time, in whichever attempt comes next); the
+    rest at points of training drawn uniformly over its first 85% of policy steps, in order. A training
+    kill waits for its attempt to write the episode file before the point (so the kill is in training,
+    however fast the machine is at that moment), then for the point's steps into the episode at the
+    uninterrupted run's speed; an attempt that resumed past the point is killed at a random moment of
+    its first episode. Their order is shuffled."""
     n_start = max(1, round(kills / 4)) if kills >= 2 else 0
-    points = iter(sorted(rng.uniform(0.0, 0.85 * train_time) for _ in range(kills - n_start)))
+    points = iter(sorted(int(rng.uniform(0.0, 0.85 * steps)) for _ in range(kills - n_start)))
     phases = ["start-up"] * n_start + ["training"] * (kills - n_start)
     rng.shuffle(phases)
-    return [(ph, rng.uniform(0.0, startup) if ph == "start-up" else next(points)) for ph in phases]
+    return [(ph, 0 if ph == "start-up" else next(points)) for ph in phases]
 
 
 # ---- comparison -------------------------------------------------------------------------------------

@@ -40,18 +40,20 @@ def runs(root: Path) -> dict[str, tuple[Path, list]]:
     data, bc = root / "data", root / "bc"
     pen = ["--env", "gym/InvertedPendulum-v5"]
     specs = {
-        "sac": [*CARTPOLE, "--algo", "sac", "--sac.hidden", "64", "64", "--steps", 3000, "--eval-every", 3000],
-        "td3": [*pen, "--algo", "td3", "--td3.hidden", "64", "64", "--steps", 3000, "--eval-every", 3000],
+        "sac": [*CARTPOLE, "--algo", "sac", "--sac.hidden", "64", "64", "--sac.learning-starts", "500", "--steps", 3000,
+                "--eval-every", 3000],
+        "td3": [*pen, "--algo", "td3", "--td3.hidden", "64", "64", "--td3.learning-starts", "500", "--steps", 3000,
+                "--eval-every", 3000],
         "ppo": ["--env", "gym/Hopper-v5", "--algo", "ppo", "--num-envs", "16", "--steps", 50_000,
                 "--eval-every", 50_000],
         "drqv2": [*CARTPOLE, "--algo", "drqv2", "--steps", 1000, "--eval-every", 1000, "--drqv2.learning-starts",
                   "250"],
         "bc": [*CARTPOLE, "--algo", "bc", "--data", data, "--steps", 2000, "--eval-every", 2000],
         "td3bc": [*CARTPOLE, "--algo", "td3bc", "--data", data, "--steps", 2000, "--eval-every", 2000],
-        "residual-sac": [*CARTPOLE, "--algo", "sac", "--base-policy", bc, "--sac.hidden", "64", "64", "--steps", 1000,
-                         "--eval-every", 1000],
-        "jsrl-sac": [*CARTPOLE, "--algo", "sac", "--guide-policy", bc, "--sac.hidden", "64", "64", "--steps", 1000,
-                     "--eval-every", 500],
+        "residual-sac": [*CARTPOLE, "--algo", "sac", "--base-policy", bc, "--sac.hidden", "64", "64",
+                         "--sac.learning-starts", "250", "--steps", 1000, "--eval-every", 1000],
+        "jsrl-sac": [*CARTPOLE, "--algo", "sac", "--guide-policy", bc, "--sac.hidden", "64", "64",
+                     "--sac.learning-starts", "250", "--steps", 1000, "--eval-every", 500],
     }
     return {k: (root / k if k != "bc" else bc, v) for k, v in specs.items()}
 
@@ -67,7 +69,8 @@ def main() -> None:
     data = root / "data"
     sac_src = root / "source"
     if not data.exists():  # mixed-quality data for BC / TD3+BC: a short SAC run's policy with noise
-        cli("train", *CARTPOLE, "--algo", "sac", "--steps", 4000, "--eval-every", 4000, "--run-dir", sac_src, *COMMON)
+        cli("train", *CARTPOLE, "--algo", "sac", "--sac.learning-starts", "500", "--steps", 4000, "--eval-every", 4000,
+            "--run-dir", sac_src, *COMMON)
         cli("collect", sac_src, "--episodes", 20, "--noise", "0.3", "-o", data)
     rows = []
     for name, (run, train_args) in runs(root).items():
