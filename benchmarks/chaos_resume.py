@@ -258,8 +258,8 @@ def main() -> None:
         print(f"{case}: {args.kills} kills", flush=True)
         results[case] = chaos(CASES[case], args.steps or LONG_STEPS[case], args.kills, work, seed=args.seed,
                               log=lambda m: print(m, flush=True))
-    print("\n| case | policy steps | uninterrupted run | kills | drawn in start-up | drawn in training | before the "
-          "first checkpoint | after the last | bit-identical |")
+    print("\n| case | policy steps | uninterrupted run | kills | in start-up | in training | before the "
+          "first checkpoint | after the last checkpoint | bit-identical |")
     print("|---|---|---|---|---|---|---|---|---|")
     for case, r in results.items():
         kills = [k for k in r["record"] if k["kill"] is not None]

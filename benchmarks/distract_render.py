@@ -4,6 +4,9 @@
 
 Per env and setting, in one process, settings interleaved over --rounds rounds (medians):
 
+Settings: off; easy / medium / hard, static and dynamic, with the default kinds (background, colours,
+camera); and hard, dynamic with the floor too.
+
 - "render": one 84x84 frame the way the pixel observation renders it (the fast path), plus what the
   distraction does per policy step (dynamic: its random walks, the camera update and the background's
   texture upload; static: nothing per step, its draws and upload happen at reset, amortized here over
@@ -25,8 +28,9 @@ import numpy as np
 from visuomotor.envs import make_env
 from visuomotor.envs.distract import DistractConfig, Distraction
 
-SETTINGS = [("off", False), ("easy", False), ("medium", False), ("hard", False), ("easy", True), ("medium", True),
-            ("hard", True)]
+SETTINGS = [("off", False, False), ("easy", False, False), ("medium", False, False), ("hard", False, False),
+            ("easy", True, False), ("medium", True, False), ("hard", True, False), ("hard", True, True)]
+"""(level, dynamic, floor too)"""
 
 
 def _wrapper(env):
@@ -35,9 +39,9 @@ def _wrapper(env):
     return env
 
 
-def measure(env_id: str, level: str, dynamic: bool, size: int, frames: int) -> tuple[float, float]:
+def measure(env_id: str, level: str, dynamic: bool, floor: bool, size: int, frames: int) -> tuple[float, float]:
     """(ms per render-path frame, ms per env step)."""
-    kw = {} if level == "off" else {"distract": level, "distract_cfg": DistractConfig(dynamic=dynamic, floor=True)}
+    kw = {} if level == "off" else {"distract": level, "distract_cfg": DistractConfig(dynamic=dynamic, floor=floor)}
     env = make_env(env_id, pixels=True, pixel_size=size, action_repeat=2, seed=0, **kw)
     env.reset(seed=0)
     w, base = _wrapper(env), env.unwrapped
@@ -82,13 +86,13 @@ def main() -> None:
                 r, st = measure(env_id, *s, args.size, args.frames)
                 res[s][0].append(r)
                 res[s][1].append(st)
-        base_r, base_s = (statistics.median(v) for v in res[("off", False)])
+        base_r, base_s = (statistics.median(v) for v in res[("off", False, False)])
         print(f"\n{env_id}, {args.size}x{args.size}, medians of {args.rounds} rounds")
         print("| distractions | render path, ms/frame | vs off | env step, ms | vs off |")
         print("|---|---|---|---|---|")
-        for (level, dyn), (r, st) in res.items():
+        for (level, dyn, floor), (r, st) in res.items():
             r, st = statistics.median(r), statistics.median(st)
-            name = "off" if level == "off" else f"{level}, {'dynamic' if dyn else 'static'}"
+            name = "off" if level == "off" else f"{level}, {'dynamic' if dyn else 'static'}" + (", floor" if floor else "")
             print(f"| {name} | {r:.2f} | {r / base_r:.2f}x | {st:.2f} | {st / base_s:.2f}x |", flush=True)
 
 
