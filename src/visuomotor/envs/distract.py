@@ -19,8 +19,8 @@ Three kinds, each on or off (``DistractConfig``), at the Distracting Control Sui
   U(-s pi/2, s pi/2) and its field of view scaled by 1 + U(-s, s). A gymnasium env's free camera:
   azimuth and elevation offset by the yaw and pitch, distance scaled by 1 + U(-s, s) (no roll).
 
-With ``dynamic`` they also change within an episode: the background scrolls (a video plays on), the
-colours take a random walk (steps of N(0, (0.03 s)^2), kept within +-s of the original) and the
+With ``dynamic`` they also change within an episode: the background scrolls (a video plays on) every
+``TEXTURE_EVERY`` policy steps, the colours take a random walk (steps of N(0, (0.03 s)^2), kept within +-s of the original) and the
 camera drifts (a velocity that changes by up to s pi/500 per step, at most s pi/100, kept in range).
 
 Train and evaluation splits (``split``) draw from disjoint streams: the procedural backgrounds of
@@ -51,6 +51,10 @@ SKYBOX_SIZE = 64
 """Pixels per skybox face of a DMC task with background distraction (dm_control's is 800)."""
 FLOOR_SIZE = 128
 """Pixels of the floor texture of a DMC task with floor distraction (dm_control's is 300)."""
+TEXTURE_EVERY = 4
+"""Dynamic mode: the background (and floor) textures change every this many policy steps (a texture
+upload costs ~3 ms on a software GL, more than the frame's render; colours and camera change every
+step)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".gif")
 
@@ -294,9 +298,11 @@ class Distraction(gym.Wrapper, gym.utils.RecordConstructorArgs):
             uploads.append((self._skybox, d["background"]))
         if self.floor and self._floor_tex is not None:
             uploads.append((self._floor_tex, d["floor"]))
+        if self.cfg.dynamic and self._t % TEXTURE_EVERY:
+            uploads = []  # (between texture changes of the dynamic mode)
         for tex, index in uploads:
             frames = self._background_frames(index, tex)
-            img = frames[self._t % len(frames)]
+            img = frames[(self._t // TEXTURE_EVERY if self.cfg.dynamic else 0) % len(frames)]
             if self.cfg.dynamic and len(frames) == 1:  # a still image scrolls
                 img = np.roll(img, int(round(self._t * d["scroll"])), axis=1)
             self._set_texture(tex, img)
