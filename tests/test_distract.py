@@ -180,3 +180,14 @@ def test_a_distracted_pixel_run_resumes_exactly_and_records_its_distractions(tmp
     while not isinstance(evals, Distraction):
         evals = evals.env
     assert evals.cfg.split == "eval"
+
+
+def test_the_env_contract_records_the_distractions():
+    from visuomotor.deploy.contract import compatible, env_contract
+
+    plain = env_contract(make_env(ENV, pixels=True, pixel_size=32), ENV)
+    distracted = env_contract(make_env(ENV, pixels=True, pixel_size=32, distract="hard", distract_split="eval"), ENV)
+    assert "distractions" not in plain["observation"]
+    d = distracted["observation"]["distractions"]
+    assert d["level"] == "hard" and d["scale"] == 0.3 and d["split"] == "eval" and d["dynamic"] is False
+    assert compatible(plain, distracted) is None  # the same layout: a policy for one acts in the other

@@ -81,6 +81,13 @@ def env_contract(env: gym.Env, env_id: str) -> dict:
             "render": {"shadow": False, "reflection": False, "offsamples": 0} if pixels._dmc or pixels._fast_gym  # noqa: SLF001
             else "the env's own render()",
         }
+        distraction = _find(env, "Distraction")
+        if distraction is not None:  # what the policy saw in training varied (visuomotor.envs.distract)
+            from visuomotor.envs.distract import distract_settings
+
+            observation["distractions"] = {k: str(v) if v is not None and not isinstance(v, (bool, int, float, str))
+                                           else v for k, v in distract_settings(distraction.level,
+                                                                                distraction.cfg).items()}
     else:
         observation = {"kind": "state", "shape": list(obs_space.shape), "dtype": "float32",
                        "size": int(np.prod(obs_space.shape))}
