@@ -125,3 +125,23 @@ def test_bad_factory_is_one_line_error():
         validate_env_id("tests.test_envs:nope")
     with pytest.raises(VisuomotorError, match="cannot import"):
         validate_env_id("no_such_module_xyz:factory")
+
+
+def test_a_pixel_env_can_return_the_state_it_renders_as_a_privileged_observation():
+    """make_env(pixels=True, state_info=True): info["state"] is the state observation the frame replaces,
+    equal to the state env's own observation at every reset and step (action repeat included)."""
+    pix = make_env("dmc/cartpole-swingup", seed=0, pixels=True, pixel_size=16, action_repeat=4, state_info=True)
+    state = make_env("dmc/cartpole-swingup", seed=0, action_repeat=4)
+    o_pix, info = pix.reset(seed=5)
+    o_state, _ = state.reset(seed=5)
+    assert o_pix.shape == (9, 16, 16) and o_pix.dtype == np.uint8
+    np.testing.assert_array_equal(info["state"], o_state)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a = rng.uniform(-1, 1, 1).astype(np.float32)
+        _, r_pix, _, _, info = pix.step(a)
+        o_state, r_state, _, _, _ = state.step(a)
+        np.testing.assert_array_equal(info["state"], o_state)
+        assert info["state"].dtype == np.float32 and r_pix == r_state
+    plain = make_env("dmc/cartpole-swingup", seed=0, pixels=True, pixel_size=16)
+    assert "state" not in plain.reset(seed=5)[1]

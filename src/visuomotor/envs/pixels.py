@@ -8,7 +8,9 @@ not rendered. DMC tasks render from DrQ-v2's camera (2 for quadruped, 0 otherwis
 path (no shadows, reflections or multisampling) unless ``fast_render=False``; gymnasium envs render
 through ``render_mode="rgb_array"`` at the requested size. ``FrameStack`` concatenates the last k
 frames along channels; on reset the first frame fills the stack (as DrQ-v2's wrapper does).
-Videos (``env.render()``) still come at the env's own render size, for people to watch.
+Videos (``env.render()``) still come at the env's own render size, for people to watch. With
+``state_info`` the state observation the frame replaces comes along in ``info["state"]`` (a privileged
+observation, e.g. for a teacher that acts from the simulator's state while a student sees pixels).
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import numpy as np
 class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """obs -> uint8 [3, size, size] frame of the scene."""
 
-    def __init__(self, env: gym.Env, size: int = 84, camera_id: int | None = None, fast_render: bool = True):
-        gym.utils.RecordConstructorArgs.__init__(self, size=size, camera_id=camera_id, fast_render=fast_render)
+    def __init__(self, env: gym.Env, size: int = 84, camera_id: int | None = None, fast_render: bool = True,
+                 state_info: bool = False):
+        gym.utils.RecordConstructorArgs.__init__(self, size=size, camera_id=camera_id, fast_render=fast_render,
+                                                 state_info=state_info)
         gym.ObservationWrapper.__init__(self, env)
         self.size = int(size)
+        self.state_info = bool(state_info)  # the replaced state observation in info["state"] (privileged)
         self.camera_id = camera_id
         self._dmc = hasattr(env.unwrapped, "render_pixels")
         self.observation_space = gym.spaces.Box(0, 255, shape=(3, self.size, self.size), dtype=np.uint8)
@@ -64,6 +69,18 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
 
     def observation(self, observation) -> np.ndarray:
         return self.frame()
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        if self.state_info:
+            info = {**info, "state": np.asarray(obs, np.float32)}
+        return self.observation(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.state_info:
+            info = {**info, "state": np.asarray(obs, np.float32)}
+        return self.observation(obs), reward, terminated, truncated, info
 
 
 class FrameStack(gym.Wrapper, gym.utils.RecordConstructorArgs):

@@ -90,7 +90,7 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
 def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_repeat: int = 1,
              pixels: bool = False, pixel_size: int = 84, frame_stack: int = 3, camera_id: int | None = None,
              fast_render: bool = True, randomization=None, distract: str = "off", distract_split: str | None = None,
-             distract_cfg=None, **kwargs) -> gym.Env:
+             distract_cfg=None, state_info: bool = False, **kwargs) -> gym.Env:
     """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
 
     ``action_repeat`` > 1 repeats each action that many simulator steps, summing rewards.
@@ -140,7 +140,7 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
         if pixel_size < 8:
             raise VisuomotorError(f"pixel_size must be >= 8, got {pixel_size}")
         env = FrameStack(PixelObservation(env, pixel_size, backend.pixel_camera(env_id, camera_id),
-                                          fast_render=fast_render), frame_stack)
+                                          fast_render=fast_render, state_info=state_info), frame_stack)
     env.action_space.seed(seed)
     env.observation_space.seed(seed)
     return env
