@@ -20,6 +20,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from visuomotor.envs.mjmodel import mujoco_model  # noqa: F401  (the env's MjModel; play uses it from here)
+
 
 def _wrappers(env: gym.Env) -> list[gym.Env]:
     chain = [env]
@@ -30,24 +32,6 @@ def _wrappers(env: gym.Env) -> list[gym.Env]:
 
 def _find(env: gym.Env, cls_name: str):
     return next((w for w in _wrappers(env) if type(w).__name__ == cls_name), None)
-
-
-def mujoco_model(env: gym.Env):
-    """The env's ``mujoco.MjModel`` and ``MjData`` (dm_control's physics or gymnasium's model), or
-    (None, None)."""
-    base = env.unwrapped
-    physics = getattr(base, "physics", None)
-    if physics is not None:
-        return physics.model.ptr, physics.data.ptr
-    model, data = getattr(base, "model", None), getattr(base, "data", None)
-    try:
-        import mujoco
-
-        if isinstance(model, mujoco.MjModel):
-            return model, data
-    except ImportError:
-        pass
-    return None, None
 
 
 def native_bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:

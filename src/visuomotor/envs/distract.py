@@ -183,7 +183,7 @@ class Distraction(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def __init__(self, env: gym.Env, level: str, cfg: DistractConfig | None = None, camera_id: int | None = None,
                  seed: int = 0):
-        from visuomotor.deploy.contract import mujoco_model
+        from visuomotor.envs.mjmodel import mujoco_model
 
         cfg = cfg or DistractConfig()
         cfg.validate(level)
