@@ -98,7 +98,7 @@ def _episode_ends_since(run_dir: Path, since_ns: int) -> int:
     return best
 
 
-def _attempt(cmd: list[str], phase: str, moment: float, trigger_end: int, step_s: float, run_dir: Path):
+def _attempt(cmd: list[str], phase: str, moment: float, trigger_end: int, run_dir: Path):
     """Start ``cmd``; SIGKILL it ``moment`` seconds in (start-up), or ``moment`` seconds after it writes
     an episode ending at ``trigger_end`` or later (training). Returns (killed, seconds in, stderr, rc)."""
     since = time.time_ns()
@@ -148,7 +148,7 @@ def chaos(case_args: list[str], steps: int, kills: int, workdir: Path, seed: int
         for tries in range(8):
             moment = rng.uniform(0.0, 0.6 * startup) / 2 ** tries if phase == "start-up" else delay
             was_killed, elapsed, err, rc = _attempt(_command(case_args, steps, killed, *flag), phase, moment,
-                                                    trigger_end, step_s, killed)
+                                                    trigger_end, killed)
             if was_killed:
                 break
             if rc != 0:

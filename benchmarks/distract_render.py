@@ -27,16 +27,11 @@ import numpy as np
 
 from visuomotor.envs import make_env
 from visuomotor.envs.distract import DistractConfig, Distraction
+from visuomotor.envs.wrappers import find_wrapper
 
 SETTINGS = [("off", False, False), ("easy", False, False), ("medium", False, False), ("hard", False, False),
             ("easy", True, False), ("medium", True, False), ("hard", True, False), ("hard", True, True)]
 """(level, dynamic, floor too)"""
-
-
-def _wrapper(env):
-    while env is not None and not isinstance(env, Distraction):
-        env = getattr(env, "env", None)
-    return env
 
 
 def measure(env_id: str, level: str, dynamic: bool, floor: bool, size: int, frames: int) -> tuple[float, float]:
@@ -44,7 +39,7 @@ def measure(env_id: str, level: str, dynamic: bool, floor: bool, size: int, fram
     kw = {} if level == "off" else {"distract": level, "distract_cfg": DistractConfig(dynamic=dynamic, floor=floor)}
     env = make_env(env_id, pixels=True, pixel_size=size, action_repeat=2, seed=0, **kw)
     env.reset(seed=0)
-    w, base = _wrapper(env), env.unwrapped
+    w, base = find_wrapper(env, Distraction), env.unwrapped
     cam = base.camera_id
     rng = np.random.default_rng(0)
     for _ in range(20):  # warm-up

@@ -10,15 +10,14 @@ import pytest
 
 from visuomotor.envs import make_env
 from visuomotor.envs.distract import LEVELS, N_BACKGROUNDS, DistractConfig, Distraction, procedural_texture
+from visuomotor.envs.wrappers import find_wrapper
 from visuomotor.errors import VisuomotorError
 
 ENV = "dmc/cartpole-swingup"
 
 
 def _wrapper(env) -> Distraction:
-    while not isinstance(env, Distraction):
-        env = env.env
-    return env
+    return find_wrapper(env, Distraction)
 
 
 def _frames(env, seeds, steps=3):
@@ -172,14 +171,9 @@ def test_a_distracted_pixel_run_resumes_exactly_and_records_its_distractions(tmp
     assert ckpt["step"] == 250
     cfg = yaml.safe_load((tmp_path / "split" / "config.yaml").read_text())
     assert cfg["distract"] == "medium" and cfg["distract_opts"]["dynamic"] and cfg["distract_opts"]["evaluate"] == "eval"
-    env = drivers[-1].env
-    while not isinstance(env, Distraction):
-        env = env.env
+    env = _wrapper(drivers[-1].env)
     assert env.level == "medium" and env.cfg.split == "train"
-    evals = drivers[-1].runner.eval_env
-    while not isinstance(evals, Distraction):
-        evals = evals.env
-    assert evals.cfg.split == "eval"
+    assert _wrapper(drivers[-1].runner.eval_env).cfg.split == "eval"
 
 
 def test_the_env_contract_records_the_distractions():

@@ -227,17 +227,12 @@ def cmd_eval(args: EvalArgs) -> None:
             raise VisuomotorError(f"cannot evaluate {args.run_dir} on {args.env}: its contract differs from "
                                   f"{cfg.env}'s ({mismatch})")
         env_id = args.env
-    env_kw = cfg.env_kwargs()
-    if args.distract is not None or args.distract_split is not None:
-        from visuomotor.envs.distract import DistractConfig
-
+    if args.distract is not None or args.distract_split is not None:  # the run's settings, overridden
         level = args.distract if args.distract is not None else cfg.distract
-        opts = cfg.distract_opts if cfg.distract_opts is not None else DistractConfig()
-        opts = dataclasses.replace(opts, split=args.distract_split or opts.split)
+        opts = dataclasses.replace(cfg.distract_opts, split=args.distract_split or cfg.distract_opts.split)
         opts.validate(level)
-        env_kw = {k: v for k, v in env_kw.items() if k not in ("distract", "distract_cfg")}
-        if level != "off":
-            env_kw.update(distract=level, distract_cfg=opts)
+        cfg = dataclasses.replace(cfg, distract=level, distract_opts=opts)
+    env_kw = cfg.env_kwargs()
     env = make_env(env_id, seed=args.seed, **env_kw,
                    randomization=dataclasses.replace(cfg.dr, enabled=True) if args.dr else None,
                    render_mode="rgb_array" if args.video else None)

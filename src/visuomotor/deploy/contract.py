@@ -21,17 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 from visuomotor.envs.mjmodel import mujoco_model  # noqa: F401  (the env's MjModel; play uses it from here)
-
-
-def _wrappers(env: gym.Env) -> list[gym.Env]:
-    chain = [env]
-    while isinstance(chain[-1], gym.Wrapper):
-        chain.append(chain[-1].env)
-    return chain
-
-
-def _find(env: gym.Env, cls_name: str):
-    return next((w for w in _wrappers(env) if type(w).__name__ == cls_name), None)
+from visuomotor.envs.wrappers import find_wrapper as _find
 
 
 def native_bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:

@@ -220,12 +220,15 @@ class Distraction(gym.Wrapper, gym.utils.RecordConstructorArgs):
             files = background_files(Path(cfg.backgrounds))
             self._files = files[SPLIT_IDS[cfg.split]::2]  # alternate files per split: disjoint
         self._cache: dict = {}
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_IDS[cfg.split], 0xD15])
-                                         )
+        self.rng = self._episode_rng(seed)
         self.draws: dict = {}
         self._t = 0
 
     # ---- draws ----------------------------------------------------------------------------------
+    def _episode_rng(self, seed: int) -> np.random.Generator:
+        """The draws' generator for a seed, its own per split."""
+        return np.random.default_rng(np.random.SeedSequence([seed, SPLIT_IDS[self.cfg.split], 0xD15]))
+
     def _texture_shape(self, tex: int) -> tuple[int, int]:
         return int(self.model.tex_height[tex]), int(self.model.tex_width[tex])
 
@@ -341,7 +344,7 @@ class Distraction(gym.Wrapper, gym.utils.RecordConstructorArgs):
     # ---- gymnasium ----------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:  # the episode's own seed: the same seed, the same distractions
-            self.rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_IDS[self.cfg.split], 0xD15]))
+            self.rng = self._episode_rng(seed)
         self._draw_episode()
         self._apply()
         return self.env.reset(seed=seed, options=options)

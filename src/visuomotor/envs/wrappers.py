@@ -5,6 +5,17 @@ from __future__ import annotations
 import gymnasium as gym
 
 
+def find_wrapper(env: gym.Env, cls: type | str):
+    """The outermost wrapper of ``env`` (``env`` itself included) that is a ``cls`` (a class, or a class
+    name where importing the class would be a cycle), or None."""
+    while True:
+        if type(env).__name__ == cls if isinstance(cls, str) else isinstance(env, cls):
+            return env
+        if not isinstance(env, gym.Wrapper):
+            return None
+        env = env.env
+
+
 class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Repeat each action ``k`` times, summing rewards; stops early when the episode ends.
 
