@@ -2,6 +2,7 @@
 
 from visuomotor.algos.base import Agent, OffPolicyConfig
 from visuomotor.algos.bc import BC, BCConfig
+from visuomotor.algos.distill import Distill, DistillConfig
 from visuomotor.algos.drm import DrM, DrMConfig
 from visuomotor.algos.drqv2 import DrQv2, DrQv2Config
 from visuomotor.algos.ppo import PPO, PPOConfig
@@ -17,6 +18,7 @@ ALGORITHMS: dict[str, tuple[type[Agent], type]] = {
     "bc": (BC, BCConfig),
     "td3": (TD3, TD3Config),
     "td3bc": (TD3BC, TD3BCConfig),
+    "distill": (Distill, DistillConfig),
 }
 
-__all__ = ["ALGORITHMS", "BC", "BCConfig", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig", "TD3", "TD3Config", "TD3BC", "TD3BCConfig"]
+__all__ = ["ALGORITHMS", "BC", "BCConfig", "SAC", "Agent", "DrM", "DrMConfig", "DrQv2", "DrQv2Config", "Distill", "DistillConfig", "OffPolicyConfig", "PPO", "PPOConfig", "SACConfig", "TD3", "TD3Config", "TD3BC", "TD3BCConfig"]

@@ -14,8 +14,10 @@ owns its networks, optimizers, storage and algorithm logic, and answers:
                             (evaluation, residual bases, JSRL guides and export use it)
     state_dict / load_state_dict   everything exact resume needs; policy_state_dict what acting needs
 
-and a few optional hooks with defaults (warmup_action, begin_episode, set_step, after_evaluation,
-fit_dataset, add_prior_data, describe). Nothing here is probed with getattr/hasattr: a new algorithm
+and a few optional hooks with defaults (warmup_action, begin_episode, set_step, see_state,
+after_evaluation, fit_dataset, add_prior_data, describe). An agent that declares ``sees_state`` (a
+student taught by a teacher that acts from the simulator's state) is shown the env's privileged state
+beside each observation: ``see_state(state)`` before each act. Nothing here is probed with getattr/hasattr: a new algorithm
 subclasses ``Agent`` (or an agent of its kind), sets its class attributes and registers itself in
 ``algos.ALGORITHMS``; a new kind of learning (distillation, say) adds a ``Kind`` and a small driver.
 """
@@ -51,13 +53,15 @@ class Observes(str, enum.Enum):
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """What an agent is built from: one env's spaces, how many envs it acts in, and the size of the
-    privileged observation an env offers an asymmetric critic (``info["critic_obs"]``), if any."""
+    """What an agent is built from: one env's spaces, how many envs it acts in, the size of the
+    privileged observation an env offers an asymmetric critic (``info["critic_obs"]``), if any, and the
+    space of the state an env shows an agent that ``sees_state`` (``info["state"]``)."""
 
     observation_space: gym.spaces.Box
     action_space: gym.spaces.Box
     num_envs: int = 1
     critic_obs_dim: int | None = None
+    state_space: gym.spaces.Box | None = None
 
 
 @dataclass
@@ -186,6 +190,12 @@ class Agent(ABC):
 
     kind: ClassVar[Kind] = Kind.OFF_POLICY
     observes: ClassVar[Observes] = Observes.STATES
+    sees_state: ClassVar[bool] = False
+    """Shown the env's privileged state (its state observation) beside the observation it learns from:
+    the off-policy driver builds its env with ``state_info``, calls ``see_state`` with ``info["state"]``
+    before each act or warmup action, and stores the states in the episode files (``state``)."""
+    learns_from_teacher: ClassVar[bool] = False
+    """Learns from a trained run's policy (--teacher); such an agent implements ``set_teacher``."""
     learns_on_policies: ClassVar[bool] = False
     """Can learn on top of a stored policy: a residual on a frozen base (--base-policy) or after a
     guide (--guide-policy); such an agent implements ``zero_policy_output``."""
@@ -227,6 +237,15 @@ class Agent(ABC):
 
     def set_step(self, step: int) -> None:
         """The runner's step counter, before each act/update (for schedules); default: unused."""
+
+    def see_state(self, state: np.ndarray) -> None:
+        """The privileged state of the observation the next act (or warmup action) is for (agents that
+        declare ``sees_state``); default: unused."""
+
+    def set_teacher(self, teacher: Policy, source: dict) -> None:
+        """The teacher's policy (state in, action out) and facts about it for config.yaml (agents that
+        declare ``learns_from_teacher``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not learn from a teacher")
 
     def after_evaluation(self, mean_return: float) -> dict[str, float]:
         """Called after each evaluation of ``policy()``; returns extra columns for eval.csv (JSRL's
@@ -281,6 +300,10 @@ class Agent(ABC):
             self.storage.add_batch(t.obs, t.action, t.reward, t.final_obs, t.terminated, t.truncated)
         else:  # a single env
             self.storage.add(t.obs, t.action, t.reward, t.final_obs, t.terminated, t.truncated)
+
+    def add_episode(self, episode: dict) -> None:
+        """Store a recorded episode (``buffers.episodes`` layout: a resumed run's, an earlier run's)."""
+        self.storage.add_episode(episode)
 
     def use_storage(self, storage) -> None:
         """Learn from ``storage`` (e.g. a dataset's replay from ``make_replay``) as this agent's own."""

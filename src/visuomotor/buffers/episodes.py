@@ -2,7 +2,9 @@
 
 File ``ep_<index:06d>_<end_step:09d>.npz`` holds ``obs`` [T+1, ...] (every observation once,
 including the last), ``action`` [T, A], ``reward`` [T], ``terminated`` [T], ``truncated`` [T], where
-``end_step`` is the global env-step count after the episode's last step. The replay is rebuilt from
+``end_step`` is the global env-step count after the episode's last step. A run whose agent sees
+the env's privileged state (``--algo distill``) also stores ``state`` [T+1, D], the state observation
+beside each stored observation. The replay is rebuilt from
 these on resume, and later runs can load them as prior data.
 """
 
@@ -30,14 +32,18 @@ class EpisodeRecorder:
     reward: list = field(default_factory=list)
     terminated: list = field(default_factory=list)
     truncated: list = field(default_factory=list)
+    state: list = field(default_factory=list)  # privileged states, when the run records them
 
     def _keep(self, obs):
         return obs if self.frame_channels is None else obs[-self.frame_channels:]
 
-    def start(self, obs) -> None:
+    def start(self, obs, state=None) -> None:
         self.obs, self.action, self.reward, self.terminated, self.truncated = [self._keep(obs)], [], [], [], []
+        self.state = [] if state is None else [state]
 
-    def step(self, action, reward, next_obs, terminated: bool, truncated: bool) -> None:
+    def step(self, action, reward, next_obs, terminated: bool, truncated: bool, state=None) -> None:
+        if state is not None:
+            self.state.append(state)
         self.action.append(action)
         self.reward.append(reward)
         self.obs.append(self._keep(next_obs))
@@ -48,13 +54,16 @@ class EpisodeRecorder:
         return len(self.action)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
+        out = {
             "obs": np.asarray(self.obs),
             "action": np.asarray(self.action, dtype=np.float32),
             "reward": np.asarray(self.reward, dtype=np.float32),
             "terminated": np.asarray(self.terminated, dtype=bool),
             "truncated": np.asarray(self.truncated, dtype=bool),
         }
+        if self.state:
+            out["state"] = np.asarray(self.state, dtype=np.float32)
+        return out
 
 
 def write_episode(directory: Path, index: int, end_step: int, arrays: dict[str, np.ndarray]) -> Path:

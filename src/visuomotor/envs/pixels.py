@@ -31,6 +31,7 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         gym.ObservationWrapper.__init__(self, env)
         self.size = int(size)
         self.state_info = bool(state_info)  # the replaced state observation in info["state"] (privileged)
+        self.state_space = env.observation_space if state_info else None
         self.camera_id = camera_id
         self._dmc = hasattr(env.unwrapped, "render_pixels")
         self.observation_space = gym.spaces.Box(0, 255, shape=(3, self.size, self.size), dtype=np.uint8)

@@ -90,7 +90,7 @@ def _standardize(env: gym.Env, env_id: str) -> gym.Env:
 def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_repeat: int = 1,
              pixels: bool = False, pixel_size: int = 84, frame_stack: int = 3, camera_id: int | None = None,
              fast_render: bool = True, randomization=None, distract: str = "off", distract_split: str | None = None,
-             distract_cfg=None, state_info: bool = False, **kwargs) -> gym.Env:
+             distract_cfg=None, state_info: bool = False, history: int = 1, **kwargs) -> gym.Env:
     """Build an environment from an id (see the module doc); ``seed`` seeds its task and action space.
 
     ``action_repeat`` > 1 repeats each action that many simulator steps, summing rewards.
@@ -100,6 +100,10 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
 
     ``randomization`` (a ``RandomizationConfig`` with ``enabled``) wraps the env in per-episode domain
     randomization of its MuJoCo model (masses, friction, damping, actuator gains, pushes).
+
+    ``state_info=True`` puts the state observation in ``info["state"]`` on reset and every step (with
+    pixels: the state the frame shows; a teacher's privileged input). ``history`` > 1 (states only)
+    makes the observation the last ``history`` state observations, oldest first.
 
     Extra keyword arguments go to the underlying constructor (``gymnasium.make``, ``DMCEnv`` or the
     user's factory). Call ``env.reset(seed=seed)`` once before stepping for a reproducible start.
@@ -134,6 +138,14 @@ def make_env(env_id: str, seed: int = 0, render_mode: str | None = None, action_
         from visuomotor.envs.distract import Distraction
 
         env = Distraction(env, distract, dcfg, camera_id=backend.pixel_camera(env_id, camera_id), seed=seed)
+    if history != 1 and (pixels or history < 1):
+        raise VisuomotorError(f"history {history}: a history of past observations is for state observations "
+                              f"(>= 1; pixels stack frames with frame_stack)")
+    if not pixels and (state_info or history > 1):
+        from visuomotor.envs.wrappers import ObservationHistory, StateInfo
+
+        env = StateInfo(env) if state_info else env
+        env = ObservationHistory(env, history) if history > 1 else env
     if pixels:
         from visuomotor.envs.pixels import FrameStack, PixelObservation
 

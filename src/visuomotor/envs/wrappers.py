@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import gymnasium as gym
+import numpy as np
 
 
 def find_wrapper(env: gym.Env, cls: type | str):
@@ -41,3 +44,52 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
             if terminated or truncated:
                 break
         return obs, total, terminated, truncated, info
+
+
+class StateInfo(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """A state env's observation also in ``info["state"]`` (on reset and every step): the privileged state
+    a teacher acts from, kept whole when the observation itself becomes a history (``ObservationHistory``)."""
+
+    def __init__(self, env: gym.Env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        self.state_space = env.observation_space
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, "state": np.asarray(obs, np.float32)}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, "state": np.asarray(obs, np.float32)}
+
+
+class ObservationHistory(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """float32 [D] observations -> [h * D]: the last ``h`` observations, oldest first; reset repeats the
+    first (as ``FrameStack`` does for frames). A proprioceptive policy's history of past observations."""
+
+    def __init__(self, env: gym.Env, h: int):
+        if h < 1:
+            raise ValueError(f"history must be >= 1, got {h}")
+        space = env.observation_space
+        if len(space.shape) != 1:
+            raise ValueError(f"an observation history stacks flat state observations, got shape {space.shape}")
+        gym.utils.RecordConstructorArgs.__init__(self, h=h)
+        gym.Wrapper.__init__(self, env)
+        self.h = int(h)
+        self.observation_space = gym.spaces.Box(np.tile(space.low, h), np.tile(space.high, h), dtype=np.float32)
+        self._past: deque[np.ndarray] = deque(maxlen=self.h)
+
+    def _obs(self) -> np.ndarray:
+        return np.concatenate(list(self._past)).astype(np.float32, copy=False)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        for _ in range(self.h):
+            self._past.append(np.asarray(obs, np.float32))
+        return self._obs(), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._past.append(np.asarray(obs, np.float32))
+        return self._obs(), reward, terminated, truncated, info

@@ -17,11 +17,17 @@ from visuomotor.train.checkpoint import load_agent_state, load_checkpoint
 from visuomotor.train.config import TrainConfig, load_config
 
 
-def build_agent(cfg: TrainConfig, spec: EnvSpec, device: torch.device, algo_cfg=None) -> Agent:
+def build_agent(cfg: TrainConfig, spec: EnvSpec, device: torch.device, algo_cfg=None, teacher: bool = True) -> Agent:
     """The run's agent for ``spec`` (``algo_cfg``: the algorithm's config as this run uses it; default the
-    stored one); with --base-policy a residual learner on the stored policy, with --guide-policy JSRL."""
+    stored one); with --base-policy a residual learner on the stored policy, with --guide-policy JSRL;
+    a student with its --teacher's policy (unless ``teacher`` is False: a student loaded to act)."""
     agent_cls, _ = ALGORITHMS[cfg.algo]
     algo_cfg = cfg.algo_config() if algo_cfg is None else algo_cfg
+    if agent_cls.learns_from_teacher:
+        agent = agent_cls.from_spec(spec, algo_cfg, device)
+        if teacher:
+            agent.set_teacher(*load_teacher(cfg.teacher, spec, algo_cfg.teacher_checkpoint, device))
+        return agent
     if cfg.base_policy is None and cfg.guide_policy is None:
         return agent_cls.from_spec(spec, algo_cfg, device)
     from visuomotor.algos.prior import JSRLAgent, ResidualAgent
@@ -62,6 +68,20 @@ def load_policy(run_dir: Path, spec: EnvSpec, env_id: str, what: str, device) ->
     return agent.policy()
 
 
+def load_teacher(run_dir: Path, spec: EnvSpec, checkpoint: str, device) -> tuple[Policy, dict]:
+    """A --teacher run's policy (checked against the state this run's env shows it, ``spec.state_space``,
+    and its actions) and facts about it for config.yaml."""
+    agent, tcfg, step = load_agent(run_dir, checkpoint, device=str(device))
+    state, action = tuple(spec.state_space.shape), tuple(spec.action_space.shape)
+    if tuple(agent.observation_space.shape) != state or tuple(agent.action_space.shape) != action:
+        raise VisuomotorError(f"--teacher {run_dir} acts on states {tuple(agent.observation_space.shape)} with "
+                              f"actions {tuple(agent.action_space.shape)}; this run's env shows states {state} and "
+                              f"takes actions {action}")
+    policy = agent.policy()
+    policy.requires_grad_(False)
+    return policy, {"run": str(run_dir), "algo": tcfg.algo, "checkpoint": checkpoint, "step": step}
+
+
 def load_agent(run_dir: str | Path, checkpoint: str = "latest", device: str = "cpu"):
     """(agent, config, checkpoint step) from ``run_dir/checkpoints/<checkpoint>.pt`` (latest or best)."""
     run_dir = Path(run_dir)
@@ -79,6 +99,6 @@ def load_agent(run_dir: str | Path, checkpoint: str = "latest", device: str = "c
     env = make_env(cfg.env, seed=cfg.seed, **cfg.env_kwargs())
     spec = EnvSpec(env.observation_space, env.action_space, critic_obs_dim=resolved.get("critic_obs_dim") or None)
     env.close()
-    agent = build_agent(cfg, spec, torch.device(device))
+    agent = build_agent(cfg, spec, torch.device(device), teacher=False)
     load_agent_state(agent, state, run_dir / "checkpoints" / f"{checkpoint}.pt", f"a {cfg.algo} agent for {cfg.env}")
     return agent, cfg, int(state["step"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import types
@@ -17,6 +18,7 @@ import yaml
 from visuomotor.algos import ALGORITHMS
 from visuomotor.algos.base import Kind, Observes
 from visuomotor.algos.bc import BCConfig
+from visuomotor.algos.distill import DistillConfig
 from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
 from visuomotor.algos.ppo import PPOConfig
@@ -54,6 +56,9 @@ class TrainConfig:
     batch of MuJoCo states through mujoco.rollout (mujoco: gym/HalfCheetah-v5, Hopper-v5, Walker2d-v5)."""
     frame_stack: int = 3
     """With --pixels: frames stacked into one observation."""
+    history: int = 1
+    """With states: the last H state observations stacked into one, oldest first (a proprioceptive
+    policy's history of past observations, e.g. a distillation student's); 1 = none."""
     pixel_size: int = 84
     """With --pixels: frame height and width."""
     seed: int = 0
@@ -96,6 +101,9 @@ class TrainConfig:
     jsrl_tolerance: float = 0.05
     """With --guide-policy: move to the next stage when the eval return is at least the best so far
     minus this fraction of its magnitude."""
+    teacher: Path | None = None
+    """With --algo distill: the trained run (e.g. SAC from states on the same env) whose policy acts from
+    the simulator's state and labels every state the student visits (DAgger)."""
     jsrl_horizon: int | None = None
     """With --guide-policy: episode length H in policy steps; default the env's time limit / action repeat."""
     eval_every: int = 10_000
@@ -135,6 +143,8 @@ class TrainConfig:
     """TD3+BC hyperparameters (used with --algo td3bc --data DIR); --prdc and --mcep switch on PRDC and MCEP."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    """Distillation hyperparameters (used with --algo distill --teacher RUN): DAgger's schedule, the loss."""
     algo_configs: tyro.conf.Suppress[dict] = field(default_factory=dict)
     """The configs of registered algorithms that have no section above (an algorithm added in its own
     file and registered in ``algos.ALGORITHMS``), by name; Python API and config.yaml only."""
@@ -157,6 +167,8 @@ class TrainConfig:
         cfg = resolve(self)
         kw = {"action_repeat": cfg.action_repeat, "pixels": cfg.pixels, "frame_stack": cfg.frame_stack,
               "pixel_size": cfg.pixel_size}
+        if cfg.history != 1:
+            kw["history"] = cfg.history
         if cfg.distract != "off":
             opts = cfg.distract_opts
             if evaluation and opts.evaluate != "same":
@@ -187,11 +199,59 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     agent_cls, _ = ALGORITHMS[cfg.algo]
     acfg = cfg.algo_config().resolved(cfg.env)
     repeat = cfg.action_repeat if cfg.action_repeat is not None else acfg.default_action_repeat()
+    if cfg.action_repeat is None and agent_cls.learns_from_teacher and cfg.teacher is not None:
+        with contextlib.suppress(Exception):  # (validate names a teacher that is no run)
+            repeat = teacher_config(cfg.teacher).action_repeat  # a student acts at its teacher's rate
     pixels = cfg.pixels or agent_cls.observes == Observes.PIXELS
     steps = cfg.steps if cfg.steps is not None else acfg.default_steps(repeat)
     num_envs = cfg.num_envs if cfg.num_envs is not None else acfg.default_num_envs()
     return dataclasses.replace(cfg.with_algo_config(acfg), action_repeat=repeat, pixels=pixels, steps=steps,
                                num_envs=num_envs)
+
+
+def teacher_config(run_dir: Path) -> TrainConfig:
+    """The --teacher run's config, resolved; a one-line error when ``run_dir`` is no run of a known algorithm."""
+    from visuomotor.errors import VisuomotorError
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise VisuomotorError(f"--teacher {run_dir} is not a run directory (no config.yaml)")
+    tcfg, _ = load_config(path)
+    if tcfg.algo not in ALGORITHMS:
+        raise VisuomotorError(f"--teacher {run_dir} used algo {tcfg.algo!r}, unknown to this version")
+    return resolve(tcfg)
+
+
+def check_teacher(cfg: TrainConfig) -> None:
+    """The --teacher run fits this run: a state policy of the same env at the same action repeat, with the
+    checkpoint the student learns from (one-line errors, before any work; shapes are checked as it loads)."""
+    from visuomotor.errors import VisuomotorError
+
+    agent_cls, _ = ALGORITHMS[cfg.algo]
+    takers = [n for n, (c, _) in ALGORITHMS.items() if c.learns_from_teacher]
+    if not agent_cls.learns_from_teacher:
+        if cfg.teacher is not None:
+            raise VisuomotorError(f"--teacher is for a student that learns from a trained run (--algo "
+                                  f"{' or '.join(takers)}), not --algo {cfg.algo}")
+        return
+    if cfg.teacher is None:
+        raise VisuomotorError(f"--algo {cfg.algo} learns from a teacher: pass --teacher RUN (a trained run on "
+                              f"{cfg.env}, e.g. SAC from states)")
+    t = teacher_config(cfg.teacher)
+    if t.env != cfg.env:
+        raise VisuomotorError(f"--teacher {cfg.teacher} was trained on {t.env}; this run's env is {cfg.env}: a "
+                              f"teacher must act in the student's env")
+    if t.pixels or t.history != 1 or ALGORITHMS[t.algo][0].learns_from_teacher:
+        raise VisuomotorError(f"--teacher {cfg.teacher} acts from {'pixels' if t.pixels else 'a history of states'}; "
+                              f"a teacher acts from the simulator's state: train it from states (e.g. --algo sac)")
+    repeat = cfg.action_repeat if cfg.action_repeat is not None else t.action_repeat
+    if repeat != t.action_repeat:
+        raise VisuomotorError(f"--teacher {cfg.teacher} acts every {t.action_repeat} simulator step(s) "
+                              f"(action repeat {t.action_repeat}); this run has --action-repeat {repeat}: use "
+                              f"{t.action_repeat}")
+    ckpt = Path(cfg.teacher) / "checkpoints" / f"{cfg.algo_config().teacher_checkpoint}.pt"
+    if not ckpt.is_file():
+        raise VisuomotorError(f"--teacher {cfg.teacher} has no {ckpt.name} to learn from (is it still starting?)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -227,6 +287,9 @@ def validate(cfg: TrainConfig) -> None:
         raise VisuomotorError(f"--action-repeat must be >= 1, got {cfg.action_repeat}")
     if cfg.frame_stack < 1 or cfg.pixel_size < 8:
         raise VisuomotorError(f"--frame-stack must be >= 1 and --pixel-size >= 8, got {cfg.frame_stack}, {cfg.pixel_size}")
+    if cfg.history < 1:
+        raise VisuomotorError(f"--history must be >= 1, got {cfg.history}")
+    check_teacher(cfg)
     agent_cls, _ = ALGORITHMS[cfg.algo]
     pixel_algos = [n for n, (c, _) in ALGORITHMS.items() if c.observes != Observes.STATES]
     if cfg.pixels and agent_cls.observes == Observes.STATES:
@@ -234,6 +297,9 @@ def validate(cfg: TrainConfig) -> None:
     kind = agent_cls.kind
     if (cfg.prior_data or cfg.prior_runs) and kind == Kind.ON_POLICY:
         raise VisuomotorError(f"--prior-data/--prior-runs feed a replay; --algo {cfg.algo} learns on-policy")
+    if cfg.prior_data and agent_cls.learns_from_teacher:
+        raise VisuomotorError(f"--prior-data mixes other actions into the batches; --algo {cfg.algo} learns the "
+                              f"teacher's labels (--prior-runs of earlier {cfg.algo} runs are relabelled)")
     offline = [n for n, (c, _) in ALGORITHMS.items() if c.kind == Kind.OFFLINE]
     if kind == Kind.OFFLINE and not cfg.data:
         raise VisuomotorError(f"--algo {cfg.algo} learns offline from a dataset: pass --data DIR (see visuomotor collect)")
@@ -276,6 +342,9 @@ def validate(cfg: TrainConfig) -> None:
     except ValueError as e:
         raise VisuomotorError(f"--{e}") from None
     cfg.distract_opts.validate(cfg.distract)
+    if cfg.history > 1 and resolve(cfg).pixels:
+        raise VisuomotorError(f"--history {cfg.history} stacks state observations; pixel observations stack "
+                              f"frames (--frame-stack)")
     if cfg.distract != "off" and not resolve(cfg).pixels:
         raise VisuomotorError(f"--distract {cfg.distract} changes what a camera sees: it needs pixel observations "
                               f"(--pixels, or a pixel algorithm)")
@@ -291,6 +360,9 @@ def validate(cfg: TrainConfig) -> None:
     except ValueError as e:
         raise VisuomotorError(f"--{cfg.algo}: {e}") from None
     resolve_device(cfg.device)
+    if (cfg.num_envs or 1) > 1 and agent_cls.sees_state:
+        raise VisuomotorError(f"--num-envs {cfg.num_envs} with --algo {cfg.algo}: its teacher labels one env's "
+                              f"states; use --num-envs 1")
     if (cfg.num_envs or 1) > 1 and kind != Kind.ON_POLICY and (
             resolve(cfg).pixels or cfg.base_policy or cfg.guide_policy or kind == Kind.OFFLINE):
         raise VisuomotorError(f"--num-envs {cfg.num_envs} with --algo {cfg.algo}: several envs feed one replay of "

@@ -11,6 +11,10 @@ env's open episode (a resumed run starts fresh episodes).
 Every finished episode is written to ``episodes/`` (``buffers.episodes``); ``--prior-runs`` fill the
 replay with earlier runs' episodes first; ``--prior-data`` gives the agent a second replay it mixes
 into every batch.
+
+An agent that ``sees_state`` (a distillation student) gets the env's privileged state beside each
+observation: the env is built with ``state_info``, ``see_state(info["state"])`` comes before each
+action, and the episode files keep the states (its replay is rebuilt from them on resume).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import numpy as np
 import torch
 
+from visuomotor.algos import ALGORITHMS
 from visuomotor.algos.base import EnvSpec, Transitions
 from visuomotor.buffers import EpisodeRecorder, list_episodes, load_episode, write_episode
 from visuomotor.envs import make_env
@@ -43,15 +48,19 @@ class OffPolicyDriver(Driver):
         super().__init__(runner)
         cfg = runner.cfg
         self.num_envs = int(cfg.num_envs or 1)
+        self.sees_state = ALGORITHMS[cfg.algo][0].sees_state if agent is None else agent.sees_state
+        state_space = None
         if self.num_envs == 1:
-            self.env = make_env(cfg.env, seed=cfg.seed, randomization=cfg.randomization(), **runner.env_kw)
+            self.env = make_env(cfg.env, seed=cfg.seed, randomization=cfg.randomization(),
+                                state_info=self.sees_state, **runner.env_kw)
             obs_space, act_space = self.env.observation_space, self.env.action_space
+            state_space = self.env.get_wrapper_attr("state_space") if self.sees_state else None
         else:
             self.env = make_vec_env(cfg.env, self.num_envs, seed=cfg.seed, vectorization=cfg.vectorization,
                                     threads=runner.threads, device=runner.device,
                                     randomization=cfg.randomization(), **runner.env_kw)
             obs_space, act_space = self.env.single_observation_space, self.env.single_action_space
-        self.spec = EnvSpec(obs_space, act_space, self.num_envs)
+        self.spec = EnvSpec(obs_space, act_space, self.num_envs, state_space=state_space)
         self.frame_channels = 3 if cfg.pixels else None
         self.offset = offset
         self.end_step = offset + cfg.online_steps if agent is not None else cfg.steps
@@ -105,7 +114,7 @@ class OffPolicyDriver(Driver):
         n = 0
         for src in self.prior_runs:  # first, on a fresh start and on resume alike
             for ep in src.episodes():
-                self.agent.storage.add_episode(ep)
+                self.agent.add_episode(ep)
                 n += len(ep["reward"])
         if self.prior_runs:
             print(f"[visuomotor] replay starts with {n} transitions from "
@@ -134,14 +143,14 @@ class OffPolicyDriver(Driver):
             (kept if end <= runner.step and i < self.episode_index else later).append(p)
         set_aside(runner.episode_dir, later, f"they finished after the checkpoint at step {runner.step}")
         for p in kept:
-            storage.add_episode(load_episode(p))
+            self.agent.add_episode(load_episode(p))
         # the episodes the run stopped in (Ctrl-C, or the end of --steps), as episodes of their own: on
         # disk too, so a later resume rebuilds them (until the next checkpoint counts them, a restore sets
         # them aside and takes them from this checkpoint again)
         partials = [state["partial_episode"]] if "partial_episode" in state else state.get("partial_episodes", [])
         for part in partials:
             ep = {k: v.numpy() for k, v in part.items()}
-            storage.add_episode(ep)
+            self.agent.add_episode(ep)
             write_episode(runner.episode_dir, self.episode_index, runner.step, ep)
             self.episode_index += 1
 
@@ -154,7 +163,7 @@ class OffPolicyDriver(Driver):
         self.recs = [EpisodeRecorder(frame_channels=self.frame_channels) for _ in range(self.num_envs)]
         if self.num_envs == 1:
             self.stats.started(info)
-            self.recs[0].start(obs)
+            self.recs[0].start(obs, self._see_state(info))
         else:
             self.stats.started(info, np.ones(self.num_envs, bool))
             for i, rec in enumerate(self.recs):
@@ -181,12 +190,20 @@ class OffPolicyDriver(Driver):
                 metrics.append(agent.update())
         return metrics
 
+    def _see_state(self, info: dict):
+        """Show an agent that ``sees_state`` the state of the observation it acts on next; that state (to
+        record), or None."""
+        if not self.sees_state:
+            return None
+        self.agent.see_state(info["state"])
+        return info["state"]
+
     def _step_one(self, action) -> None:
         runner, agent, rec = self.runner, self.agent, self.recs[0]
-        next_obs, reward, terminated, truncated, _ = env_call(self.cfg.env, runner.step + 1, self.env.step, action)
+        next_obs, reward, terminated, truncated, info = env_call(self.cfg.env, runner.step + 1, self.env.step, action)
         check_finite(self.cfg.env, runner.step + 1, reward, next_obs)
         agent.observe(Transitions(self.obs, action, reward, next_obs, next_obs, terminated, truncated))
-        rec.step(action, reward, next_obs, terminated, truncated)
+        rec.step(action, reward, next_obs, terminated, truncated, self._see_state(info))
         self.stats.step(reward, terminated or truncated)
         self.obs = next_obs
         runner.step += 1
@@ -197,7 +214,7 @@ class OffPolicyDriver(Driver):
                                       seed=episode_seed(self.cfg.seed, 0, self.episode_index))
             agent.begin_episode(explore=True)
             self.stats.started(info)
-            rec.start(self.obs)
+            rec.start(self.obs, self._see_state(info))
 
     def _step_many(self, action) -> None:
         runner, n = self.runner, self.num_envs
