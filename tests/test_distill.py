@@ -47,7 +47,7 @@ def _student(share: str, mixing: str = "step") -> Distill:
     obs = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
     act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     torch.manual_seed(0)
-    agent = Distill(obs, act, DistillConfig(student_share=share, mixing=mixing))
+    agent = Distill(obs, act, DistillConfig(student_share=share, mixing=mixing, bf16=False))
     agent.set_teacher(Constant(0.75, 2), {})
     last = agent.policy_net.net[-1]  # the student answers tanh(atanh(-0.5)) = -0.5 everywhere
     torch.nn.init.zeros_(last.weight)
@@ -194,6 +194,10 @@ def test_history_of_state_observations():
         obs, _, _, _, info = env.step(env.action_space.sample())
         seen.append(info["state"])
         np.testing.assert_array_equal(obs, np.concatenate([*([seen[0]] * 3), *seen][-3:]))
+    from visuomotor.deploy.contract import env_contract
+
+    contract = env_contract(env, "dmc/cartpole-swingup")["observation"]  # an export says so
+    assert contract["history"] == 3 and contract["shape"] == [15] and "last 3 observations" in contract["order"]
     env.close()
     with pytest.raises(VisuomotorError, match="history"):
         make_env("dmc/cartpole-swingup", pixels=True, history=2)

@@ -19,7 +19,8 @@ after_evaluation, fit_dataset, add_prior_data, describe). An agent that declares
 student taught by a teacher that acts from the simulator's state) is shown the env's privileged state
 beside each observation: ``see_state(state)`` before each act. Nothing here is probed with getattr/hasattr: a new algorithm
 subclasses ``Agent`` (or an agent of its kind), sets its class attributes and registers itself in
-``algos.ALGORITHMS``; a new kind of learning (distillation, say) adds a ``Kind`` and a small driver.
+``algos.ALGORITHMS``; a new kind of learning adds a ``Kind`` and a small driver (distillation did not
+need one: a student is an off-policy agent that sees the state and learns from a teacher).
 """
 
 from __future__ import annotations

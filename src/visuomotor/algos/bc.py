@@ -68,25 +68,36 @@ class BCPolicy(nn.Module):
             in_dim = int(np.prod(obs_shape))
         self.net = mlp(in_dim, cfg.hidden, act_dim)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        h = self.trunk(self.encoder(obs)) if self.pixels else obs
-        return torch.tanh(self.net(h))
+    def forward(self, obs: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+        """Observations -> actions; ``bf16``: the networks under bf16 autocast (the output in float32)."""
+        if self.pixels:
+            from visuomotor.algos.drqv2 import encode
+
+            h = encode(self.encoder, obs, bf16)  # (channels-last on a CPU)
+        else:
+            h = obs
+        with torch.autocast(h.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return torch.tanh(self.net(self.trunk(h) if self.pixels else h)).float()
 
 
 class BCActing(Policy):
     """Acting: the cloned policy on float observations (flattened states, or frame stacks)."""
 
-    def __init__(self, policy: BCPolicy):
+    def __init__(self, policy: BCPolicy, bf16: bool = False):
         super().__init__()
-        self.policy = policy
+        self.policy, self.bf16 = policy, bf16
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.policy(obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1))
+        x = obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1)
+        return self.policy(x, self.bf16)
 
     def contents(self) -> dict:
         pixels = {"pixel_scaling": "uint8 x -> x / 255 - 0.5", "encoder": "DrQ-v2's conv encoder"} \
             if self.policy.pixels else {}
-        return {**pixels, "squashing": "tanh"}
+        return {**pixels, "squashing": "tanh", "trained_in_bf16": self.bf16}
+
+    def float32(self) -> BCActing:
+        return BCActing(self.policy) if self.bf16 else self
 
 
 class BC(Agent):
@@ -102,6 +113,7 @@ class BC(Agent):
         self.optimizer = torch.optim.Adam(self.policy_net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.aug_generator = torch.Generator(device=self.device)
         self.aug_generator.manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.bf16 = False  # bf16 autocast of the policy network (a subclass's choice)
 
     def _obs(self, obs: torch.Tensor) -> torch.Tensor:
         return obs.float() if self.policy_net.pixels else obs.float().reshape(obs.shape[0], -1)
@@ -110,11 +122,11 @@ class BC(Agent):
     def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
         o = torch.as_tensor(np.asarray(obs), device=self.device)
         single = o.dim() == len(self.obs_shape)
-        a = self.policy_net(self._obs(o.unsqueeze(0) if single else o)).cpu().numpy()
+        a = self.policy_net(self._obs(o.unsqueeze(0) if single else o), self.bf16).cpu().numpy()
         return a[0] if single else a
 
     def policy(self) -> BCActing:
-        return BCActing(self.policy_net)
+        return BCActing(self.policy_net, self.bf16)
 
     def update(self, batch=None) -> dict[str, torch.Tensor]:
         batch = self.sample() if batch is None else batch

@@ -72,6 +72,11 @@ def env_contract(env: gym.Env, env_id: str) -> dict:
             observation["order"] = "the keys in this order, each flattened (C order), concatenated"
         else:
             observation["order"] = "the env's own observation vector"
+        history = _find(env, "ObservationHistory")
+        if history is not None:  # [h * D]: the last h observations of that layout
+            observation["history"] = history.h
+            observation["order"] = (f"the last {history.h} observations, oldest first, each: {observation['order']}; "
+                                    f"an episode's first observation fills the history")
     low, high = native_bounds(env)
     act_dim = int(np.prod(env.action_space.shape))
     names = [_actuator_name(model, i) for i in range(model.nu)] if model is not None and model.nu == act_dim else None
@@ -121,7 +126,7 @@ def compatible(a: dict, b: dict) -> str | None:
     """The first difference in observation or action layout between two contracts, or None when a
     policy for one acts correctly in the other."""
     oa, ob = a["observation"], b["observation"]
-    for key in ("kind", "shape", "dtype", "keys", "frame_stack", "size"):
+    for key in ("kind", "shape", "dtype", "keys", "frame_stack", "history", "size"):
         if oa.get(key) != ob.get(key):
             return f"observation {key}: {_short(oa.get(key))} vs {_short(ob.get(key))}"
     aa, ab = a["action"], b["action"]

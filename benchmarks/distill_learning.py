@@ -1,0 +1,185 @@
+"""Teacher-student distillation on a CPU: a pixel student taught by our SAC state teacher, against DrQ-v2
+from pixels at equal wall time, and the student's robustness to distractions.
+
+    python benchmarks/distill_learning.py teacher --env dmc/cartpole-swingup        # SAC from states, once per env
+    python benchmarks/distill_learning.py student --env dmc/cartpole-swingup --seed 0
+    python benchmarks/distill_learning.py student --env dmc/cartpole-swingup --seed 0 --distract medium
+    python benchmarks/distill_learning.py drqv2 --env dmc/cartpole-swingup --seed 0 --minutes 30
+    python benchmarks/distill_learning.py robust --env dmc/cartpole-swingup --seed 0 [--distract medium]
+    python benchmarks/distill_learning.py table
+
+Every run goes through the CLI (``visuomotor train``) into benchmarks/runs/distill/ (git-ignored); the
+rows land in benchmarks/results/distill/*.csv and *.json. The teacher's settings are SAC's own (action
+repeat 8 on cartpole, 2 on walker: the student renders one frame per policy step and acts at its
+teacher's rate). DrQ-v2 runs with the settings of drqv2_learning.py at the teacher's action repeat,
+stopped (SIGTERM, a clean checkpoint) after the minutes given; its eval.csv counts training time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RUNS = HERE / "runs" / "distill"
+RESULTS = HERE / "results" / "distill"
+sys.path.insert(0, str(HERE))
+
+TEACHERS = {  # env -> SAC settings from states
+    "dmc/cartpole-swingup": ["--action-repeat", "8", "--steps", "20000", "--sac.learning-starts", "1000",
+                             "--eval-every", "2500"],
+    "dmc/walker-walk": ["--action-repeat", "2", "--steps", "200000", "--sac.learning-starts", "2000",
+                        "--eval-every", "5000"],
+}
+STUDENTS = {  # env -> policy steps, the student's share schedule, evaluation cadence
+    "dmc/cartpole-swingup": {"steps": 4000, "share": "linear(0,1,2000)", "eval_every": 500},
+    "dmc/walker-walk": {"steps": 8000, "share": "linear(0,1,4000)", "eval_every": 1000},
+}
+STUDENT_COMMON = ["--pixels", "--distill.update-every", "2", "--distill.learning-starts", "500"]
+LEVELS = ("easy", "medium", "hard")
+
+
+def task(env: str) -> str:
+    return env.split("/")[-1]
+
+
+def teacher_dir(env: str) -> Path:
+    return RUNS / f"teacher_{task(env)}"
+
+
+def student_dir(env: str, seed: int, distract: str) -> Path:
+    return RUNS / f"student_{task(env)}_{distract}_s{seed}"
+
+
+def train(args: list[str]) -> None:
+    cmd = [sys.executable, "-m", "visuomotor", "train", *args, "--no-progress"]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def cmd_teacher(a) -> None:
+    train(["--env", a.env, "--algo", "sac", "--seed", "0", *TEACHERS[a.env], "--eval-episodes", "10",
+           "--run-dir", str(teacher_dir(a.env))])
+
+
+def cmd_student(a) -> None:
+    s = STUDENTS[a.env]
+    run = student_dir(a.env, a.seed, a.distract)
+    train(["--env", a.env, "--algo", "distill", "--teacher", str(teacher_dir(a.env)), *STUDENT_COMMON,
+           "--distill.student-share", s["share"], "--steps", str(s["steps"]), "--eval-every", str(s["eval_every"]),
+           "--eval-episodes", "10", "--seed", str(a.seed), "--distract", a.distract, "--no-video",
+           "--run-dir", str(run)])
+    _rows(run, f"student-{a.distract}" if a.distract != "off" else "student", a.env, a.seed)
+
+
+def cmd_drqv2(a) -> None:
+    """DrQ-v2 from pixels for ``--minutes`` of wall time, at the teacher's action repeat."""
+    repeat = TEACHERS[a.env][1]
+    run = RUNS / f"drqv2_{task(a.env)}_s{a.seed}"
+    cmd = [sys.executable, "-m", "visuomotor", "train", "--env", a.env, "--algo", "drqv2", "--action-repeat", repeat,
+           "--steps", "1000000", "--drqv2.update-every", "1", "--drqv2.learning-starts", str(4000 // int(repeat)),
+           "--eval-every", str(max(1, 10000 // int(repeat))), "--eval-episodes", "10", "--seed", str(a.seed),
+           "--no-video", "--no-progress", "--run-dir", str(run)]
+    print("$", " ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd)
+    try:
+        proc.wait(timeout=a.minutes * 60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)  # stops with a checkpoint; eval.csv has what it reached
+        proc.wait()
+    _rows(run, "drqv2", a.env, a.seed)
+
+
+def _rows(run: Path, lib: str, env: str, seed: int) -> None:
+    from _learning import eval_rows, write_rows
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_rows(RESULTS / f"{lib}_{task(env)}_s{seed}.csv", eval_rows(run, lib, env, seed))
+
+
+def _eval(run: Path, extra: list[str]) -> float:
+    """`visuomotor eval`'s mean return (its line "return  mean X  std ...")."""
+    out = subprocess.run([sys.executable, "-m", "visuomotor", "eval", str(run), "--checkpoint", "latest",
+                          "--episodes", "10", *extra], check=True, capture_output=True, text=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("return"))
+    return float(line.split()[2])
+
+
+def cmd_robust(a) -> None:
+    """The student's last checkpoint, 10 episodes each: undistracted, and on the held-out split at each level."""
+    run = student_dir(a.env, a.seed, a.distract)
+    row = {"env": a.env, "seed": a.seed, "trained_with": a.distract, "off": _eval(run, ["--distract", "off"])}
+    for level in LEVELS:
+        row[level] = _eval(run, ["--distract", level, "--distract-split", "eval"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"robust_{task(a.env)}_{a.distract}_s{a.seed}.json"
+    path.write_text(json.dumps(row, indent=1) + "\n")
+    print(json.dumps(row))
+
+
+def _teacher_return(env: str) -> float:
+    with open(teacher_dir(env) / "eval.csv", newline="") as f:
+        return max(float(r["mean_return"]) for r in csv.DictReader(f))
+
+
+def cmd_table(a) -> None:
+    from _learning import read_seeds
+
+    runs = read_seeds(RESULTS)
+    for env in sorted({e for e, _ in runs}):
+        teacher = _teacher_return(env)
+        print(f"\n{env}: teacher (SAC from states, best.pt) {teacher:.0f}; eval return per seed at each "
+              f"evaluation, training minutes in brackets\n")
+        for lib in ("student", "student-medium", "drqv2"):
+            seeds = runs.get((env, lib))
+            if not seeds:
+                continue
+            print(f"{lib}:\n\n| step | " + " | ".join(f"seed {s}" for s in sorted(seeds)) + " | mean | % of teacher |")
+            print("|---" * (len(seeds) + 3) + "|")
+            steps = sorted({st for by in seeds.values() for st in by})
+            for st in steps:
+                vals = [seeds[s].get(st) for s in sorted(seeds)]
+                cells = [f"{v[0]:.0f} ({v[1] / 60:.1f})" if v else "-" for v in vals]
+                got = [v[0] for v in vals if v]
+                mean = statistics.mean(got)
+                print(f"| {st} | " + " | ".join(cells) + f" | {mean:.0f} | {100 * mean / teacher:.0f}% |")
+            print()
+    robust = sorted(RESULTS.glob("robust_*.json"))
+    if robust:
+        print("| env | trained with | seed | undistracted | held-out easy | held-out medium | held-out hard | "
+              "medium / undistracted |")
+        print("|---|---|---|---|---|---|---|---|")
+        for p in robust:
+            r = json.loads(p.read_text())
+            print(f"| {r['env']} | {r['trained_with']} | {r['seed']} | {r['off']:.0f} | {r['easy']:.0f} | "
+                  f"{r['medium']:.0f} | {r['hard']:.0f} | {100 * r['medium'] / r['off']:.0f}% |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("teacher", "student", "drqv2", "robust"):
+        s = sub.add_parser(name)
+        s.add_argument("--env", choices=sorted(TEACHERS), required=True)
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--distract", choices=("off", *LEVELS), default="off")
+        s.add_argument("--minutes", type=float, default=30.0)
+    sub.add_parser("table")
+    a = p.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    t0 = time.perf_counter()
+    {"teacher": cmd_teacher, "student": cmd_student, "drqv2": cmd_drqv2, "robust": cmd_robust,
+     "table": cmd_table}[a.cmd](a)
+    print(f"[{a.cmd}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
