@@ -59,8 +59,11 @@ def student_dir(env: str, seed: int, distract: str) -> Path:
     return RUNS / f"student_{task(env)}_{distract}_s{seed}"
 
 
+THREADS: list[str] = []  # --threads N, passed on to every run
+
+
 def train(args: list[str]) -> None:
-    cmd = [sys.executable, "-m", "visuomotor", "train", *args, "--no-progress"]
+    cmd = [sys.executable, "-m", "visuomotor", "train", *args, *THREADS, "--no-progress"]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
@@ -87,7 +90,7 @@ def cmd_drqv2(a) -> None:
     cmd = [sys.executable, "-m", "visuomotor", "train", "--env", a.env, "--algo", "drqv2", "--action-repeat", repeat,
            "--steps", "1000000", "--drqv2.update-every", "1", "--drqv2.learning-starts", str(4000 // int(repeat)),
            "--eval-every", str(max(1, 10000 // int(repeat))), "--eval-episodes", "10", "--seed", str(a.seed),
-           "--no-video", "--no-progress", "--run-dir", str(run)]
+           "--no-video", "--no-progress", "--run-dir", str(run), *THREADS]
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd)
     try:
@@ -130,28 +133,47 @@ def _teacher_return(env: str) -> float:
         return max(float(r["mean_return"]) for r in csv.DictReader(f))
 
 
+def _within(by_step: dict[int, tuple[float, float]], minutes: float) -> float | None:
+    """The return of a run's last evaluation within ``minutes`` of training (None before its first)."""
+    got = [(st, v[0]) for st, v in sorted(by_step.items()) if v[1] <= minutes * 60]
+    return got[-1][1] if got else None
+
+
 def cmd_table(a) -> None:
     from _learning import read_seeds
 
     runs = read_seeds(RESULTS)
+    budgets = (5, 10, 15, 20, 30)
     for env in sorted({e for e, _ in runs}):
-        teacher = _teacher_return(env)
+        teacher, repeat = _teacher_return(env), int(TEACHERS[env][1])
         print(f"\n{env}: teacher (SAC from states, best.pt) {teacher:.0f}; eval return per seed at each "
               f"evaluation, training minutes in brackets\n")
         for lib in ("student", "student-medium", "drqv2"):
             seeds = runs.get((env, lib))
             if not seeds:
                 continue
-            print(f"{lib}:\n\n| step | " + " | ".join(f"seed {s}" for s in sorted(seeds)) + " | mean | % of teacher |")
-            print("|---" * (len(seeds) + 3) + "|")
-            steps = sorted({st for by in seeds.values() for st in by})
-            for st in steps:
+            print(f"{lib}:\n\n| policy steps | frames | " + " | ".join(f"seed {s}" for s in sorted(seeds))
+                  + " | mean | % of teacher |")
+            print("|---" * (len(seeds) + 4) + "|")
+            for st in sorted({st for by in seeds.values() for st in by}):
                 vals = [seeds[s].get(st) for s in sorted(seeds)]
                 cells = [f"{v[0]:.0f} ({v[1] / 60:.1f})" if v else "-" for v in vals]
-                got = [v[0] for v in vals if v]
-                mean = statistics.mean(got)
-                print(f"| {st} | " + " | ".join(cells) + f" | {mean:.0f} | {100 * mean / teacher:.0f}% |")
+                mean = statistics.mean(v[0] for v in vals if v)
+                print(f"| {st} | {st * repeat} | " + " | ".join(cells) + f" | {mean:.0f} | {100 * mean / teacher:.0f}% |")
             print()
+        print("At equal training time (each seed's last evaluation within the budget; mean over seeds (n)):\n")
+        print("| | " + " | ".join(f"{b} min" for b in budgets) + " |")
+        print("|---" * (len(budgets) + 1) + "|")
+        for lib in ("student", "student-medium", "drqv2"):
+            seeds = runs.get((env, lib))
+            if not seeds:
+                continue
+            cells = []
+            for b in budgets:
+                got = [r for r in (_within(by, b) for by in seeds.values()) if r is not None]
+                cells.append(f"{statistics.mean(got):.0f} (n={len(got)})" if got else "-")
+            print(f"| {lib} | " + " | ".join(cells) + " |")
+        print()
     robust = sorted(RESULTS.glob("robust_*.json"))
     if robust:
         print("| env | trained with | seed | undistracted | held-out easy | held-out medium | held-out hard | "
@@ -172,9 +194,12 @@ def main() -> None:
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--distract", choices=("off", *LEVELS), default="off")
         s.add_argument("--minutes", type=float, default=30.0)
+        s.add_argument("--threads", type=int, default=0, help="torch threads per run (0: every core)")
     sub.add_parser("table")
     a = p.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    if getattr(a, "threads", 0):
+        THREADS.extend(["--threads", str(a.threads)])
     t0 = time.perf_counter()
     {"teacher": cmd_teacher, "student": cmd_student, "drqv2": cmd_drqv2, "robust": cmd_robust,
      "table": cmd_table}[a.cmd](a)

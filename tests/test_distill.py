@@ -224,6 +224,7 @@ def test_a_teacher_that_does_not_fit_is_refused_before_any_work(tmp_path, teache
     (pixel_teacher / "config.yaml").write_text("algo: drqv2\nenv: dmc/cartpole-swingup\naction_repeat: 8\n")
     assert "acts from pixels" in refused(*ENV, "--algo", "distill", "--teacher", pixel_teacher)
     assert "--prior-data" in refused(*ENV, "--algo", "distill", "--teacher", teacher, "--prior-data", teacher)
+    assert "leaves [0, 1]" in refused(*ENV, "--algo", "distill", "--teacher", teacher, "--distill.student-share", "1.5")
 
     from visuomotor.train.build import load_teacher
 

@@ -93,9 +93,10 @@ class DistillConfig(OffPolicyConfig):
         if self.loss not in ("mse", "huber"):
             raise ValueError(f"loss must be mse or huber, got {self.loss!r}")
         share = parse_schedule(self.student_share)
-        ends = [share(0), share(10**12)]
-        if any(not 0.0 <= v <= 1.0 for v in ends):
-            raise ValueError(f"student_share {self.student_share!r} leaves [0, 1] (from {ends[0]} to {ends[1]})")
+        values = [share(int(t)) for t in (0, *np.geomspace(1, 1e12, 241))]  # (its pieces' ends among them)
+        if any(not 0.0 <= v <= 1.0 for v in values):
+            raise ValueError(f"student_share {self.student_share!r} leaves [0, 1] (it reaches {min(values):g} and "
+                             f"{max(values):g})")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
         for name in ("lr", "feature_dim", "total_steps", "huber_delta"):
