@@ -42,8 +42,24 @@ def test_n_envs_feed_one_replay_with_real_final_observations(tmp_path, drivers, 
         assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["agent"]["updates"] == 48
 
 
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_n_step_returns_over_n_envs_stay_within_each_env(tmp_path, drivers, algo):
+    """--num-envs 4 with 3-step returns: every sampled return and next state come from one env's own
+    episode (the target env shows one target per episode: a next state from another env or episode
+    would show another), however the four envs interleave."""
+    tiny = [f"--{algo}.hidden", "16", "16", f"--{algo}.batch-size", "16", f"--{algo}.learning-starts", "16",
+            f"--{algo}.n-step", "3"]
+    assert main(["train", "--algo", algo, "--num-envs", "4", "--steps", "64", "--eval-every", "64",
+                 "--run-dir", str(tmp_path / "run"), *tiny, *COMMON]) == 0
+    replay = drivers[-1].agent.storage
+    batch = replay.sample(2000)
+    torch.testing.assert_close(batch.next_obs, batch.obs)
+    assert len(replay) == 64 and replay.size.tolist() == [16, 16, 16, 16]
+    gamma = drivers[-1].agent.gamma()  # gamma^m, m = 1..3 steps (fewer at an episode's end)
+    assert all(min(abs(d - gamma ** m) for m in (1, 2, 3)) < 1e-6 for d in batch.discount.unique().tolist())
+
+
 @pytest.mark.parametrize("extra, needle", [
-    (["--algo", "sac", "--sac.n-step", "3"], "--num-envs 1"),
     (["--algo", "drqv2", "--env", "dmc/cartpole-swingup"], "--num-envs 1"),
 ])
 def test_settings_n_envs_do_not_take_are_one_line_errors(tmp_path, capsys, extra, needle):

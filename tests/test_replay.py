@@ -133,3 +133,83 @@ def test_n_step_one_is_the_plain_batch_and_episodes_end_where_stored():
     assert b.reward.item() == 1.5 and b.next_obs.item() == 2.0 and b.discount.item() == 0.25
     with pytest.raises(ValueError, match="n_step"):
         ReplayBuffer(4, 1, 1, n_step=0)
+
+
+def _stream_reference(streams, n, gamma):
+    """Per (env, t): the n-step (reward, next obs id, discount) of each env's own stream, by a plain loop."""
+    out = {}
+    for e, steps in streams.items():
+        for t in range(len(steps)):
+            total, disc, last = 0.0, 1.0, t
+            for k in range(n):
+                if t + k >= len(steps):
+                    break
+                r, term, end = steps[t + k]
+                total += disc * r
+                disc *= gamma
+                last = t + k
+                if end:
+                    break
+            term_last = steps[last][1]
+            out[(e, t)] = (total, last, 0.0 if term_last else disc)
+    return out
+
+
+def test_n_step_returns_follow_each_env_stream_across_interleaved_envs():
+    """Two envs step together; env 0 terminates at its step 2, env 1 is truncated at its step 3 (a time
+    limit: it bootstraps from its real last observation); n = 3, gamma 0.5."""
+    from visuomotor.buffers.replay import StreamReplay
+
+    n, gamma, steps = 3, 0.5, 7
+    rb = StreamReplay(capacity=40, num_envs=2, obs_dim=2, act_dim=1, n_step=n, gamma=gamma, seed=0)
+    term = {0: {2}, 1: set()}
+    trunc = {0: set(), 1: {3}}
+    streams = {0: [], 1: []}
+    for t in range(steps):
+        obs = np.array([[0, t], [1, t]], np.float32)  # (env, step) identifies a transition
+        reward = np.array([1.0 + t, 10.0 * (t + 1)], np.float32)
+        te = np.array([t in term[0], t in term[1]])
+        tr = np.array([t in trunc[0], t in trunc[1]])
+        rb.add_batch(obs, np.zeros((2, 1), np.float32), reward, obs + np.array([0, 0.5], np.float32), te, tr)
+        for e in (0, 1):
+            streams[e].append((float(reward[e]), bool(te[e]), bool(te[e] or tr[e])))
+    assert len(rb) == 14
+    expected = _stream_reference(streams, n, gamma)
+    # by hand: env 0 from step 0: 1 + 0.5 * 2 + 0.25 * 3, terminal at its step 2 -> no bootstrap
+    assert expected[(0, 0)] == (1 + 0.5 * 2 + 0.25 * 3, 2, 0.0)
+    # env 1 from step 2: 30 + 0.5 * 40, cut by the time limit at step 3 -> bootstrap gamma^2 from obs (1, 3.5)
+    assert expected[(1, 2)] == (30 + 0.5 * 40, 3, 0.25)
+    # env 1 from step 5: the stream's newest transitions (5, 6) -> gamma^2
+    assert expected[(1, 5)] == (60 + 0.5 * 70, 6, 0.25)
+    batch = rb.sample(4000)
+    seen = set()
+    for o, r, nx, d in zip(batch.obs.tolist(), batch.reward.tolist(), batch.next_obs.tolist(), batch.discount.tolist()):
+        e, t = int(o[0]), int(o[1])
+        total, last, disc = expected[(e, t)]
+        assert r == pytest.approx(total) and d == pytest.approx(disc), (e, t)
+        assert nx == [e, last + 0.5], (e, t)
+        seen.add((e, t))
+    assert seen == set(expected)  # every transition of both streams is drawn
+
+
+def test_stream_replay_rings_wrap_and_take_stored_episodes_into_the_emptiest():
+    from visuomotor.buffers.replay import StreamReplay
+
+    rb = StreamReplay(capacity=8, num_envs=2, obs_dim=1, act_dim=1, n_step=2, gamma=0.9)  # 4 slots per env
+    for t in range(6):
+        rb.add_batch(np.array([[t], [100 + t]], np.float32), np.zeros((2, 1)), np.ones(2), np.zeros((2, 1)),
+                     np.zeros(2, bool), np.zeros(2, bool))
+    assert rb.size.tolist() == [4, 4] and rb.pos.tolist() == [2, 2]
+    assert sorted(rb.obs[:4, 0].tolist()) == [2, 3, 4, 5]  # env 0's ring holds its newest four
+    # the newest transition of each ring has no successor stored: a 1-step return (gamma^1) from it
+    batch = rb.sample(2000)
+    newest = batch.obs[:, 0] % 100 == 5
+    torch.testing.assert_close(batch.discount[newest], torch.full((int(newest.sum()),), 0.9))
+    torch.testing.assert_close(batch.discount[~newest], torch.full((int((~newest).sum()),), 0.81))
+    fresh = StreamReplay(capacity=20, num_envs=2, obs_dim=1, act_dim=1, n_step=2)
+    ep = {"obs": np.arange(4, dtype=np.float32)[:, None], "action": np.zeros((3, 1), np.float32),
+          "reward": np.ones(3, np.float32), "terminated": np.zeros(3, bool), "truncated": np.array([0, 0, 1], bool)}
+    fresh.add_episode(ep)
+    fresh.add_episode(ep)
+    fresh.add_episode({k: v[:2] if k != "obs" else v[:3] for k, v in ep.items()})
+    assert fresh.size.tolist() == [5, 3] and fresh.ended[:5].tolist() == [False, False, True, False, True]

@@ -281,7 +281,15 @@ class Agent(ABC):
         return 0.99
 
     def build_storage(self, spec: EnvSpec, capacity: int, seed: int) -> None:
-        """Build this agent's storage for ``spec`` (default: a replay of ``capacity`` transitions)."""
+        """Build this agent's storage for ``spec`` (default: a replay of ``capacity`` transitions; for N
+        envs with n-step returns, one stream per env)."""
+        if spec.num_envs > 1 and self.n_step() > 1:
+            from visuomotor.buffers.replay import StreamReplay
+
+            self.use_storage(StreamReplay(capacity, spec.num_envs, int(np.prod(self.observation_space.shape)),
+                                          int(np.prod(self.action_space.shape)), self.device, seed=seed,
+                                          n_step=self.n_step(), gamma=self.gamma()))
+            return
         self.use_storage(self.make_replay(capacity, seed))
 
     def add_prior_data(self, prior, fraction: float) -> None:

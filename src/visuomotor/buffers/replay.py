@@ -169,6 +169,111 @@ class ReplayBuffer:
         self.generator.set_state(state)
 
 
+class StreamReplay:
+    """A replay fed by N envs at once that keeps each env's transitions as a stream of its own, so n-step
+    returns follow one env's episode however the envs interleave (FastTD3's n-step over N envs).
+
+    Each env has a ring of ``capacity // N`` slots (tensors [N * rows, ...], env-major); one step of N
+    envs writes one slot per ring. A sample draws uniformly over every stored transition and computes,
+    within that env's stream, the n-step return of ``ReplayBuffer`` (stopping at the episode's end, by
+    termination or truncation, and at the stream's newest transition; a truncated episode bootstraps
+    from its real last observation, stored as ``next_obs``). A stored episode (resume, earlier runs)
+    goes into the ring that holds the fewest transitions."""
+
+    def __init__(self, capacity: int, num_envs: int, obs_dim: int, act_dim: int, device: torch.device | str = "cpu",
+                 seed: int = 0, n_step: int = 1, gamma: float = 0.99):
+        if num_envs < 1 or capacity < num_envs:
+            raise ValueError(f"a stream replay needs capacity >= num_envs >= 1, got {capacity}, {num_envs}")
+        if n_step < 1:
+            raise ValueError(f"n_step must be >= 1, got {n_step}")
+        self.num_envs, self.rows = int(num_envs), int(capacity) // int(num_envs)
+        self.capacity = self.rows * self.num_envs
+        self.n_step, self.gamma = int(n_step), float(gamma)
+        self.device = torch.device(device)
+        kw = {"device": self.device}
+        self.obs = torch.zeros(self.capacity, obs_dim, dtype=torch.float32, **kw)
+        self.next_obs = torch.zeros(self.capacity, obs_dim, dtype=torch.float32, **kw)
+        self.action = torch.zeros(self.capacity, act_dim, dtype=torch.float32, **kw)
+        self.reward = torch.zeros(self.capacity, dtype=torch.float32, **kw)
+        self.terminated = torch.zeros(self.capacity, dtype=torch.float32, **kw)
+        self.ended = torch.zeros(self.capacity, dtype=torch.bool, **kw)
+        self.pos = torch.zeros(self.num_envs, dtype=torch.int64, **kw)  # each ring's next slot
+        self.size = torch.zeros(self.num_envs, dtype=torch.int64, **kw)  # each ring's stored transitions
+        self._base = torch.arange(self.num_envs, device=self.device) * self.rows  # each ring's first slot
+        self._powers = self.gamma ** torch.arange(self.n_step + 1, dtype=torch.float32, device=self.device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+
+    def __len__(self) -> int:
+        return int(self.size.sum())
+
+    def _write(self, slots: torch.Tensor, obs, action, reward, next_obs, terminated, ended) -> None:
+        for buf, value in ((self.obs, obs), (self.action, action), (self.reward, reward), (self.next_obs, next_obs),
+                           (self.terminated, terminated)):
+            value = value if isinstance(value, torch.Tensor) else np.asarray(value)
+            buf[slots] = torch.as_tensor(value, dtype=torch.float32).to(self.device).reshape(buf[slots].shape)
+        self.ended[slots] = torch.as_tensor(ended, device=self.device).bool().reshape(-1)
+
+    def add_batch(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """One step of the N envs (``next_obs`` the real next states: the final ones where an episode ended)."""
+        term = terminated if isinstance(terminated, torch.Tensor) else torch.as_tensor(np.asarray(terminated))
+        trunc = truncated if isinstance(truncated, torch.Tensor) else torch.as_tensor(np.asarray(truncated))
+        self._write(self._base + self.pos, obs, action, reward, next_obs, term, term.bool() | trunc.bool().to(term.device))
+        self.pos = (self.pos + 1) % self.rows
+        self.size = torch.clamp(self.size + 1, max=self.rows)
+
+    def add_episode(self, episode: dict) -> None:
+        """A stored episode (``buffers.episodes`` layout) into the emptiest ring, its last transition
+        ending it there (as ``ReplayBuffer.add_episode``)."""
+        from visuomotor.buffers.episodes import transitions
+
+        obs, action, reward, next_obs, terminated = (np.asarray(x) for x in transitions(episode))
+        n = len(reward)
+        if n == 0:
+            return
+        ended = terminated.astype(bool).copy()
+        ended[-1] = True
+        if n > self.rows:
+            obs, action, reward, next_obs, terminated, ended = (x[-self.rows:] for x in
+                                                                (obs, action, reward, next_obs, terminated, ended))
+            n = self.rows
+        env = int(torch.argmin(self.size))
+        rows = (int(self.pos[env]) + torch.arange(n, device=self.device)) % self.rows
+        self._write(self._base[env] + rows, obs, action, reward, next_obs, terminated, ended)
+        self.pos[env] = (self.pos[env] + n) % self.rows
+        self.size[env] = min(int(self.size[env]) + n, self.rows)
+
+    def sample(self, batch_size: int) -> Batch:
+        total = self.size.sum()
+        if int(total) == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        u = (torch.rand(batch_size, generator=self.generator, device=self.device) * total).long().clamp_max(total - 1)
+        ends = self.size.cumsum(0)
+        env = torch.searchsorted(ends, u, right=True)
+        row = u - (ends - self.size)[env]  # a ring holds rows 0 .. size - 1 (it wraps only once full)
+        k = torch.arange(self.n_step, device=self.device)
+        rows = (row[:, None] + k[None, :]) % self.rows  # [B, n] within the env's ring
+        slots = self._base[env][:, None] + rows
+        available = (self.pos[env] - 1 - row) % self.rows + 1  # transitions from row to the ring's newest
+        ended = self.ended[slots]
+        ended_before = ended.long().cumsum(1) - ended.long()
+        valid = (ended_before == 0) & (k[None, :] < available[:, None])
+        m = valid.sum(1)
+        last = slots.gather(1, (m - 1)[:, None]).squeeze(1)
+        first = slots[:, 0]
+        terminated = self.terminated.index_select(0, last)
+        reward = (self.reward[slots] * valid * self._powers[:-1][None, :]).sum(1)
+        return Batch(obs=self.obs.index_select(0, first), action=self.action.index_select(0, first), reward=reward,
+                     next_obs=self.next_obs.index_select(0, last), terminated=terminated,
+                     discount=self._powers[m] * (1.0 - terminated))
+
+    def rng_state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_rng_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
 def cat_batches(batches: list):
     """One batch from several of the same kind (any dataclass of tensors), concatenated on dim 0."""
     import dataclasses

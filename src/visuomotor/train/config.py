@@ -366,7 +366,7 @@ def validate(cfg: TrainConfig) -> None:
     if (cfg.num_envs or 1) > 1 and kind != Kind.ON_POLICY and (
             resolve(cfg).pixels or cfg.base_policy or cfg.guide_policy or kind == Kind.OFFLINE):
         raise VisuomotorError(f"--num-envs {cfg.num_envs} with --algo {cfg.algo}: several envs feed one replay of "
-                              f"states with one-step returns (no --pixels, base/guide policy or offline phase); "
+                              f"states (no --pixels, base/guide policy or offline phase); "
                               f"use --num-envs 1 for these")
 
 

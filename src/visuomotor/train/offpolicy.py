@@ -5,7 +5,8 @@ One env (the default) steps a plain env and checkpoints at episode ends: each tr
 seeded by its index and the replay is rebuilt from the stored episodes, so a killed-and-resumed run
 continues exactly like one that was never stopped. N envs (``--num-envs``) step as one vector env with
 same-step autoreset; each env's transition goes to the replay with its real last observation where an
-episode ended (a time limit bootstraps from it, a termination does not), and checkpoints keep every
+episode ended (a time limit bootstraps from it, a termination does not; with n-step returns each env's
+transitions form a stream of their own, ``buffers.replay.StreamReplay``), and checkpoints keep every
 env's open episode (a resumed run starts fresh episodes).
 
 Every finished episode is written to ``episodes/`` (``buffers.episodes``); ``--prior-runs`` fill the
@@ -29,7 +30,7 @@ from visuomotor.algos.base import EnvSpec, Transitions
 from visuomotor.buffers import EpisodeRecorder, list_episodes, load_episode, write_episode
 from visuomotor.envs import make_env
 from visuomotor.envs.vector import make_vec_env
-from visuomotor.errors import VisuomotorError, env_call
+from visuomotor.errors import env_call
 from visuomotor.evaluate.rollout import episode_seed
 from visuomotor.train.build import build_agent
 from visuomotor.train.driver import Driver, EpisodeStats, check_finite, merge_rows
@@ -73,9 +74,6 @@ class OffPolicyDriver(Driver):
             self.agent = agent
         self.acfg = self.agent.cfg
         self.learning_starts = offset + self.acfg.learning_starts
-        if self.num_envs > 1 and self.agent.n_step() > 1:
-            raise VisuomotorError(f"--num-envs {self.num_envs}: several envs feed one replay with one-step returns; "
-                                  f"--{cfg.algo}.n-step {self.agent.n_step()} needs --num-envs 1")
         self.episode_index = 0
         self.recs: list[EpisodeRecorder] = []  # each env's open episode (from start)
         self.prior = None
