@@ -37,7 +37,7 @@ def _onnx():
 
 def _runs(root: Path) -> dict[str, Path]:
     """Tiny trained runs of every exported kind."""
-    runs = {k: root / k for k in ("sac", "td3", "ppo", "drqv2", "bc", "residual")}
+    runs = {k: root / k for k in ("sac", "td3", "ppo", "drqv2", "bc", "residual", "fasttd3")}
     train(*CARTPOLE, "--algo", "sac", "--sac.hidden", "16", "16", "--sac.batch-size", "16",
           "--sac.learning-starts", "100", "--steps", 250, "--eval-every", 250, "--run-dir", runs["sac"], *COMMON)
     train("--env", "gym/InvertedPendulum-v5", "--algo", "td3", "--td3.hidden", "16", "16", "--td3.batch-size", "16",
@@ -55,6 +55,9 @@ def _runs(root: Path) -> dict[str, Path]:
     train("--env", TARGET, "--algo", "sac", "--base-policy", runs["bc"], "--sac.hidden", "16", "16",
           "--sac.batch-size", "16", "--sac.learning-starts", "16", "--steps", 64, "--eval-every", 64,
           "--run-dir", runs["residual"], *COMMON)
+    train(*CARTPOLE, "--algo", "fasttd3", "--num-envs", "2", "--fasttd3.critic-hidden", "16", "16",
+          "--fasttd3.actor-hidden", "16", "--fasttd3.batch-size", "16", "--fasttd3.num-atoms", "11",
+          "--fasttd3.learning-starts", "100", "--steps", 250, "--eval-every", 250, "--run-dir", runs["fasttd3"], *COMMON)
     return runs
 
 
@@ -64,7 +67,7 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sac", "td3", "ppo", "drqv2", "bc", "residual"])
+@pytest.mark.parametrize("kind", ["sac", "td3", "ppo", "drqv2", "bc", "residual", "fasttd3"])
 def test_exports_compute_what_the_training_time_policy_computes(runs, tmp_path, kind):
     from visuomotor.deploy.export import run_onnx, run_torchscript
     from visuomotor.train.build import load_agent
@@ -95,7 +98,7 @@ def test_exports_compute_what_the_training_time_policy_computes(runs, tmp_path, 
     baked = meta["baked_in"]
     if kind == "td3":
         assert meta["contract"]["action"]["low"] == [-3.0] and meta["contract"]["action"]["high"] == [3.0]
-    if kind == "ppo":
+    if kind in ("ppo", "fasttd3"):
         assert "mean" in baked["normalizer"]
     if kind == "drqv2":
         assert baked["pixel_scaling"] and baked["encoder"] and meta["contract"]["observation"]["frame_stack"] == 3

@@ -143,6 +143,11 @@ class AlgoConfig:
         run), for a run of about ``updates`` updates on ``device``; none here."""
         return self
 
+    def for_envs(self, num_envs: int):
+        """Settings that scale with the number of envs a run steps (e.g. FastTD3's replay per env), filled
+        for ``num_envs`` where left None; none here."""
+        return self
+
     def default_steps(self, action_repeat: int) -> int:
         """Steps a run trains for when --steps is not given."""
         return 100_000

@@ -21,6 +21,7 @@ from visuomotor.algos.bc import BCConfig
 from visuomotor.algos.distill import DistillConfig
 from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
+from visuomotor.algos.fasttd3 import FastTD3Config
 from visuomotor.algos.ppo import PPOConfig
 from visuomotor.algos.sac import SACConfig
 from visuomotor.algos.td3 import TD3Config
@@ -143,6 +144,8 @@ class TrainConfig:
     """TD3+BC hyperparameters (used with --algo td3bc --data DIR); --prdc and --mcep switch on PRDC and MCEP."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
+    fasttd3: FastTD3Config = field(default_factory=FastTD3Config)
+    """FastTD3 hyperparameters (used with --algo fasttd3): presets cpu (16 envs) and gpu (1,024 envs)."""
     distill: DistillConfig = field(default_factory=DistillConfig)
     """Distillation hyperparameters (used with --algo distill --teacher RUN): DAgger's schedule, the loss."""
     algo_configs: tyro.conf.Suppress[dict] = field(default_factory=dict)
@@ -205,6 +208,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     pixels = cfg.pixels or agent_cls.observes == Observes.PIXELS
     steps = cfg.steps if cfg.steps is not None else acfg.default_steps(repeat)
     num_envs = cfg.num_envs if cfg.num_envs is not None else acfg.default_num_envs()
+    acfg = acfg.for_envs(num_envs)
     return dataclasses.replace(cfg.with_algo_config(acfg), action_repeat=repeat, pixels=pixels, steps=steps,
                                num_envs=num_envs)
 

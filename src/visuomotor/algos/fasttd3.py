@@ -1,0 +1,344 @@
+"""FastTD3: TD3 on many parallel envs with large batches and a distributional critic.
+
+Seo et al. 2025, "FastTD3: Simple, Fast, and Capable Reinforcement Learning for Humanoid Control"
+(arXiv 2505.22642); defaults from the paper and the authors' code (younggyoseo/FastTD3).
+
+N envs step together; each env explores with its own noise scale sigma_e ~ U(std_min, std_max), drawn
+again when its episode ends. Observations are normalized by running statistics (updated as the envs
+are stepped; saved with the policy). Per update, on a batch (s, a, R, d, s') of n-step returns R and
+discounts d = gamma^m (0 after a termination; a time limit bootstraps from its real last state):
+
+    a' = clip(pi(s') + clip(eps sigma_target, -c, c), -1, 1)      (no target actor; c = noise_clip)
+    p_i = softmax(Qbar_i(s', a')) on the support z of K atoms       (two target critics)
+    m_i = Proj(R + d z, p_i)                                        (nets/distributional.py)
+    clipped double Q: both critics learn the m_i whose mean sum_j m_ij z_j is the smaller
+    J_Q = sum_i CE(m, Q_i(s, a))                                    (cross-entropy to each critic)
+    every policy_frequency-th update: J_pi = -E[min_i sum_j softmax(Q_i(s, pi(s)))_j z_j]
+    Qbar <- (1 - tau) Qbar + tau Q                                  (tau 0.1)
+
+AdamW (weight decay 0.1) for both; the actor's last layer starts near zero (N(0, 0.01)). The critics
+are one ensemble of two MLPs (1024, 512, 256) evaluated with batched matmuls; the actor is an MLP
+(512, 256, 128) with a tanh. Updates run under bf16 autocast where bf16 is native. Two presets: ``cpu``
+(16 envs, batch 1,024: what two CPU cores step and update) and ``gpu`` (the paper's 1,024 envs, batch
+32,768).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy
+from visuomotor.nets import distributional, hardware
+from visuomotor.nets.mlp import EnsembleMLP, mlp
+from visuomotor.nets.normalizer import EmpiricalNormalizer
+
+
+@dataclass
+class FastTD3Config(OffPolicyConfig):
+    """FastTD3 hyperparameters; defaults from the authors' code. Fields left None take the preset's
+    (``cpu`` or ``gpu``) or, where they depend on the number of envs, are set per run (``for_envs``)."""
+
+    preset: Literal["cpu", "gpu"] = "cpu"
+    """cpu: 16 envs, batch 1,024 (two CPU cores); gpu: the paper's 1,024 envs, batch 32,768, compile."""
+    envs: int | None = None
+    """Default --num-envs: cpu 16, gpu 1024."""
+    batch_size: int | None = None
+    """Transitions per update: cpu 1,024, gpu 32,768."""
+    buffer_size: int | None = None
+    """Replay capacity in transitions; None = 10,240 per env (the authors' Playground setting)."""
+    learning_starts: int | None = None
+    """Env steps (all envs together) before the first update; None = 10 steps of every env."""
+    update_every: int | None = None
+    """Env steps between update rounds; None = one round per step of all the envs."""
+    updates_per_step: int = 2
+    """Updates per round (per step of all the envs): the paper's 2."""
+    policy_frequency: int = 2
+    """The actor and the targets' policy learn every this many updates (delayed policy updates)."""
+    gamma: float | None = None
+    """Discount factor; None = 0.99, 0.97 on Playground (the authors' settings)."""
+    n_step: int | None = None
+    """n-step returns over each env's own stream; None = 1, 3 on DMC tasks (the authors' DMC example)."""
+    tau: float = 0.1
+    """Polyak step of the target critics per update."""
+    actor_lr: float = 3e-4
+    """AdamW learning rate of the actor."""
+    critic_lr: float = 3e-4
+    """AdamW learning rate of the critics."""
+    weight_decay: float = 0.1
+    """AdamW weight decay of both."""
+    std_min: float | None = None
+    """Smallest per-env exploration noise scale; None = 0.001, 0.1 on DMC tasks."""
+    std_max: float = 0.4
+    """Largest per-env exploration noise scale (each env draws its own in [std_min, std_max])."""
+    policy_noise: float | None = None
+    """Std of the target policy's smoothing noise; None = 0.001, 0.1 on DMC tasks."""
+    noise_clip: float = 0.5
+    """Clip of the target policy's smoothing noise."""
+    num_atoms: int = 101
+    """Atoms of the distributional critics' support."""
+    v_min: float | None = None
+    """Lowest value of the support; None = -250, -500 on DMC tasks, -10 on Playground."""
+    v_max: float | None = None
+    """Highest value of the support; None = 250, 500 on DMC tasks, 10 on Playground."""
+    critic_hidden: tuple[int, ...] = (1024, 512, 256)
+    """Hidden widths of each critic."""
+    actor_hidden: tuple[int, ...] = (512, 256, 128)
+    """Hidden widths of the actor."""
+    init_scale: float = 0.01
+    """Std of the actor's output layer weights at the start (bias 0)."""
+    use_cdq: bool = True
+    """Clipped double Q: the lower of the two target distributions (by mean) for both critics, the min
+    of the two in the policy loss; False = each critic its own target, their mean in the policy loss."""
+    obs_normalization: bool = True
+    """Normalize observations by running mean and variance."""
+    max_grad_norm: float = 0.0
+    """Clip gradient norms to this (0 = no clipping, the authors' default)."""
+    bf16: bool | None = None
+    """bf16 autocast for the networks (losses and optimizer in float32); None = on where bf16 is native."""
+
+    def fill_defaults(self) -> FastTD3Config:
+        """The preset's values, then the authors' general defaults, for the fields still None."""
+        fill = {k: v for k, v in {**FASTTD3_DEFAULTS, **FASTTD3_PRESETS[self.preset]}.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill) if fill else self
+
+    def default_num_envs(self) -> int:
+        return int(self.envs if self.envs is not None else FASTTD3_PRESETS[self.preset]["envs"])
+
+    def default_steps(self, action_repeat: int) -> int:
+        return 1_000_000
+
+    def for_envs(self, num_envs: int) -> FastTD3Config:
+        """The settings that scale with the number of envs, filled for ``num_envs``."""
+        fill = {"buffer_size": 10_240 * num_envs, "learning_starts": 10 * num_envs, "update_every": num_envs}
+        fill = {k: v for k, v in fill.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill) if fill else self
+
+    def validate(self) -> None:
+        if self.preset not in FASTTD3_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(FASTTD3_PRESETS)}, got {self.preset!r}")
+        r = self.resolved().for_envs(self.resolved().default_num_envs())
+        super(FastTD3Config, r).validate()
+        if not 0.0 <= r.std_min <= r.std_max:
+            raise ValueError(f"need 0 <= std_min <= std_max, got {r.std_min}, {r.std_max}")
+        if not r.v_max > r.v_min or r.num_atoms < 2:
+            raise ValueError(f"need v_max > v_min and num_atoms >= 2, got [{r.v_min}, {r.v_max}], {r.num_atoms}")
+        for name in ("policy_frequency", "n_step"):
+            if getattr(r, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
+        if not 0.0 < r.tau <= 1.0 or not 0.0 <= r.gamma <= 1.0:
+            raise ValueError(f"tau must be in (0, 1] and gamma in [0, 1], got {r.tau}, {r.gamma}")
+        for name in ("policy_noise", "noise_clip", "weight_decay", "max_grad_norm", "init_scale"):
+            if getattr(r, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(r, name)}")
+        for name in ("critic_hidden", "actor_hidden"):
+            if not getattr(self, name) or any(h <= 0 for h in getattr(self, name)):
+                raise ValueError(f"{name} must be positive widths, got {getattr(self, name)}")
+
+
+FASTTD3_DEFAULTS: dict = dict(gamma=0.99, n_step=1, std_min=0.001, policy_noise=0.001, v_min=-250.0, v_max=250.0)
+FASTTD3_PRESETS: dict[str, dict] = {
+    "cpu": dict(envs=16, batch_size=1024),
+    "gpu": dict(envs=1024, batch_size=32768),
+}
+# The authors' per-suite settings as data: their DMC example (CheetahRun) and Playground defaults.
+FastTD3Config.TASK_PRESETS = (
+    ("dmc/*", {"n_step": 3, "v_min": -500.0, "v_max": 500.0, "std_min": 0.1, "policy_noise": 0.1}, {}),
+    ("playground/*", {"gamma": 0.97, "v_min": -10.0, "v_max": 10.0}, {}),
+)
+
+
+class Actor(nn.Module):
+    """Normalized s -> a in [-1, 1]; the output layer starts near zero."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden, init_scale: float):
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, act_dim)
+        nn.init.normal_(self.net[-1].weight, 0.0, init_scale)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+
+class FastTD3Policy(Policy):
+    """Acting deterministically: a = pi(normalize(s))."""
+
+    def __init__(self, normalizer: nn.Module, actor: Actor, bf16: bool):
+        super().__init__()
+        self.normalizer, self.actor, self.bf16 = normalizer, actor, bf16
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.normalizer(obs.float().reshape(obs.shape[0], -1))
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.actor(x).float()
+
+    def contents(self) -> dict:
+        norm = isinstance(self.normalizer, EmpiricalNormalizer)
+        return {"normalizer": "(s - mean) / sqrt(var + 1e-8), clipped to +-10" if norm else None,
+                "squashing": "tanh", "trained_in_bf16": self.bf16}
+
+    def float32(self) -> FastTD3Policy:
+        return FastTD3Policy(self.normalizer, self.actor, bf16=False) if self.bf16 else self
+
+
+class FastTD3(Agent):
+    def __init__(self, observation_space, action_space, cfg: FastTD3Config | None = None, device="cpu",
+                 num_envs: int = 1):
+        cfg = (cfg or FastTD3Config()).resolved()
+        cfg.validate()
+        cfg = cfg.for_envs(num_envs)
+        super().__init__(observation_space, action_space, cfg, device)
+        self.obs_dim = int(np.prod(observation_space.shape))
+        self.act_dim = int(np.prod(action_space.shape))
+        self.num_envs = int(num_envs)
+        self.normalizer = (EmpiricalNormalizer(self.obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
+        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.init_scale).to(self.device)
+        dims = (2, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms)
+        self.critic = EnsembleMLP(*dims).to(self.device)
+        self.critic_target = EnsembleMLP(*dims).to(self.device)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)
+        fused = self.device.type in ("cpu", "cuda")
+        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay,
+                                           fused=fused)
+        self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr,
+                                            weight_decay=cfg.weight_decay, fused=fused)
+        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        self.noise = torch.Generator(device=self.device)  # exploration, its scales, the target's smoothing
+        self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.noise_scales = self.draw_scales(self.num_envs)
+        self.updates = 0
+        self.last_actor_loss = torch.zeros((), device=self.device)
+        self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
+
+    @classmethod
+    def from_spec(cls, spec: EnvSpec, cfg, device) -> FastTD3:
+        return cls(spec.observation_space, spec.action_space, cfg, device, num_envs=spec.num_envs)
+
+    def n_step(self) -> int:
+        return self.cfg.n_step
+
+    def gamma(self) -> float:
+        return self.cfg.gamma
+
+    def describe(self) -> dict:
+        c = self.cfg
+        return {"bf16": self.bf16, "buffer_size": c.buffer_size, "learning_starts": c.learning_starts,
+                "update_every": c.update_every}
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    # ---- acting -------------------------------------------------------------------------------
+    def draw_scales(self, n: int) -> torch.Tensor:
+        """n per-env exploration noise scales, uniform in [std_min, std_max], [n, 1]."""
+        u = torch.rand((n, 1), generator=self.noise, device=self.device)
+        return self.cfg.std_min + u * (self.cfg.std_max - self.cfg.std_min)
+
+    def policy(self) -> FastTD3Policy:
+        return FastTD3Policy(self.normalizer, self.actor, self.bf16)
+
+    @torch.no_grad()
+    def act(self, obs, explore: bool) -> np.ndarray:
+        """Exploring: pi(s_e) + sigma_e eps per env (the normalizer takes in these observations)."""
+        o = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs, dtype=torch.float32,
+                            device=self.device)
+        single = o.dim() == 1
+        o = o.reshape(1 if single else o.shape[0], -1)
+        if explore and self.cfg.obs_normalization:
+            self.normalizer.update(o)
+        with self._autocast():
+            a = self.actor(self.normalizer(o)).float()
+        if explore:
+            scales = self.noise_scales if len(a) == len(self.noise_scales) else self.noise_scales[:1]
+            a = (a + torch.randn(a.shape, generator=self.noise, device=self.device) * scales).clamp(-1.0, 1.0)
+        a = a.cpu().numpy()
+        return a[0] if single else a
+
+    def warmup_action(self, obs) -> np.ndarray:
+        return self.act(obs, explore=True)  # FastTD3 acts with its policy from the start
+
+    def observe(self, t) -> None:
+        super().observe(t)
+        ended = torch.as_tensor(np.asarray(t.terminated) | np.asarray(t.truncated), device=self.device).reshape(-1)
+        if bool(ended.any()):  # a fresh noise scale for every env whose episode ended
+            self.noise_scales = torch.where(ended[:, None], self.draw_scales(len(ended)), self.noise_scales)
+
+    # ---- learning -----------------------------------------------------------------------------
+    def critic_target_dist(self, reward, discount, next_obs) -> torch.Tensor:
+        """The projected target distribution(s) [2, B, K]: with clipped double Q the one of the lower mean for both."""
+        cfg = self.cfg
+        with torch.no_grad(), self._autocast():
+            next_a = self.actor(next_obs).float()
+            eps = torch.randn(next_a.shape, generator=self.noise, device=self.device)
+            next_a = (next_a + (eps * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip)).clamp(-1.0, 1.0)
+            logits = self.critic_target(torch.cat([next_obs, next_a], -1)).float()  # [2, B, K]
+        probs = torch.softmax(logits, -1)
+        proj = torch.stack([distributional.project(p, reward, discount, self.z) for p in probs])
+        if not cfg.use_cdq:
+            return proj
+        values = (proj * self.z).sum(-1)  # [2, B]
+        lower = torch.where((values[0] < values[1])[:, None], proj[0], proj[1])
+        return lower.unsqueeze(0).expand(2, -1, -1)
+
+    def update(self, batch=None) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        batch = self.sample() if batch is None else batch
+        obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
+        target = self.critic_target_dist(batch.reward, batch.bootstrap_discount(cfg.gamma), next_obs)
+        with self._autocast():
+            logits = self.critic(torch.cat([obs, batch.action], -1)).float()
+        critic_loss = distributional.cross_entropy(logits, target).mean(-1).sum()
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        if cfg.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+        self.critic_opt.step()
+        self.updates += 1
+        if self.updates % cfg.policy_frequency == 0:
+            with self._autocast():
+                q = self.critic(torch.cat([obs, self.actor(obs).float()], -1), [w.detach() for w in self._online])
+            values = distributional.expected(q.float(), self.z)  # [2, B]
+            actor_loss = -(values.amin(0) if cfg.use_cdq else values.mean(0)).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            if cfg.max_grad_norm > 0:
+                nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
+            self.actor_opt.step()
+            self.last_actor_loss = actor_loss.detach()
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target, self._online, cfg.tau)
+            q_mean = distributional.expected(logits.detach(), self.z).mean()
+        return {"losses/critic": critic_loss.detach(), "losses/actor": self.last_actor_loss, "losses/q_mean": q_mean,
+                "charts/noise_scale": self.noise_scales.mean()}
+
+    # ---- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict(),
+                "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
+                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "noise": self.noise.get_state(), "noise_scales": self.noise_scales.clone(), "updates": self.updates,
+                "last_actor_loss": self.last_actor_loss.clone()}
+
+    def policy_state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.normalizer.load_state_dict(state["normalizer"])
+        if "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_target.load_state_dict(state["critic_target"])
+            self.actor_opt.load_state_dict(state["actor_opt"])
+            self.critic_opt.load_state_dict(state["critic_opt"])
+            self.noise.set_state(state["noise"])
+            self.noise_scales = state["noise_scales"].to(self.device)
+            self.updates = int(state["updates"])
+            self.last_actor_loss = state["last_actor_loss"].to(self.device)
