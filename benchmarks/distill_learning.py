@@ -6,6 +6,7 @@ from pixels at equal wall time, and the student's robustness to distractions.
     python benchmarks/distill_learning.py student --env dmc/cartpole-swingup --seed 0 --distract medium
     python benchmarks/distill_learning.py drqv2 --env dmc/cartpole-swingup --seed 0 --minutes 30
     python benchmarks/distill_learning.py robust --env dmc/cartpole-swingup --seed 0 [--distract medium]
+    python benchmarks/distill_learning.py speed                                      # a pixel update, fp32 vs bf16
     python benchmarks/distill_learning.py table
 
 Every run goes through the CLI (``visuomotor train``) into benchmarks/runs/distill/ (git-ignored); the
@@ -128,6 +129,38 @@ def cmd_robust(a) -> None:
     print(json.dumps(row))
 
 
+def cmd_speed(a) -> None:
+    """One pixel student update (batch 256, 84x84 frame stacks of 3, 6 actions), float32 against bf16
+    autocast, interleaved over rounds in one process; medians of 5 updates per round."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    from visuomotor.algos.distill import Distill, DistillConfig
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    obs = gym.spaces.Box(0, 255, (9, 84, 84), np.uint8)
+    act = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+    g = torch.Generator().manual_seed(0)
+    batch = argparse.Namespace(obs=torch.randint(0, 256, (256, 9, 84, 84), dtype=torch.uint8, generator=g),
+                               action=torch.rand(256, 6, generator=g) * 2 - 1)
+    agents = {name: Distill(obs, act, DistillConfig(bf16=bf16)) for name, bf16 in (("float32", False), ("bf16", True))}
+    times: dict[str, list[float]] = {name: [] for name in agents}
+    for agent in agents.values():
+        agent.update(batch)  # (first-call set-up)
+    for _ in range(a.rounds):
+        for name, agent in agents.items():
+            for _ in range(5):
+                t = time.perf_counter()
+                agent.update(batch)
+                times[name].append(time.perf_counter() - t)
+    base = statistics.median(times["float32"])
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"| {name} | {1000 * med:.0f} | {base / med:.2f}x |")
+
+
 def _teacher_return(env: str) -> float:
     with open(teacher_dir(env) / "eval.csv", newline="") as f:
         return max(float(r["mean_return"]) for r in csv.DictReader(f))
@@ -188,6 +221,9 @@ def cmd_table(a) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--rounds", type=int, default=3)
+    sp.add_argument("--threads", type=int, default=0)
     for name in ("teacher", "student", "drqv2", "robust"):
         s = sub.add_parser(name)
         s.add_argument("--env", choices=sorted(TEACHERS), required=True)
@@ -201,7 +237,7 @@ def main() -> None:
     if getattr(a, "threads", 0):
         THREADS.extend(["--threads", str(a.threads)])
     t0 = time.perf_counter()
-    {"teacher": cmd_teacher, "student": cmd_student, "drqv2": cmd_drqv2, "robust": cmd_robust,
+    {"teacher": cmd_teacher, "student": cmd_student, "drqv2": cmd_drqv2, "robust": cmd_robust, "speed": cmd_speed,
      "table": cmd_table}[a.cmd](a)
     print(f"[{a.cmd}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 

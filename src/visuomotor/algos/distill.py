@@ -71,7 +71,7 @@ class DistillConfig(OffPolicyConfig):
     bf16: bool | None = None
     """bf16 autocast for the student's networks (the loss and optimizer in float32); None = on where bf16
     is native (CUDA; CPUs with AVX512-BF16 or AMX), where it makes a pixel update at batch 256 about
-    2.7x faster on a CPU (benchmarks/README.md). An export computes in float32."""
+    2x faster on the AVX-512/AMX CPU (benchmarks/README.md). An export computes in float32."""
     buffer_size: int = 100_000
     """Replay capacity in labelled observations (frames, with pixels)."""
     batch_size: int = 256

@@ -102,11 +102,11 @@ class TrainConfig:
     jsrl_tolerance: float = 0.05
     """With --guide-policy: move to the next stage when the eval return is at least the best so far
     minus this fraction of its magnitude."""
+    jsrl_horizon: int | None = None
+    """With --guide-policy: episode length H in policy steps; default the env's time limit / action repeat."""
     teacher: Path | None = None
     """With --algo distill: the trained run (e.g. SAC from states on the same env) whose policy acts from
     the simulator's state and labels every state the student visits (DAgger)."""
-    jsrl_horizon: int | None = None
-    """With --guide-policy: episode length H in policy steps; default the env's time limit / action repeat."""
     eval_every: int = 10_000
     """Env steps between evaluations (also at step 0 and at the end)."""
     eval_episodes: int = 10
@@ -203,7 +203,9 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     acfg = cfg.algo_config().resolved(cfg.env)
     repeat = cfg.action_repeat if cfg.action_repeat is not None else acfg.default_action_repeat()
     if cfg.action_repeat is None and agent_cls.learns_from_teacher and cfg.teacher is not None:
-        with contextlib.suppress(Exception):  # (validate names a teacher that is no run)
+        from visuomotor.errors import VisuomotorError
+
+        with contextlib.suppress(VisuomotorError):  # (validate names a teacher that is no run)
             repeat = teacher_config(cfg.teacher).action_repeat  # a student acts at its teacher's rate
     pixels = cfg.pixels or agent_cls.observes == Observes.PIXELS
     steps = cfg.steps if cfg.steps is not None else acfg.default_steps(repeat)
@@ -245,9 +247,10 @@ def check_teacher(cfg: TrainConfig) -> None:
     if t.env != cfg.env:
         raise VisuomotorError(f"--teacher {cfg.teacher} was trained on {t.env}; this run's env is {cfg.env}: a "
                               f"teacher must act in the student's env")
-    if t.pixels or t.history != 1 or ALGORITHMS[t.algo][0].learns_from_teacher:
-        raise VisuomotorError(f"--teacher {cfg.teacher} acts from {'pixels' if t.pixels else 'a history of states'}; "
-                              f"a teacher acts from the simulator's state: train it from states (e.g. --algo sac)")
+    sees = "pixels" if t.pixels else f"a history of {t.history} states" if t.history != 1 else None
+    if sees is not None:
+        raise VisuomotorError(f"--teacher {cfg.teacher} acts from {sees}; a teacher acts from the simulator's "
+                              f"state: train it from states (e.g. --algo sac)")
     repeat = cfg.action_repeat if cfg.action_repeat is not None else t.action_repeat
     if repeat != t.action_repeat:
         raise VisuomotorError(f"--teacher {cfg.teacher} acts every {t.action_repeat} simulator step(s) "
