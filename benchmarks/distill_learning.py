@@ -78,9 +78,9 @@ def cmd_student(a) -> None:
     s = STUDENTS[a.env]
     run = student_dir(a.env, a.seed, a.distract)
     train(["--env", a.env, "--algo", "distill", "--teacher", str(teacher_dir(a.env)), *STUDENT_COMMON,
-           "--distill.student-share", s["share"], "--steps", str(s["steps"]), "--eval-every", str(s["eval_every"]),
-           "--eval-episodes", "10", "--seed", str(a.seed), "--distract", a.distract, "--no-video",
-           "--run-dir", str(run)])
+           "--distill.student-share", s["share"], "--steps", str(a.steps or s["steps"]),
+           "--eval-every", str(s["eval_every"]), "--eval-episodes", "10", "--seed", str(a.seed), "--distract",
+           a.distract, "--no-video", "--run-dir", str(run), *(["--resume"] if a.resume else [])])
     _rows(run, f"student-{a.distract}" if a.distract != "off" else "student", a.env, a.seed)
 
 
@@ -97,16 +97,26 @@ def cmd_drqv2(a) -> None:
     try:
         proc.wait(timeout=a.minutes * 60)
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)  # stops with a checkpoint; eval.csv has what it reached
+        proc.send_signal(signal.SIGTERM)  # stops with a checkpoint
         proc.wait()
-    _rows(run, "drqv2", a.env, a.seed)
+    _rows(run, "drqv2", a.env, a.seed, final=True)
 
 
-def _rows(run: Path, lib: str, env: str, seed: int) -> None:
+def _rows(run: Path, lib: str, env: str, seed: int, final: bool = False) -> None:
+    """The run's evaluations as result rows; ``final``: and one of the checkpoint it stopped at (a run
+    stopped after its minutes, between evaluations), 10 episodes of `visuomotor eval`."""
+    import torch
     from _learning import eval_rows, write_rows
 
+    rows = eval_rows(run, lib, env, seed)
+    if final:
+        state = torch.load(run / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
+        if not rows or state["step"] > rows[-1]["step"]:
+            rows.append({"lib": lib, "env": env, "seed": seed, "step": int(state["step"]),
+                         "mean_return": _eval(run, []),
+                         "train_seconds": float(state["wall_time"]) - float(state.get("eval_time", 0.0))})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    write_rows(RESULTS / f"{lib}_{task(env)}_s{seed}.csv", eval_rows(run, lib, env, seed))
+    write_rows(RESULTS / f"{lib}_{task(env)}_s{seed}.csv", rows)
 
 
 def _eval(run: Path, extra: list[str]) -> float:
@@ -115,6 +125,11 @@ def _eval(run: Path, extra: list[str]) -> float:
                           "--episodes", "10", *extra], check=True, capture_output=True, text=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("return"))
     return float(line.split()[2])
+
+
+def cmd_rows(a) -> None:
+    """Rewrite a DrQ-v2 run's result rows (with its stopping checkpoint evaluated)."""
+    _rows(RUNS / f"drqv2_{task(a.env)}_s{a.seed}", "drqv2", a.env, a.seed, final=True)
 
 
 def cmd_robust(a) -> None:
@@ -224,20 +239,22 @@ def main() -> None:
     sp = sub.add_parser("speed")
     sp.add_argument("--rounds", type=int, default=3)
     sp.add_argument("--threads", type=int, default=0)
-    for name in ("teacher", "student", "drqv2", "robust"):
+    for name in ("teacher", "student", "drqv2", "robust", "drqv2-rows"):
         s = sub.add_parser(name)
         s.add_argument("--env", choices=sorted(TEACHERS), required=True)
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--distract", choices=("off", *LEVELS), default="off")
         s.add_argument("--minutes", type=float, default=30.0)
         s.add_argument("--threads", type=int, default=0, help="torch threads per run (0: every core)")
+        s.add_argument("--steps", type=int, default=0, help="student: policy steps (0: the env's setting)")
+        s.add_argument("--resume", action="store_true", help="student: continue its run (e.g. to more --steps)")
     sub.add_parser("table")
     a = p.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     if getattr(a, "threads", 0):
         THREADS.extend(["--threads", str(a.threads)])
     t0 = time.perf_counter()
-    {"teacher": cmd_teacher, "student": cmd_student, "drqv2": cmd_drqv2, "robust": cmd_robust, "speed": cmd_speed,
+    {"teacher": cmd_teacher, "student": cmd_student, "drqv2": cmd_drqv2, "robust": cmd_robust, "drqv2-rows": cmd_rows, "speed": cmd_speed,
      "table": cmd_table}[a.cmd](a)
     print(f"[{a.cmd}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
