@@ -181,9 +181,12 @@ def _teacher_return(env: str) -> float:
         return max(float(r["mean_return"]) for r in csv.DictReader(f))
 
 
-def _within(by_step: dict[int, tuple[float, float]], minutes: float) -> float | None:
-    """The return of a run's last evaluation within ``minutes`` of training (None before its first)."""
+def _within(by_step: dict[int, tuple[float, float]], minutes: float, stopped: bool) -> float | None:
+    """The return of a run's last evaluation within ``minutes`` of training (None before its first). A run
+    that finished its steps keeps its last return after it; one ``stopped`` by time has none after it."""
     got = [(st, v[0]) for st, v in sorted(by_step.items()) if v[1] <= minutes * 60]
+    if stopped and minutes * 60 > max(v[1] for v in by_step.values()) + 60:
+        return None
     return got[-1][1] if got else None
 
 
@@ -218,7 +221,7 @@ def cmd_table(a) -> None:
                 continue
             cells = []
             for b in budgets:
-                got = [r for r in (_within(by, b) for by in seeds.values()) if r is not None]
+                got = [r for r in (_within(by, b, lib == "drqv2") for by in seeds.values()) if r is not None]
                 cells.append(f"{statistics.mean(got):.0f} (n={len(got)})" if got else "-")
             print(f"| {lib} | " + " | ".join(cells) + " |")
         print()
