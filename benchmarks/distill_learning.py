@@ -194,7 +194,7 @@ def cmd_table(a) -> None:
     from _learning import read_seeds
 
     runs = read_seeds(RESULTS)
-    budgets = (5, 10, 15, 20, 30)
+    budgets = (5, 10, 15, 25, 35)
     for env in sorted({e for e, _ in runs}):
         teacher, repeat = _teacher_return(env), int(TEACHERS[env][1])
         print(f"\n{env}: teacher (SAC from states, best.pt) {teacher:.0f}; eval return per seed at each "
