@@ -128,14 +128,19 @@ class BC(Agent):
     def policy(self) -> BCActing:
         return BCActing(self.policy_net, self.bf16)
 
-    def update(self, batch=None) -> dict[str, torch.Tensor]:
-        batch = self.sample() if batch is None else batch
-        obs = self._obs(batch.obs)
+    def training_input(self, obs: torch.Tensor) -> torch.Tensor:
+        """A batch's observations as the policy learns from them: float, flattened states or frame stacks
+        randomly shifted by up to ``augment_pad`` pixels."""
+        obs = self._obs(obs.to(self.device))
         if self.policy_net.pixels and self.cfg.augment_pad > 0:
             from visuomotor.nets.conv import random_shift
 
             obs = random_shift(obs, self.cfg.augment_pad, generator=self.aug_generator)
-        loss = (self.policy_net(obs) - batch.action).pow(2).sum(-1).mean()
+        return obs
+
+    def update(self, batch=None) -> dict[str, torch.Tensor]:
+        batch = self.sample() if batch is None else batch
+        loss = (self.policy_net(self.training_input(batch.obs)) - batch.action).pow(2).sum(-1).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -36,14 +36,16 @@ import torch
 from torch.nn import functional as F
 
 from visuomotor.algos.base import Kind, Observes, OffPolicyConfig, Policy
-from visuomotor.algos.bc import BC
+from visuomotor.algos.bc import BC, BCConfig
+from visuomotor.evaluate.rollout import act as policy_action
 from visuomotor.nets import hardware
 from visuomotor.nets.schedules import parse_schedule
 
 
 @dataclass
-class DistillConfig(OffPolicyConfig):
-    """Distillation hyperparameters: DAgger's mixing, the student's network, RSL-RL's optimizer defaults."""
+class DistillConfig(OffPolicyConfig, BCConfig):
+    """Distillation hyperparameters: DAgger's mixing, the loss, and behaviour cloning's student network
+    (``BCConfig``: hidden widths, trunk, random shift, Adam) with RSL-RL's optimizer defaults."""
 
     teacher_checkpoint: Literal["best", "latest"] = "best"
     """Which checkpoint of the --teacher run acts and labels: its best evaluation, or its last state."""
@@ -58,16 +60,8 @@ class DistillConfig(OffPolicyConfig):
     """With --distill.loss huber: where the loss turns from quadratic to linear."""
     lr: float = 1e-3
     """Adam learning rate (RSL-RL's distillation)."""
-    weight_decay: float = 0.0
-    """Adam weight decay."""
     max_grad_norm: float | None = None
     """Clip the gradient's norm to this (None: no clipping, RSL-RL's default)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Hidden widths of the student's MLP (after the encoder with pixels)."""
-    feature_dim: int = 50
-    """Pixels: trunk output size after DrQ-v2's conv encoder."""
-    augment_pad: int = 4
-    """Pixels: random shift of up to this many pixels (DrQ-v2's augmentation; 0 = none)."""
     bf16: bool | None = None
     """bf16 autocast for the student's networks (the loss and optimizer in float32); None = on where bf16
     is native (CUDA; CPUs with AVX512-BF16 or AMX), where it makes a pixel update at batch 256 about
@@ -85,7 +79,8 @@ class DistillConfig(OffPolicyConfig):
         return self.total_steps
 
     def validate(self) -> None:
-        super().validate()
+        OffPolicyConfig.validate(self)
+        BCConfig.validate(self)  # the student's network and optimizer
         if self.teacher_checkpoint not in ("best", "latest"):
             raise ValueError(f"teacher_checkpoint must be best or latest, got {self.teacher_checkpoint!r}")
         if self.mixing not in ("step", "episode"):
@@ -97,15 +92,10 @@ class DistillConfig(OffPolicyConfig):
         if any(not 0.0 <= v <= 1.0 for v in values):
             raise ValueError(f"student_share {self.student_share!r} leaves [0, 1] (it reaches {min(values):g} and "
                              f"{max(values):g})")
-        if not self.hidden or any(h <= 0 for h in self.hidden):
-            raise ValueError(f"hidden must be positive widths, got {self.hidden}")
-        for name in ("lr", "feature_dim", "total_steps", "huber_delta"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not self.huber_delta > 0:
+            raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be > 0 (or None), got {self.max_grad_norm}")
-        if self.weight_decay < 0 or self.augment_pad < 0:
-            raise ValueError(f"weight_decay and augment_pad must be >= 0, got {self.weight_decay}, {self.augment_pad}")
 
 
 def distillation_loss(pred: torch.Tensor, label: torch.Tensor, kind: str, delta: float = 1.0) -> torch.Tensor:
@@ -141,9 +131,7 @@ class Distill(BC):
     def teach(self, state: np.ndarray) -> np.ndarray:
         """The teacher's deterministic action for one state (one row at a time, always: a stored episode
         relabelled on resume gets the bits its states got while the run acted)."""
-        from visuomotor.evaluate.rollout import act
-
-        return np.asarray(act(self.teacher, np.asarray(state, np.float32), self.device), np.float32)
+        return np.asarray(policy_action(self.teacher, np.asarray(state, np.float32), self.device), np.float32)
 
     def see_state(self, state: np.ndarray) -> None:
         self.label = self.teach(state)
@@ -197,12 +185,7 @@ class Distill(BC):
     def update(self, batch=None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         batch = self.sample() if batch is None else batch
-        obs = self._obs(batch.obs.to(self.device))
-        if self.policy_net.pixels and cfg.augment_pad > 0:
-            from visuomotor.nets.conv import random_shift
-
-            obs = random_shift(obs, cfg.augment_pad, generator=self.aug_generator)
-        pred = self.policy_net(obs, self.bf16)
+        pred = self.policy_net(self.training_input(batch.obs), self.bf16)
         loss = distillation_loss(pred, batch.action.to(self.device), cfg.loss, cfg.huber_delta)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

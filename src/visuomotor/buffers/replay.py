@@ -146,27 +146,35 @@ class ReplayBuffer:
         slots = (idx[:, None] + k[None, :]) % self.capacity  # [B, n]
         # transitions from idx up to the newest one (slot pos - 1), inclusive
         available = (self.pos - 1 - idx) % self.capacity + 1
-        ended = self.ended[slots]
-        ended_before = ended.long().cumsum(1) - ended.long()  # episode ends strictly before step k
-        valid = (ended_before == 0) & (k[None, :] < available[:, None])  # [B, n]; step 0 always valid
-        m = valid.sum(1)  # steps taken, 1..n
-        reward = (self.reward[slots] * valid * self._powers[:-1][None, :]).sum(1)
-        last = slots.gather(1, (m - 1)[:, None]).squeeze(1)
-        terminated = self.terminated.index_select(0, last)
-        return Batch(
-            obs=self.obs.index_select(0, idx),
-            action=self.action.index_select(0, idx),
-            reward=reward,
-            next_obs=self.next_obs.index_select(0, last),
-            terminated=terminated,
-            discount=self._powers[m] * (1.0 - terminated),
-        )
+        return n_step_batch(self, slots, available)
 
     def rng_state(self) -> torch.Tensor:
         return self.generator.get_state()
 
     def set_rng_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
+
+
+def n_step_batch(replay, slots: torch.Tensor, available: torch.Tensor) -> Batch:
+    """The n-step batch of a replay's fields (obs, action, reward, next_obs, terminated, ended, _powers):
+    ``slots`` [B, n] hold each sample's next n transitions of its stream (slot 0 its start), of which
+    ``available`` [B] are stored; the window stops after the first episode end (see the module docstring)."""
+    k = torch.arange(slots.shape[1], device=slots.device)
+    ended = replay.ended[slots]
+    ended_before = ended.long().cumsum(1) - ended.long()  # episode ends strictly before step k
+    valid = (ended_before == 0) & (k[None, :] < available[:, None])  # [B, n]; step 0 always valid
+    m = valid.sum(1)  # steps taken, 1..n
+    reward = (replay.reward[slots] * valid * replay._powers[:-1][None, :]).sum(1)
+    first, last = slots[:, 0], slots.gather(1, (m - 1)[:, None]).squeeze(1)
+    terminated = replay.terminated.index_select(0, last)
+    return Batch(
+        obs=replay.obs.index_select(0, first),
+        action=replay.action.index_select(0, first),
+        reward=reward,
+        next_obs=replay.next_obs.index_select(0, last),
+        terminated=terminated,
+        discount=replay._powers[m] * (1.0 - terminated),
+    )
 
 
 class StreamReplay:
@@ -255,17 +263,7 @@ class StreamReplay:
         rows = (row[:, None] + k[None, :]) % self.rows  # [B, n] within the env's ring
         slots = self._base[env][:, None] + rows
         available = (self.pos[env] - 1 - row) % self.rows + 1  # transitions from row to the ring's newest
-        ended = self.ended[slots]
-        ended_before = ended.long().cumsum(1) - ended.long()
-        valid = (ended_before == 0) & (k[None, :] < available[:, None])
-        m = valid.sum(1)
-        last = slots.gather(1, (m - 1)[:, None]).squeeze(1)
-        first = slots[:, 0]
-        terminated = self.terminated.index_select(0, last)
-        reward = (self.reward[slots] * valid * self._powers[:-1][None, :]).sum(1)
-        return Batch(obs=self.obs.index_select(0, first), action=self.action.index_select(0, first), reward=reward,
-                     next_obs=self.next_obs.index_select(0, last), terminated=terminated,
-                     discount=self._powers[m] * (1.0 - terminated))
+        return n_step_batch(self, slots, available)
 
     def rng_state(self) -> torch.Tensor:
         return self.generator.get_state()

@@ -201,11 +201,14 @@ class OffPolicyDriver(Driver):
         next_obs, reward, terminated, truncated, info = env_call(self.cfg.env, runner.step + 1, self.env.step, action)
         check_finite(self.cfg.env, runner.step + 1, reward, next_obs)
         agent.observe(Transitions(self.obs, action, reward, next_obs, next_obs, terminated, truncated))
-        rec.step(action, reward, next_obs, terminated, truncated, self._see_state(info))
-        self.stats.step(reward, terminated or truncated)
+        ended = terminated or truncated
+        # an episode's last state is recorded but never acted on: shown only where the episode goes on
+        state = (info["state"] if ended else self._see_state(info)) if self.sees_state else None
+        rec.step(action, reward, next_obs, terminated, truncated, state)
+        self.stats.step(reward, ended)
         self.obs = next_obs
         runner.step += 1
-        if terminated or truncated:
+        if ended:
             write_episode(runner.episode_dir, self.episode_index, runner.step, rec.arrays())
             self.episode_index += 1
             self.obs, info = env_call(self.cfg.env, runner.step, self.env.reset,
