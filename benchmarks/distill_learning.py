@@ -56,6 +56,21 @@ def teacher_dir(env: str) -> Path:
     return RUNS / f"teacher_{task(env)}"
 
 
+KINDS = ("background", "colors", "camera")
+
+
+def tag(a) -> str:
+    """The distraction a student trains with: off, a level, or a level with one kind only (level-kind)."""
+    return a.distract + (f"-{a.only}" if a.only and a.distract != "off" else "")
+
+
+def only_flags(a) -> list[str]:
+    """``--only KIND``: the other kinds of --distract turned off."""
+    if not a.only or a.distract == "off":
+        return []
+    return [f"--distract.no-{k}" for k in KINDS if k != a.only]
+
+
 def student_dir(env: str, seed: int, distract: str) -> Path:
     return RUNS / f"student_{task(env)}_{distract}_s{seed}"
 
@@ -76,12 +91,13 @@ def cmd_teacher(a) -> None:
 
 def cmd_student(a) -> None:
     s = STUDENTS[a.env]
-    run = student_dir(a.env, a.seed, a.distract)
+    run = student_dir(a.env, a.seed, tag(a))
     train(["--env", a.env, "--algo", "distill", "--teacher", str(teacher_dir(a.env)), *STUDENT_COMMON,
-           "--distill.student-share", s["share"], "--steps", str(a.steps or s["steps"]),
+           "--distill.student-share", a.share or s["share"], "--steps", str(a.steps or s["steps"]),
            "--eval-every", str(s["eval_every"]), "--eval-episodes", "10", "--seed", str(a.seed), "--distract",
-           a.distract, "--no-video", "--run-dir", str(run), *(["--resume"] if a.resume else [])])
-    _rows(run, f"student-{a.distract}" if a.distract != "off" else "student", a.env, a.seed)
+           a.distract, *only_flags(a), *a.extra, "--no-video", "--run-dir", str(run),
+           *(["--resume"] if a.resume else [])])
+    _rows(run, f"student-{tag(a)}" if a.distract != "off" else "student", a.env, a.seed)
 
 
 def cmd_drqv2(a) -> None:
@@ -134,12 +150,12 @@ def cmd_rows(a) -> None:
 
 def cmd_robust(a) -> None:
     """The student's last checkpoint, 10 episodes each: undistracted, and on the held-out split at each level."""
-    run = student_dir(a.env, a.seed, a.distract)
-    row = {"env": a.env, "seed": a.seed, "trained_with": a.distract, "off": _eval(run, ["--distract", "off"])}
+    run = student_dir(a.env, a.seed, tag(a))
+    row = {"env": a.env, "seed": a.seed, "trained_with": tag(a), "off": _eval(run, ["--distract", "off"])}
     for level in LEVELS:
         row[level] = _eval(run, ["--distract", level, "--distract-split", "eval"])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"robust_{task(a.env)}_{a.distract}_s{a.seed}.json"
+    path = RESULTS / f"robust_{task(a.env)}_{tag(a)}_s{a.seed}.json"
     path.write_text(json.dumps(row, indent=1) + "\n")
     print(json.dumps(row))
 
@@ -251,6 +267,10 @@ def main() -> None:
         s.add_argument("--threads", type=int, default=0, help="torch threads per run (0: every core)")
         s.add_argument("--steps", type=int, default=0, help="student: policy steps (0: the env's setting)")
         s.add_argument("--resume", action="store_true", help="student: continue its run (e.g. to more --steps)")
+        s.add_argument("--only", choices=KINDS, default=None,
+                       help="student, robust: one kind of distraction only (robust evaluates with the run's kinds)")
+        s.add_argument("--share", default="", help="student: the share schedule (default: the env's setting)")
+        s.add_argument("extra", nargs="*", help="student: more `visuomotor train` flags, after --")
     sub.add_parser("table")
     a = p.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")

@@ -116,6 +116,10 @@ CASES = {
     # n-step returns across a resume (the replay's n-step window spans the stop)
     "sac-nstep": [*CARTPOLE, "--algo", "sac", *TINY_SAC, "--sac.learning-starts", "60", "--sac.n-step", "3"],
     "td3": [*CARTPOLE, "--algo", "td3", *TINY_TD3, "--td3.learning-starts", "60", "--td3.n-step", "2"],
+    # SimbaV2 networks: observation and reward statistics, the learning-rate decay, the hypersphere
+    "sac-simbav2": [*CARTPOLE, "--algo", "sac", "--sac.net", "simbav2", "--sac.widths", "8", "16", "--sac.blocks", "1",
+                    "1", "--sac.num-atoms", "11", "--sac.batch-size", "16", "--sac.learning-starts", "60",
+                    "--sac.lr-decay-updates", "200"],
 }
 
 

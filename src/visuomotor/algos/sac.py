@@ -23,6 +23,18 @@ hidden layers, torch.compile, the two halves on two threads) lives in ``algos/sa
 switched on by the config's ``manual_grad``, ``bf16``, ``compile`` and ``parallel_update`` and computes
 these same losses (tested to give the same numbers).
 
+Networks (``--sac.net``): the paper's ReLU MLPs (``mlp``), or Simba's pre-LayerNorm residual blocks
+(``simba``) or SimbaV2's hyperspherical ones (``simbav2``), modules of ``nets/simba.py``, each with
+its papers' settings for the fields left None. Both normalize observations by running statistics.
+With ``simbav2`` the critics are distributional: each predicts logits q_i over the atoms z of
+[-g_max, g_max], learns by cross-entropy from the projection (``nets/distributional.py``) of
+
+    r~ + gamma^n (1 - d) (z - alpha log pi(a'|s'))      under the target critic of the lower mean
+
+with rewards r~ = r / max(std(G), max|G| / g_max) scaled by the running discounted return G, and
+the policy maximizes the mean sum_j q_ij z_j; every weight row is put back on the unit sphere after
+each optimizer step, and the learning rates decay linearly (1e-4 to 1e-5 over half the run).
+
 Learning with prior data (``--prior-data``, the ``rlpd`` preset; Ball et al. 2023, "Efficient
 Online RL with Offline Data"): an ensemble of N LayerNorm critics, the target's min over a random
 subset of 2, the policy loss on their mean, many updates per env step; half of each batch comes
@@ -31,6 +43,7 @@ from the prior data.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Literal
@@ -41,9 +54,10 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
-from visuomotor.nets import hardware
+from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
 from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_forward
+from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
@@ -64,16 +78,39 @@ class SACConfig(OffPolicyConfig):
     learner uses 3): y = sum_{k<m} gamma^k r_k + gamma^m V(s_m), m <= n cut at the episode's end."""
     tau: float = 0.005
     """Polyak step of the target critics per update."""
-    actor_lr: float = 3e-4
-    """Adam learning rate of the policy."""
-    critic_lr: float = 3e-4
-    """Adam learning rate of the critics."""
-    alpha_lr: float = 3e-4
-    """Adam learning rate of the temperature (log alpha)."""
+    actor_lr: float | None = None
+    """Adam learning rate of the policy; None = 3e-4 (mlp) or 1e-4 (simba, simbav2)."""
+    critic_lr: float | None = None
+    """Adam learning rate of the critics; None = 3e-4 (mlp) or 1e-4 (simba, simbav2)."""
+    alpha_lr: float | None = None
+    """Adam learning rate of the temperature (log alpha); None = 3e-4 (mlp) or 1e-4 (simba, simbav2)."""
     adam_eps: float = 1e-8
     """Adam's epsilon (the authors' TensorFlow default, and SB3's for SAC: torch's own default)."""
     hidden: tuple[int, ...] = (256, 256)
-    """Hidden layer widths of the policy and of each critic."""
+    """Hidden layer widths of the policy and of each critic (mlp)."""
+    net: Literal["mlp", "simba", "simbav2"] = "mlp"
+    """The policy's and critics' networks (nets/simba.py): mlp (the paper's ReLU MLPs of ``hidden``),
+    simba (pre-LayerNorm residual blocks) or simbav2 (weights and features on the unit hypersphere, a
+    distributional critic learning from scaled rewards). The simba nets take their papers' settings for
+    the fields left None."""
+    widths: tuple[int, int] = (128, 512)
+    """simba, simbav2: the width of the policy and of each critic (the papers' 128 and 512)."""
+    blocks: tuple[int, int] = (1, 2)
+    """simba, simbav2: residual blocks of the policy and of each critic (the papers' 1 and 2)."""
+    num_atoms: int = 101
+    """simbav2: atoms of each critic's value distribution."""
+    g_max: float = 5.0
+    """simbav2: the value support is [-g_max, g_max], and rewards are scaled so that returns stay in it."""
+    obs_normalization: bool | None = None
+    """Normalize observations by running mean and variance (kept with the policy and exported); None = on
+    with simba and simbav2, off with mlp."""
+    weight_decay: float | None = None
+    """AdamW weight decay of the networks (0 = Adam); None = 0.01 with simba, 0 otherwise."""
+    lr_final_ratio: float | None = None
+    """The learning rates decay linearly to this fraction of their start over ``lr_decay_updates``;
+    None = 0.1 with simbav2 (1e-4 to 1e-5), 1 (constant) otherwise."""
+    lr_decay_updates: int | None = None
+    """Updates over which the learning rates decay; None = half of the run's updates (set per run)."""
     num_critics: int | None = None
     """Critics in the ensemble (sac 2, rlpd 10)."""
     critic_subset: int | None = None
@@ -82,16 +119,17 @@ class SACConfig(OffPolicyConfig):
     """How the policy loss combines the critics: min (sac) or mean (rlpd)."""
     layer_norm: bool | None = None
     """LayerNorm after every hidden layer of the critics (sac no, rlpd yes)."""
-    init_alpha: float = 1.0
-    """Initial temperature."""
+    init_alpha: float | None = None
+    """Initial temperature; None = 1 (mlp) or 0.01 (simba, simbav2)."""
     autotune_alpha: bool = True
     """Learn the temperature toward the target entropy; if False, alpha stays init_alpha."""
     target_entropy: float | None = None
-    """Entropy target; None means -|A| (the paper's heuristic)."""
-    log_std_min: float = -20.0
-    """Lower clip of the policy's log std (the authors' softlearning value)."""
+    """Entropy target; None means -|A| (the paper's heuristic), -|A|/2 with simba and simbav2."""
+    log_std_min: float | None = None
+    """Lower bound of the policy's log std: mlp clips at it (None = -20, the authors' softlearning
+    value); simba nets squash into [log_std_min, log_std_max] with a tanh (None = -10)."""
     log_std_max: float = 2.0
-    """Upper clip of the policy's log std."""
+    """Upper bound of the policy's log std."""
     log_prob_epsilon: float = 0.0
     """0 = the exact tanh log-prob correction; e.g. 1e-6 = SB3/CleanRL's log(1 - tanh(u)^2 + 1e-6)."""
     bf16: bool | None = None
@@ -118,34 +156,54 @@ class SACConfig(OffPolicyConfig):
     threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
     def fill_defaults(self) -> SACConfig:
-        """A copy with every None filled from the preset."""
-        fill = {k: v for k, v in SAC_PRESETS[self.preset].items() if getattr(self, k) is None}
+        """A copy with every None filled from the preset, then from the network's settings."""
+        values = {**NET_DEFAULTS[self.net], **SAC_PRESETS[self.preset]} if self.net in NET_DEFAULTS else {}
+        fill = {k: v for k, v in values.items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
     def for_run(self, updates: int, device: torch.device) -> SACConfig:
         """``compile`` None decided for a run of ``updates`` updates on ``device``: on where compiling
-        pays for itself (see the field)."""
-        if self.compile is not None:
-            return self
-        r = self.resolved()
+        pays for itself (see the field); ``lr_decay_updates`` None: half of them."""
+        cfg = self
+        if cfg.lr_decay_updates is None:
+            cfg = dataclasses.replace(cfg, lr_decay_updates=max(1, updates // 2))
+        if cfg.compile is not None:
+            return cfg
+        r = cfg.resolved()
         hand_derived = r.manual_grad is not False and r.manual_grad_applies()  # (compiling autograd's update was slower)
         on = device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and hand_derived and hardware.cpp_compiler() is not None
-        return dataclasses.replace(self, compile=on)
+        return dataclasses.replace(cfg, compile=on)
 
     def manual_grad_applies(self) -> bool:
         """Whether the hand-derived update covers these settings (of a resolved config)."""
-        return not (self.layer_norm or self.parallel_update)
+        return not (self.layer_norm or self.parallel_update or self.net != "mlp" or self.obs_normalization
+                    or self.weight_decay)
 
     def validate(self) -> None:
         if self.preset not in SAC_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(SAC_PRESETS)}, got {self.preset!r}")
+        if self.net not in NET_DEFAULTS:
+            raise ValueError(f"net must be one of {', '.join(NET_DEFAULTS)}, got {self.net!r}")
         r = self.resolved()
         super(SACConfig, r).validate()
         if not 0 <= r.critic_subset <= r.num_critics:
             raise ValueError(f"critic_subset must be in [0, num_critics={r.num_critics}], got {r.critic_subset}")
         if self.manual_grad and not r.manual_grad_applies():
-            raise ValueError("manual_grad covers critics without LayerNorm and no parallel_update; "
-                             "set manual_grad False (or None) with those")
+            raise ValueError("manual_grad covers mlp networks without LayerNorm, observation normalization or "
+                             "weight decay, and no parallel_update; set manual_grad False (or None) with those")
+        if self.net != "mlp" and (self.compile or self.parallel_update):
+            raise ValueError(f"compile and parallel_update are speed switches of the mlp networks; "
+                             f"turn them off with net {self.net}")
+        if any(x <= 0 for x in (*self.widths, *self.blocks)) or len(self.widths) != 2 or len(self.blocks) != 2:
+            raise ValueError(f"widths and blocks must be two positive numbers (policy, critic), got "
+                             f"{self.widths}, {self.blocks}")
+        if self.num_atoms < 2 or not self.g_max > 0:
+            raise ValueError(f"need num_atoms >= 2 and g_max > 0, got {self.num_atoms}, {self.g_max}")
+        if r.weight_decay < 0 or not 0 < r.lr_final_ratio <= 1:
+            raise ValueError(f"need weight_decay >= 0 and lr_final_ratio in (0, 1], got {r.weight_decay}, "
+                             f"{r.lr_final_ratio}")
+        if self.lr_decay_updates is not None and self.lr_decay_updates < 1:
+            raise ValueError(f"lr_decay_updates must be >= 1, got {self.lr_decay_updates}")
         if r.actor_q not in ("min", "mean"):
             raise ValueError(f"actor_q must be min or mean, got {r.actor_q!r}")
         if not 0.0 <= self.gamma <= 1.0:
@@ -156,8 +214,8 @@ class SACConfig(OffPolicyConfig):
             raise ValueError(f"n_step must be >= 1, got {self.n_step}")
         if r.num_critics < 1:
             raise ValueError(f"num_critics must be >= 1, got {r.num_critics}")
-        if self.init_alpha <= 0:
-            raise ValueError(f"init_alpha must be > 0, got {self.init_alpha}")
+        if r.init_alpha <= 0:
+            raise ValueError(f"init_alpha must be > 0, got {r.init_alpha}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
 
@@ -169,41 +227,81 @@ SAC_PRESETS: dict[str, dict] = {
     "sac": dict(updates_per_step=1, num_critics=2, critic_subset=0, actor_q="min", layer_norm=False),
     "rlpd": dict(updates_per_step=20, num_critics=10, critic_subset=2, actor_q="mean", layer_norm=True),
 }
+_SIMBA = dict(actor_lr=1e-4, critic_lr=1e-4, alpha_lr=1e-4, init_alpha=0.01, log_std_min=-10.0,
+              obs_normalization=True)
+NET_DEFAULTS: dict[str, dict] = {  # each network's papers' settings for the fields left None
+    "mlp": dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, init_alpha=1.0, log_std_min=-20.0,
+                obs_normalization=False, weight_decay=0.0, lr_final_ratio=1.0),
+    "simba": dict(_SIMBA, weight_decay=0.01, lr_final_ratio=1.0),  # SimBa: AdamW, constant lr
+    "simbav2": dict(_SIMBA, weight_decay=0.0, lr_final_ratio=0.1),  # SimbaV2: Adam, lr 1e-4 -> 1e-5
+}
+# SimbaV2 takes clipped double Q only where episodes terminate (the authors' use_cdq = env.episodic):
+# one critic on DMC tasks, which never terminate.
+SACConfig.TASK_PRESETS = (("dmc/*", {"num_critics": 1}, {"net": "simbav2"}),)
 
 
 class Actor(nn.Module):
     """s -> (mean, log_std) of the pre-squash Gaussian."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden, log_std_min: float, log_std_max: float):
+    def __init__(self, obs_dim: int, act_dim: int, hidden, log_std_min: float, log_std_max: float,
+                 net: str = "mlp", width: int = 128, blocks: int = 1):
         super().__init__()
-        self.net = mlp(obs_dim, hidden, 2 * act_dim)
+        self.kind = net
+        if net == "mlp":
+            self.net = mlp(obs_dim, hidden, 2 * act_dim)
+        else:  # the mean and log-std heads of a simba net
+            self.net = simba.build(net, obs_dim, width, blocks, (act_dim, act_dim))
+        self._names = [name for name, _ in self.net.named_parameters()]
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
+        self.autocast = False  # simba nets: compute under bf16 autocast
 
     def forward(self, obs: torch.Tensor, params: list[torch.Tensor] | None = None):
-        """``params`` (weight, bias, ...) replaces the module's own, e.g. a bf16 copy."""
-        out = relu_mlp_forward(obs, list(self.net.parameters()) if params is None else params)[0]
+        """``params`` (in ``parameters()`` order) replaces the module's own, e.g. a bf16 copy."""
+        if self.kind == "mlp":
+            out = relu_mlp_forward(obs, list(self.net.parameters()) if params is None else params)[0]
+        else:
+            with torch.autocast(obs.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                if params is None:
+                    out = self.net(obs)
+                else:
+                    out = torch.func.functional_call(self.net, dict(zip(self._names, params)), (obs,))
         return self.head(out)
 
     def head(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's output -> (mean, log_std)."""
         mean, log_std = out.float().chunk(2, dim=-1)
+        if self.kind != "mlp":  # the simba papers' tanh squash into [min, max]
+            return mean, self.log_std_min + (self.log_std_max - self.log_std_min) * 0.5 * (1 + torch.tanh(log_std))
         # clipped as in the authors' code (so a fresh policy starts near std 1, exploring widely);
         # a tanh rescale into [-5, 2] instead starts near std 0.22 and learned visibly slower here
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
 
 class SACPolicy(Policy):
-    """Acting deterministically: a = tanh(mean(s))."""
+    """Acting deterministically: a = tanh(mean(normalize(s)))."""
 
-    def __init__(self, actor: Actor):
+    def __init__(self, actor: Actor, normalizer: nn.Module | None = None):
         super().__init__()
         self.actor = actor
+        self.normalizer = normalizer if normalizer is not None else nn.Identity()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.actor(obs.float())[0])
+        return torch.tanh(self.actor(self.normalizer(obs.float()))[0])
+
+    def float32(self) -> SACPolicy:
+        """Without the simba nets' bf16 autocast (export)."""
+        if not self.actor.autocast:
+            return self
+        actor = copy.copy(self.actor)  # (shares the parameters)
+        actor.autocast = False
+        return SACPolicy(actor, self.normalizer)
 
     def contents(self) -> dict:
-        return {"squashing": "tanh of the Gaussian's mean"}
+        out = {"squashing": "tanh of the Gaussian's mean", "network": self.actor.kind,
+               "trained_in_bf16": bool(self.actor.autocast)}
+        if isinstance(self.normalizer, EmpiricalNormalizer):
+            out["normalizer"] = "(s - mean) / sqrt(var + 1e-8), clipped to +-10"
+        return out
 
 
 class SAC(Agent):
@@ -215,26 +313,36 @@ class SAC(Agent):
         super().__init__(observation_space, action_space, cfg, device)
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
-        self.act_dim = act_dim
-        self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.log_std_min, cfg.log_std_max).to(self.device)
-        self.critic = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1, cfg.layer_norm).to(self.device)
-        self.critic_target = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1, cfg.layer_norm).to(
-            self.device)
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.log_std_min, cfg.log_std_max, cfg.net, cfg.widths[0],
+                           cfg.blocks[0]).to(self.device)
+        self.critic, self.critic_target = (self.make_critic().to(self.device) for _ in range(2))
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
+        self.distributional = cfg.net == "simbav2"
+        self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
+        self.normalizer = (EmpiricalNormalizer(obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
+        self.reward_scaler = simba.RewardScaler(cfg.gamma, cfg.g_max).to(self.device) if self.distributional else None
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)), device=self.device))
         self.log_alpha.requires_grad_(cfg.autotune_alpha)
-        self.target_entropy = float(cfg.target_entropy if cfg.target_entropy is not None else -act_dim)
+        default_entropy = -act_dim if cfg.net == "mlp" else -act_dim / 2
+        self.target_entropy = float(cfg.target_entropy if cfg.target_entropy is not None else default_entropy)
 
         groups = [
             {"params": list(self.actor.parameters()), "lr": cfg.actor_lr},
             {"params": list(self.critic.parameters()), "lr": cfg.critic_lr},
         ]
         if cfg.autotune_alpha:
-            groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
-        if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
-            groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
-        self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=self.device.type in ("cpu", "cuda"))
+            groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr, "weight_decay": 0.0})
+        fused = self.device.type in ("cpu", "cuda")
+        if cfg.weight_decay:
+            self.optimizer = torch.optim.AdamW(groups, eps=cfg.adam_eps, weight_decay=cfg.weight_decay, fused=fused)
+        else:
+            if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
+                groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
+            self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=fused)
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.updates = 0
         # parameter lists the update reuses (in ``flat_params`` order, as the losses take them)
         self._actor_params = list(self.actor.parameters())
         self._online = self.critic.flat_params()
@@ -245,9 +353,20 @@ class SAC(Agent):
         self.policy_noise = torch.Generator(device=self.device)
         self.seed(int(torch.randint(0, 2**62, (1,))))
         self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        if cfg.net != "mlp":  # simba nets compute under bf16 autocast (the mlp's switch is in sac_fast)
+            self.actor.autocast = self.critic.autocast = self.critic_target.autocast = self.bf16
         from visuomotor.algos import sac_fast  # the speed switches (they wrap the losses below)
 
         self._update_fn = sac_fast.build_update(self)
+
+    def make_critic(self) -> nn.Module:
+        """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with simbav2 its logits over the atoms."""
+        c = self.cfg
+        if c.net == "mlp":
+            return EnsembleMLP(c.num_critics, self.obs_dim + self.act_dim, c.hidden, 1, c.layer_norm)
+        out = c.num_atoms if c.net == "simbav2" else 1
+        return simba.NetEnsemble(c.num_critics, lambda: simba.build(c.net, self.obs_dim + self.act_dim, c.widths[1],
+                                                                    c.blocks[1], (out,)))
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -256,18 +375,29 @@ class SAC(Agent):
         single = o.dim() == 1
         if single:
             o = o.unsqueeze(0)
-        mean, log_std = self.actor(o)
+        mean, log_std = self.actor(self.normalizer(o))
         # (the draw squashed_gaussian_sample makes, without the log-prob acting does not need)
         a = torch.tanh(mean + log_std.exp() * torch.randn_like(mean)) if explore else torch.tanh(mean)
         a = a.cpu().numpy()
         return a[0] if single else a
 
     def policy(self) -> SACPolicy:
-        return SACPolicy(self.actor)
+        return SACPolicy(self.actor, self.normalizer)
+
+    def observe(self, t) -> None:
+        """Store the step; the observation statistics and (simbav2) the reward scale take it in."""
+        super().observe(t)
+        if self.cfg.obs_normalization:
+            self.normalizer.update(torch.as_tensor(np.asarray(t.obs), dtype=torch.float32,
+                                                   device=self.device).reshape(-1, self.obs_dim))
+        if self.reward_scaler is not None:
+            ended = np.asarray(t.terminated) | np.asarray(t.truncated)
+            self.reward_scaler.observe(torch.as_tensor(np.asarray(t.reward), device=self.device),
+                                       torch.as_tensor(ended, device=self.device))
 
     def describe(self) -> dict:
         return {"target_entropy": self.target_entropy, "bf16": self.bf16, "compile": self.cfg.compile,
-                "manual_grad": self.manual_grad}
+                "manual_grad": self.manual_grad, "lr_decay_updates": self.cfg.lr_decay_updates}
 
     def n_step(self) -> int:
         return self.cfg.n_step
@@ -278,6 +408,8 @@ class SAC(Agent):
     def zero_policy_output(self) -> None:
         """Zero the rows of the policy's output layer that give the action mean: the deterministic
         action is then tanh(0) = 0 for every input (the residual learner's start)."""
+        if self.cfg.net != "mlp":
+            raise ValueError(f"a residual learner starts from a zeroed mlp output layer; got net {self.cfg.net}")
         head = self.actor.net[-1]
         with torch.no_grad():
             head.weight[: self.act_dim].zero_()
@@ -320,17 +452,43 @@ class SAC(Agent):
 
     def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
         """J_Q (summed over the ensemble) and the mean Q, from the given weights."""
+        if self.distributional:
+            return self.categorical_critic_loss(batch, actor_w, critic_w, target_w, alpha)
         target = self.td_target(batch.reward, batch.bootstrap_discount(self.cfg.gamma), batch.next_obs, actor_w,
                                 target_w, alpha, *self.target_draws(batch.obs.shape[0]))
         q = self.critic(torch.cat([batch.obs, batch.action], -1), critic_w).float().squeeze(-1)  # [n, B]
         return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
+
+    def categorical_critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha):
+        """simbav2: the cross-entropy of each critic's logits to the projection of
+        r + gamma^n (1 - d) (z - alpha log pi(a'|s')) under the target critic of the lower mean."""
+        eps, pick = self.target_draws(batch.obs.shape[0])
+        with torch.no_grad():
+            next_mean, next_log_std = self.actor(batch.next_obs, [w.detach() for w in actor_w])
+            u = next_mean + next_log_std.exp() * eps
+            next_logp = squashed_gaussian_log_prob(u, next_mean, next_log_std, eps, self.cfg.log_prob_epsilon)
+            logits = self.critic_target(torch.cat([batch.next_obs, torch.tanh(u)], -1), target_w).float()
+            if pick is not None:
+                logits = logits.index_select(0, pick)
+            probs = torch.softmax(logits, -1)  # [n, B, K]
+            lower = (probs * self.z).sum(-1).argmin(0)  # the target critic of the lower mean, per sample
+            probs = probs.gather(0, lower.view(1, -1, 1).expand(1, -1, probs.shape[-1]))[0]
+            d = batch.bootstrap_discount(self.cfg.gamma)
+            target = distributional.project(probs, batch.reward - d * alpha * next_logp, d, self.z)
+        logits = self.critic(torch.cat([batch.obs, batch.action], -1), critic_w).float()
+        loss = distributional.cross_entropy(logits, target.unsqueeze(0)).mean(-1).sum()
+        return loss, distributional.expected(logits.detach(), self.z).mean()
+
+    def q_values(self, out: torch.Tensor) -> torch.Tensor:
+        """The critics' output [n, B, 1] (or logits [n, B, K]) -> Q [n, B]."""
+        return distributional.expected(out.float(), self.z) if self.distributional else out.float().squeeze(-1)
 
     def policy_losses(self, batch: Batch, actor_w, critic_w, alpha) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """J_pi, J_alpha and the policy's entropy estimate, from the given weights."""
         mean, log_std = self.actor(batch.obs, actor_w)
         pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise, self.cfg.log_prob_epsilon)
         # the policy loss reaches the critics through detached weights: it moves only the policy
-        q_pi = self.critic(torch.cat([batch.obs, pi_a], -1), [w.detach() for w in critic_w]).float().squeeze(-1)
+        q_pi = self.q_values(self.critic(torch.cat([batch.obs, pi_a], -1), [w.detach() for w in critic_w]))
         q_pi = q_pi.mean(0) if self.cfg.actor_q == "mean" else q_pi.amin(0)
         actor_loss = (alpha * logp - q_pi).mean()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
@@ -372,14 +530,21 @@ class SAC(Agent):
         alpha = self.log_alpha.exp().detach()
         critic_loss, q_mean = self.critic_step(batch, actor_w, critic_w, target_w, alpha)
         if not self.cfg.simultaneous_update:
-            self.optimizer.step()
+            self.optimizer_step()
             self.optimizer.zero_grad(set_to_none=True)
             with torch.no_grad():  # the stepped critics (the policy loss detaches them anyway)
                 critic_w = self.weights()[1]
         actor_loss, alpha_loss, entropy = self.policy_step(batch, actor_w, critic_w, alpha)
-        self.optimizer.step()
+        self.optimizer_step()
         self.polyak()
         return self.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+
+    def optimizer_step(self) -> None:
+        """One optimizer step; simbav2's weight rows back onto the unit sphere after it."""
+        self.optimizer.step()
+        if self.cfg.net == "simbav2":
+            simba.project_weights_(self.actor)
+            simba.project_weights_(self.critic)
 
     @torch.no_grad()
     def polyak(self) -> None:
@@ -387,7 +552,18 @@ class SAC(Agent):
         torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
 
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
-        return self._update_fn(self.sample() if batch is None else batch)
+        batch = self.sample() if batch is None else batch
+        cfg = self.cfg
+        if cfg.lr_final_ratio != 1.0 and cfg.lr_decay_updates:  # linear decay to lr_final_ratio, then constant
+            f = 1.0 - (1.0 - cfg.lr_final_ratio) * min(1.0, self.updates / cfg.lr_decay_updates)
+            for group, lr in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = lr * f
+        self.updates += 1
+        if cfg.obs_normalization or self.reward_scaler is not None:  # the losses see normalized inputs
+            reward = batch.reward / self.reward_scaler.denominator() if self.reward_scaler is not None else batch.reward
+            batch = dataclasses.replace(batch, obs=self.normalizer(batch.obs), next_obs=self.normalizer(batch.next_obs),
+                                        reward=reward)
+        return self._update_fn(batch)
 
     def seed(self, seed: int) -> None:
         """Seed the update's two noise generators (next actions of the target; policy actions)."""
@@ -403,14 +579,21 @@ class SAC(Agent):
             "log_alpha": self.log_alpha.detach().clone(),
             "optimizer": self.optimizer.state_dict(),
             "noise": [self.target_noise.get_state(), self.policy_noise.get_state()],
+            "normalizer": self.normalizer.state_dict(),
+            "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler is not None else {},
+            "updates": self.updates,
         }
 
     def policy_state_dict(self) -> dict:
-        return {"actor": self.actor.state_dict()}
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
+        self.normalizer.load_state_dict(state.get("normalizer", {}))
         if "critic" in state:
+            if self.reward_scaler is not None:
+                self.reward_scaler.load_state_dict(state["reward_scaler"])
+            self.updates = int(state.get("updates", 0))
             self.critic.load_state_dict(state["critic"])
             self.critic_target.load_state_dict(state["critic_target"])
             with torch.no_grad():
