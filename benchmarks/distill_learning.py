@@ -61,7 +61,8 @@ KINDS = ("background", "colors", "camera")
 
 def tag(a) -> str:
     """The distraction a student trains with: off, a level, or a level with one kind only (level-kind)."""
-    return a.distract + (f"-{a.only}" if a.only and a.distract != "off" else "")
+    return (a.distract + (f"-{a.only}" if a.only and a.distract != "off" else "")
+            + (f"-{a.variant}" if a.variant else ""))
 
 
 def only_flags(a) -> list[str]:
@@ -270,6 +271,8 @@ def main() -> None:
         s.add_argument("--only", choices=KINDS, default=None,
                        help="student, robust: one kind of distraction only (robust evaluates with the run's kinds)")
         s.add_argument("--share", default="", help="student: the share schedule (default: the env's setting)")
+        s.add_argument("--variant", default="", help="student, robust: a name for a run with other flags (its "
+                       "directory and rows get -NAME)")
         s.add_argument("extra", nargs="*", help="student: more `visuomotor train` flags, after --")
     sub.add_parser("table")
     a = p.parse_args()

@@ -120,6 +120,8 @@ CASES = {
     "sac-simbav2": [*CARTPOLE, "--algo", "sac", "--sac.net", "simbav2", "--sac.widths", "8", "16", "--sac.blocks", "1",
                     "1", "--sac.num-atoms", "11", "--sac.batch-size", "16", "--sac.learning-starts", "60",
                     "--sac.lr-decay-updates", "200"],
+    "td3-simba": [*CARTPOLE, "--algo", "td3", *TINY_TD3, "--td3.net", "simba", "--td3.widths", "8", "16",
+                  "--td3.blocks", "1", "1", "--td3.learning-starts", "60"],
 }
 
 

@@ -165,3 +165,41 @@ def test_sac_with_simba_nets_trains_through_the_cli(tmp_path, net):
     if net == "simbav2":  # every env step taken in by the reward scale; the decay over half the run's updates
         assert state["agent"]["reward_scaler"]["count"].item() == 250
         assert state["agent"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-5)
+
+
+def test_td3_with_simbav2_networks_keeps_the_sphere_and_learns_the_projected_target():
+    from visuomotor.algos.td3 import TD3, TD3Config
+
+    torch.manual_seed(2)
+    agent = TD3(OBS, ACT, TD3Config(net="simbav2", widths=(8, 16), blocks=(1, 1), num_atoms=11, policy_freq=1))
+    b = batch()
+    obs, next_obs = agent.normalizer(b.obs), agent.normalizer(b.next_obs)
+    state = agent.noise.get_state()
+    loss, _ = agent.critic_loss(obs, next_obs, b)
+    agent.noise.set_state(state)
+    with torch.no_grad():  # by hand: smoothed target action, lower-mean target critic, projection
+        noise = (torch.randn(b.action.shape, generator=agent.noise) * 0.2).clamp(-0.5, 0.5)
+        next_a = (agent.actor_target(next_obs) + noise).clamp(-1, 1)
+        probs = [torch.softmax(m(torch.cat([next_obs, next_a], -1)), -1) for m in agent.critic_target.members]
+        means = [(p * agent.z).sum(-1) for p in probs]
+        p = torch.where((means[0] <= means[1])[:, None], probs[0], probs[1])
+        target = distributional.project(p, b.reward, 0.99 * (1 - b.terminated), agent.z)
+        q = [torch.log_softmax(m(torch.cat([obs, b.action], -1)), -1) for m in agent.critic.members]
+        expected = sum(-(target * qi).sum(-1).mean() for qi in q)
+    torch.testing.assert_close(loss, expected)
+    for _ in range(2):
+        agent.update(batch(seed=3))
+    for module in (agent.actor, agent.critic):
+        for w in hyper_weights(module).values():
+            torch.testing.assert_close(w.norm(dim=1), torch.ones(w.shape[0]))
+
+
+@pytest.mark.parametrize("net", ["simba", "simbav2"])
+def test_td3_with_simba_nets_trains_through_the_cli(tmp_path, net):
+    run = tmp_path / net
+    assert main(["train", "--env", "dmc/cartpole-swingup", "--action-repeat", "8", "--algo", "td3", "--td3.net", net,
+                 "--td3.widths", "8", "16", "--td3.blocks", "1", "1", "--td3.num-atoms", "11", "--td3.batch-size", "16",
+                 "--td3.learning-starts", "100", "--steps", "250", "--eval-every", "250", "--eval-episodes", "1",
+                 "--threads", "1", "--no-progress", "--no-video", "--run-dir", str(run)]) == 0
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
+    assert state["agent"]["updates"] == 150 and state["agent"]["normalizer"]["count"].item() == 250

@@ -470,9 +470,7 @@ class SAC(Agent):
             logits = self.critic_target(torch.cat([batch.next_obs, torch.tanh(u)], -1), target_w).float()
             if pick is not None:
                 logits = logits.index_select(0, pick)
-            probs = torch.softmax(logits, -1)  # [n, B, K]
-            lower = (probs * self.z).sum(-1).argmin(0)  # the target critic of the lower mean, per sample
-            probs = probs.gather(0, lower.view(1, -1, 1).expand(1, -1, probs.shape[-1]))[0]
+            probs = distributional.lower_mean(torch.softmax(logits, -1), self.z)  # per sample, of n critics
             d = batch.bootstrap_discount(self.cfg.gamma)
             target = distributional.project(probs, batch.reward - d * alpha * next_logp, d, self.z)
         logits = self.critic(torch.cat([batch.obs, batch.action], -1), critic_w).float()

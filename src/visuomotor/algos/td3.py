@@ -20,12 +20,22 @@ their targets) only, so the policy, and with it the behaviour, stays where it st
 critics have fitted the data. ``action_l2`` adds a pull of the policy's output toward 0 (for a
 residual learner: toward the base policy's action) against the Q term scaled as in TD3+BC.
 TD3+BC (``algos/td3bc.py``) is this agent with a behaviour term in the policy loss.
+
+Networks (``--td3.net``, ``nets/simba.py``): the authors' MLPs, or Simba's or SimbaV2's networks, which
+learn from observations normalized by running statistics. With ``simbav2`` the critics are
+distributional (C51 on [-g_max, g_max], rewards scaled by the running return as in SimbaV2): each learns
+by cross-entropy from the projection of r~ + gamma^n (1 - d) z under the target critic of the lower mean
+at the smoothed target action, the policy maximizes the first critic's mean, and the weight rows go back
+on the unit sphere after every optimizer step. TD3's own learning settings stay.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
+
+from typing import Literal
 
 import numpy as np
 import torch
@@ -33,7 +43,9 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
+from visuomotor.nets import distributional, simba
 from visuomotor.nets.mlp import EnsembleMLP, mlp
+from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
@@ -53,7 +65,19 @@ class TD3Config(OffPolicyConfig):
     critic_lr: float = 3e-4
     """Adam learning rate of the critics."""
     hidden: tuple[int, ...] = (256, 256)
-    """Hidden widths of the policy and of each critic."""
+    """Hidden widths of the policy and of each critic (mlp)."""
+    net: Literal["mlp", "simba", "simbav2"] = "mlp"
+    """The policy's and critics' networks (nets/simba.py): mlp (the authors' MLPs of ``hidden``), simba
+    (pre-LayerNorm residual blocks) or simbav2 (hyperspherical, distributional critics on scaled rewards);
+    simba nets learn from observations normalized by running statistics."""
+    widths: tuple[int, int] = (128, 512)
+    """simba, simbav2: the width of the policy and of each critic."""
+    blocks: tuple[int, int] = (1, 2)
+    """simba, simbav2: residual blocks of the policy and of each critic."""
+    num_atoms: int = 101
+    """simbav2: atoms of each critic's value distribution."""
+    g_max: float = 5.0
+    """simbav2: the value support is [-g_max, g_max], and rewards are scaled so that returns stay in it."""
     num_critics: int = 2
     """Critics in the ensemble; the target takes the min over all of them, the policy follows the first."""
     layer_norm: bool = False
@@ -85,6 +109,13 @@ class TD3Config(OffPolicyConfig):
             raise ValueError(f"gamma must be in [0, 1] and tau in (0, 1], got {self.gamma}, {self.tau}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+        if self.net not in simba.NET_KINDS:
+            raise ValueError(f"net must be one of {', '.join(simba.NET_KINDS)}, got {self.net!r}")
+        if any(x <= 0 for x in (*self.widths, *self.blocks)) or len(self.widths) != 2 or len(self.blocks) != 2:
+            raise ValueError(f"widths and blocks must be two positive numbers (policy, critic), got "
+                             f"{self.widths}, {self.blocks}")
+        if self.num_atoms < 2 or not self.g_max > 0:
+            raise ValueError(f"need num_atoms >= 2 and g_max > 0, got {self.num_atoms}, {self.g_max}")
 
 
 class StateNormalizer(nn.Module):
@@ -111,6 +142,8 @@ class TD3Policy(Policy):
         return self.actor(self.normalizer(obs.float()))
 
     def contents(self) -> dict:
+        if isinstance(self.normalizer, EmpiricalNormalizer):
+            return {"normalizer": "(s - mean) / sqrt(var + 1e-8), clipped to +-10", "squashing": "tanh"}
         fitted = not (bool((self.normalizer.mean == 0).all()) and bool((self.normalizer.std == 1).all()))
         return {"normalizer": "(s - mean) / std, the dataset's statistics" if fitted else None,
                 "squashing": "tanh"}
@@ -129,11 +162,16 @@ class TD3(Agent):
                              f"got shape {observation_space.shape}")
         obs_dim, act_dim = int(observation_space.shape[0]), int(np.prod(action_space.shape))
         self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.normalizer = StateNormalizer(obs_dim).to(self.device)
+        # simba nets: running statistics; mlp: fixed ones (the identity, or TD3+BC's dataset statistics)
+        self.running_norm = cfg.net != "mlp"
+        self.normalizer = (EmpiricalNormalizer(obs_dim) if self.running_norm else StateNormalizer(obs_dim)).to(self.device)
         self.actor = self.make_policy()
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
-        self.critic = EnsembleMLP(cfg.num_critics, obs_dim + act_dim, cfg.hidden, 1, cfg.layer_norm).to(self.device)
+        self.critic = self.make_critic().to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.distributional = cfg.net == "simbav2"
+        self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
+        self.reward_scaler = simba.RewardScaler(cfg.gamma, cfg.g_max).to(self.device) if self.distributional else None
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
         self.noise = torch.Generator(device=self.device)
@@ -143,8 +181,31 @@ class TD3(Agent):
         self._last_policy = {k: zero for k in self.policy_metric_keys()}
 
     def make_policy(self) -> nn.Module:
-        """s -> a in [-1, 1]: an MLP with a tanh output."""
-        return nn.Sequential(mlp(self.obs_dim, self.cfg.hidden, self.act_dim), nn.Tanh()).to(self.device)
+        """s -> a in [-1, 1]: the network with a tanh output."""
+        c = self.cfg
+        net = (mlp(self.obs_dim, c.hidden, self.act_dim) if c.net == "mlp"
+               else simba.build(c.net, self.obs_dim, c.widths[0], c.blocks[0], (self.act_dim,)))
+        return nn.Sequential(net, nn.Tanh()).to(self.device)
+
+    def make_critic(self) -> nn.Module:
+        """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with simbav2 its logits over the atoms."""
+        c = self.cfg
+        if c.net == "mlp":
+            return EnsembleMLP(c.num_critics, self.obs_dim + self.act_dim, c.hidden, 1, c.layer_norm)
+        out = c.num_atoms if c.net == "simbav2" else 1
+        return simba.NetEnsemble(c.num_critics, lambda: simba.build(c.net, self.obs_dim + self.act_dim, c.widths[1],
+                                                                    c.blocks[1], (out,)))
+
+    def observe(self, t) -> None:
+        """Store the step; running observation statistics and (simbav2) the reward scale take it in."""
+        super().observe(t)
+        if self.running_norm:
+            self.normalizer.update(torch.as_tensor(np.asarray(t.obs), dtype=torch.float32,
+                                                   device=self.device).reshape(-1, self.obs_dim))
+        if self.reward_scaler is not None:
+            ended = np.asarray(t.terminated) | np.asarray(t.truncated)
+            self.reward_scaler.observe(torch.as_tensor(np.asarray(t.reward), device=self.device),
+                                       torch.as_tensor(ended, device=self.device))
 
     # ---- acting -------------------------------------------------------------------------------
     def acting_policy(self) -> nn.Module:
@@ -174,6 +235,8 @@ class TD3(Agent):
     def zero_policy_output(self) -> None:
         """Zero the policy's output layer (and its target's): pi(s) = tanh(0) = 0 for every s, the
         residual learner's start (gradients still reach the layer through its inputs)."""
+        if self.cfg.net != "mlp":
+            raise ValueError(f"a residual learner starts from a zeroed mlp output layer; got net {self.cfg.net}")
         for policy in (self.actor, self.actor_target):
             head = policy[0][-1]
             with torch.no_grad():
@@ -181,8 +244,9 @@ class TD3(Agent):
                 head.bias.zero_()
 
     # ---- learning -----------------------------------------------------------------------------
-    def q(self, critic: EnsembleMLP, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return critic(torch.cat([obs, action], -1)).squeeze(-1)  # [n, B]
+    def q(self, critic: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        out = critic(torch.cat([obs, action], -1))
+        return distributional.expected(out, self.z) if self.distributional else out.squeeze(-1)  # [n, B]
 
     def critic_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch):
         """J_Q (summed over the critics) and the critics' values, on normalized states."""
@@ -191,8 +255,17 @@ class TD3(Agent):
             noise = (torch.randn(batch.action.shape, generator=self.noise, device=self.device) * cfg.policy_noise
                      ).clamp(-cfg.noise_clip, cfg.noise_clip)
             next_a = (self.actor_target(next_obs) + noise).clamp(-1.0, 1.0)
-            target = batch.reward + batch.bootstrap_discount(cfg.gamma) * self.q(
-                self.critic_target, next_obs, next_a).amin(0)
+            if self.distributional:  # the projected target distribution of the lower-mean target critic
+                probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)), -1)
+                target = distributional.project(distributional.lower_mean(probs, self.z), batch.reward,
+                                                batch.bootstrap_discount(cfg.gamma), self.z)
+            else:
+                target = batch.reward + batch.bootstrap_discount(cfg.gamma) * self.q(
+                    self.critic_target, next_obs, next_a).amin(0)
+        if self.distributional:
+            logits = self.critic(torch.cat([obs, batch.action], -1))
+            loss = distributional.cross_entropy(logits, target.unsqueeze(0)).mean(-1).sum()
+            return loss, distributional.expected(logits.detach(), self.z)
         q = self.q(self.critic, obs, batch.action)
         return (q - target).pow(2).mean(-1).sum(), q.detach()
 
@@ -216,16 +289,22 @@ class TD3(Agent):
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_opt.step()
+        if self.cfg.net == "simbav2":
+            simba.project_weights_(self.actor)
         return metrics
 
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         batch = self.sample() if batch is None else batch
         obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
+        if self.reward_scaler is not None:
+            batch = dataclasses.replace(batch, reward=batch.reward / self.reward_scaler.denominator())
         critic_loss, q = self.critic_loss(obs, next_obs, batch)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
+        if cfg.net == "simbav2":
+            simba.project_weights_(self.critic)
 
         self.updates += 1
         if self.updates % cfg.policy_freq == 0:
@@ -243,7 +322,8 @@ class TD3(Agent):
                 "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
                 "normalizer": self.normalizer.state_dict(), "actor_opt": self.actor_opt.state_dict(),
                 "critic_opt": self.critic_opt.state_dict(), "noise": self.noise.get_state(),
-                "updates": self.updates}
+                "updates": self.updates,
+                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler is not None else {}}
 
     def policy_state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
@@ -259,3 +339,5 @@ class TD3(Agent):
             self.critic_opt.load_state_dict(state["critic_opt"])
             self.noise.set_state(state["noise"])
             self.updates = int(state["updates"])
+            if self.reward_scaler is not None:
+                self.reward_scaler.load_state_dict(state["reward_scaler"])

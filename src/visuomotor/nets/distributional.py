@@ -41,6 +41,13 @@ def project(probs: torch.Tensor, reward: torch.Tensor, discount: torch.Tensor, z
     return m
 
 
+def lower_mean(probs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Of n distributions per sample, ``probs`` [n, B, K], the one of the lower mean for each sample
+    [B, K] (clipped double Q for distributional critics)."""
+    lower = (probs * z).sum(-1).argmin(0)
+    return probs.gather(0, lower.view(1, -1, 1).expand(1, -1, probs.shape[-1]))[0]
+
+
 def expected(logits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """The mean sum_j q_j z_j of the distributions with ``logits`` [..., K]."""
     return (F.softmax(logits, dim=-1) * z).sum(-1)
