@@ -37,7 +37,7 @@ def _onnx():
 
 def _runs(root: Path) -> dict[str, Path]:
     """Tiny trained runs of every exported kind."""
-    runs = {k: root / k for k in ("sac", "td3", "ppo", "drqv2", "bc", "residual", "fasttd3", "simbav2")}
+    runs = {k: root / k for k in ("sac", "td3", "ppo", "drqv2", "bc", "residual", "fasttd3", "simbav2", "fastsac")}
     train(*CARTPOLE, "--algo", "sac", "--sac.hidden", "16", "16", "--sac.batch-size", "16",
           "--sac.learning-starts", "100", "--steps", 250, "--eval-every", 250, "--run-dir", runs["sac"], *COMMON)
     train("--env", "gym/InvertedPendulum-v5", "--algo", "td3", "--td3.hidden", "16", "16", "--td3.batch-size", "16",
@@ -61,6 +61,9 @@ def _runs(root: Path) -> dict[str, Path]:
     train(*CARTPOLE, "--algo", "sac", "--sac.net", "simbav2", "--sac.widths", "8", "16", "--sac.blocks", "1", "1",
           "--sac.num-atoms", "11", "--sac.batch-size", "16", "--sac.learning-starts", "100", "--steps", 250,
           "--eval-every", 250, "--run-dir", runs["simbav2"], *COMMON)
+    train(*CARTPOLE, "--algo", "fastsac", "--num-envs", "2", "--fastsac.critic-hidden", "16", "16",
+          "--fastsac.actor-hidden", "16", "16", "--fastsac.batch-size", "16", "--fastsac.num-atoms", "11",
+          "--fastsac.learning-starts", "100", "--steps", 250, "--eval-every", 250, "--run-dir", runs["fastsac"], *COMMON)
     return runs
 
 
@@ -70,7 +73,7 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sac", "td3", "ppo", "drqv2", "bc", "residual", "fasttd3", "simbav2"])
+@pytest.mark.parametrize("kind", ["sac", "td3", "ppo", "drqv2", "bc", "residual", "fasttd3", "simbav2", "fastsac"])
 def test_exports_compute_what_the_training_time_policy_computes(runs, tmp_path, kind):
     from visuomotor.deploy.export import run_onnx, run_torchscript
     from visuomotor.train.build import load_agent
@@ -101,7 +104,7 @@ def test_exports_compute_what_the_training_time_policy_computes(runs, tmp_path, 
     baked = meta["baked_in"]
     if kind == "td3":
         assert meta["contract"]["action"]["low"] == [-3.0] and meta["contract"]["action"]["high"] == [3.0]
-    if kind in ("ppo", "fasttd3", "simbav2"):
+    if kind in ("ppo", "fasttd3", "simbav2", "fastsac"):
         assert "mean" in baked["normalizer"]
     if kind == "drqv2":
         assert baked["pixel_scaling"] and baked["encoder"] and meta["contract"]["observation"]["frame_stack"] == 3

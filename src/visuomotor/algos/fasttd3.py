@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -40,38 +40,107 @@ from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
-class FastTD3Config(OffPolicyConfig):
-    """FastTD3 hyperparameters; defaults from the authors' code. Fields left None take the preset's
-    (``cpu`` or ``gpu``) or, where they depend on the number of envs, are set per run (``for_envs``)."""
+class FastConfig(OffPolicyConfig):
+    """What FastTD3 and FastSAC share: N parallel envs, large batches, distributional critics. Fields left
+    None take the preset's (``cpu`` or ``gpu``), the task's (``TASK_PRESETS``) or the algorithm's
+    ``DEFAULTS``, or, where they depend on the number of envs, are set per run (``for_envs``)."""
+
+    PRESETS: ClassVar[dict[str, dict]] = {}
+    DEFAULTS: ClassVar[dict] = {}
+    buffer_per_env: ClassVar[int] = 10_240
 
     preset: Literal["cpu", "gpu"] = "cpu"
-    """cpu: 16 envs, batch 1,024 (two CPU cores); gpu: the paper's 1,024 envs, batch 32,768, compile."""
+    """cpu: 16 envs, batch 1,024 (two CPU cores); gpu: the paper's thousands of envs and batches of 8k-32k."""
     envs: int | None = None
-    """Default --num-envs: cpu 16, gpu 1024."""
+    """Default --num-envs: the preset's."""
     batch_size: int | None = None
-    """Transitions per update: cpu 1,024, gpu 32,768."""
+    """Transitions per update: the preset's."""
     buffer_size: int | None = None
-    """Replay capacity in transitions; None = 10,240 per env (the authors' Playground setting)."""
+    """Replay capacity in transitions; None = ``buffer_per_env`` per env."""
     learning_starts: int | None = None
     """Env steps (all envs together) before the first update; None = 10 steps of every env."""
     update_every: int | None = None
     """Env steps between update rounds; None = one round per step of all the envs."""
-    updates_per_step: int = 2
-    """Updates per round (per step of all the envs): the paper's 2."""
-    policy_frequency: int = 2
-    """The actor and the targets' policy learn every this many updates (delayed policy updates)."""
     gamma: float | None = None
-    """Discount factor; None = 0.99, 0.97 on Playground (the authors' settings)."""
+    """Discount factor; None = the task's or the algorithm's default."""
     n_step: int | None = None
-    """n-step returns over each env's own stream; None = 1, 3 on DMC tasks (the authors' DMC example)."""
-    tau: float = 0.1
-    """Polyak step of the target critics per update."""
+    """n-step returns over each env's own stream; None = the task's or the algorithm's default."""
     actor_lr: float = 3e-4
     """AdamW learning rate of the actor."""
     critic_lr: float = 3e-4
     """AdamW learning rate of the critics."""
+    num_atoms: int = 101
+    """Atoms of the distributional critics' support."""
+    v_min: float | None = None
+    """Lowest value of the support; None = the task's or the algorithm's default."""
+    v_max: float | None = None
+    """Highest value of the support; None = the task's or the algorithm's default."""
+    actor_hidden: tuple[int, ...] = (512, 256, 128)
+    """Hidden widths of the actor."""
+    obs_normalization: bool = True
+    """Normalize observations by running mean and variance."""
+    max_grad_norm: float = 0.0
+    """Clip gradient norms to this (0 = no clipping, the authors' default)."""
+    bf16: bool | None = None
+    """bf16 autocast for the networks (losses and optimizer in float32); None = on where bf16 is native."""
+
+    def fill_defaults(self):
+        """The preset's values, then the algorithm's general defaults, for the fields still None."""
+        values = {**self.DEFAULTS, **self.PRESETS.get(self.preset, {})}
+        fill = {k: v for k, v in values.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill) if fill else self
+
+    def default_num_envs(self) -> int:
+        return int(self.envs if self.envs is not None else self.PRESETS[self.preset]["envs"])
+
+    def default_steps(self, action_repeat: int) -> int:
+        return 1_000_000
+
+    def for_envs(self, num_envs: int):
+        """The settings that scale with the number of envs, filled for ``num_envs``."""
+        fill = {"buffer_size": self.buffer_per_env * num_envs, "learning_starts": 10 * num_envs,
+                "update_every": num_envs}
+        fill = {k: v for k, v in fill.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill) if fill else self
+
+    def validate(self) -> None:
+        if self.preset not in self.PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(self.PRESETS)}, got {self.preset!r}")
+        r = self.resolved().for_envs(self.resolved().default_num_envs())
+        super(FastConfig, r).validate()
+        if not r.v_max > r.v_min or r.num_atoms < 2:
+            raise ValueError(f"need v_max > v_min and num_atoms >= 2, got [{r.v_min}, {r.v_max}], {r.num_atoms}")
+        for name in ("policy_frequency", "n_step"):
+            if getattr(r, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
+        if not 0.0 < r.tau <= 1.0 or not 0.0 <= r.gamma <= 1.0:
+            raise ValueError(f"tau must be in (0, 1] and gamma in [0, 1], got {r.tau}, {r.gamma}")
+        for name in ("weight_decay", "max_grad_norm"):
+            if getattr(r, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(r, name)}")
+        for name in ("critic_hidden", "actor_hidden"):
+            if not getattr(self, name) or any(h <= 0 for h in getattr(self, name)):
+                raise ValueError(f"{name} must be positive widths, got {getattr(self, name)}")
+
+
+@dataclass
+class FastTD3Config(FastConfig):
+    """FastTD3 hyperparameters; defaults from the authors' code."""
+
+    PRESETS: ClassVar[dict[str, dict]] = {"cpu": dict(envs=16, batch_size=1024), "gpu": dict(envs=1024, batch_size=32768)}
+    DEFAULTS: ClassVar[dict] = dict(gamma=0.99, n_step=1, std_min=0.001, policy_noise=0.001, v_min=-250.0, v_max=250.0)
+    buffer_per_env: ClassVar[int] = 10_240  # (the authors' Playground setting)
+
+    updates_per_step: int = 2
+    """Updates per round (per step of all the envs): the paper's 2."""
+    policy_frequency: int = 2
+    """The actor and the targets' policy learn every this many updates (delayed policy updates)."""
+    tau: float = 0.1
+    """Polyak step of the target critics per update."""
     weight_decay: float = 0.1
     """AdamW weight decay of both."""
+    critic_hidden: tuple[int, ...] = (1024, 512, 256)
+    """Hidden widths of each critic."""
     std_min: float | None = None
     """Smallest per-env exploration noise scale; None = 0.001, 0.1 on DMC tasks."""
     std_max: float = 0.4
@@ -80,72 +149,23 @@ class FastTD3Config(OffPolicyConfig):
     """Std of the target policy's smoothing noise; None = 0.001, 0.1 on DMC tasks."""
     noise_clip: float = 0.5
     """Clip of the target policy's smoothing noise."""
-    num_atoms: int = 101
-    """Atoms of the distributional critics' support."""
-    v_min: float | None = None
-    """Lowest value of the support; None = -250, -500 on DMC tasks, -10 on Playground."""
-    v_max: float | None = None
-    """Highest value of the support; None = 250, 500 on DMC tasks, 10 on Playground."""
-    critic_hidden: tuple[int, ...] = (1024, 512, 256)
-    """Hidden widths of each critic."""
-    actor_hidden: tuple[int, ...] = (512, 256, 128)
-    """Hidden widths of the actor."""
     init_scale: float = 0.01
     """Std of the actor's output layer weights at the start (bias 0)."""
     use_cdq: bool = True
     """Clipped double Q: the lower of the two target distributions (by mean) for both critics, the min
     of the two in the policy loss; False = each critic its own target, their mean in the policy loss."""
-    obs_normalization: bool = True
-    """Normalize observations by running mean and variance."""
-    max_grad_norm: float = 0.0
-    """Clip gradient norms to this (0 = no clipping, the authors' default)."""
-    bf16: bool | None = None
-    """bf16 autocast for the networks (losses and optimizer in float32); None = on where bf16 is native."""
-
-    def fill_defaults(self) -> FastTD3Config:
-        """The preset's values, then the authors' general defaults, for the fields still None."""
-        fill = {k: v for k, v in {**FASTTD3_DEFAULTS, **FASTTD3_PRESETS[self.preset]}.items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **fill) if fill else self
-
-    def default_num_envs(self) -> int:
-        return int(self.envs if self.envs is not None else FASTTD3_PRESETS[self.preset]["envs"])
-
-    def default_steps(self, action_repeat: int) -> int:
-        return 1_000_000
-
-    def for_envs(self, num_envs: int) -> FastTD3Config:
-        """The settings that scale with the number of envs, filled for ``num_envs``."""
-        fill = {"buffer_size": 10_240 * num_envs, "learning_starts": 10 * num_envs, "update_every": num_envs}
-        fill = {k: v for k, v in fill.items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **fill) if fill else self
 
     def validate(self) -> None:
-        if self.preset not in FASTTD3_PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(FASTTD3_PRESETS)}, got {self.preset!r}")
-        r = self.resolved().for_envs(self.resolved().default_num_envs())
-        super(FastTD3Config, r).validate()
+        super().validate()
+        r = self.resolved()
         if not 0.0 <= r.std_min <= r.std_max:
             raise ValueError(f"need 0 <= std_min <= std_max, got {r.std_min}, {r.std_max}")
-        if not r.v_max > r.v_min or r.num_atoms < 2:
-            raise ValueError(f"need v_max > v_min and num_atoms >= 2, got [{r.v_min}, {r.v_max}], {r.num_atoms}")
-        for name in ("policy_frequency", "n_step"):
-            if getattr(r, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
-        if not 0.0 < r.tau <= 1.0 or not 0.0 <= r.gamma <= 1.0:
-            raise ValueError(f"tau must be in (0, 1] and gamma in [0, 1], got {r.tau}, {r.gamma}")
-        for name in ("policy_noise", "noise_clip", "weight_decay", "max_grad_norm", "init_scale"):
+        for name in ("policy_noise", "noise_clip", "init_scale"):
             if getattr(r, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(r, name)}")
-        for name in ("critic_hidden", "actor_hidden"):
-            if not getattr(self, name) or any(h <= 0 for h in getattr(self, name)):
-                raise ValueError(f"{name} must be positive widths, got {getattr(self, name)}")
 
 
-FASTTD3_DEFAULTS: dict = dict(gamma=0.99, n_step=1, std_min=0.001, policy_noise=0.001, v_min=-250.0, v_max=250.0)
-FASTTD3_PRESETS: dict[str, dict] = {
-    "cpu": dict(envs=16, batch_size=1024),
-    "gpu": dict(envs=1024, batch_size=32768),
-}
+FASTTD3_PRESETS = FastTD3Config.PRESETS
 # The authors' per-suite settings as data: their DMC example (CheetahRun) and Playground defaults.
 FastTD3Config.TASK_PRESETS = (
     ("dmc/*", {"n_step": 3, "v_min": -500.0, "v_max": 500.0, "std_min": 0.1, "policy_noise": 0.1}, {}),

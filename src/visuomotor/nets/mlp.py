@@ -9,11 +9,13 @@ import torch
 from torch import nn
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU,
+        layer_norm: bool = False) -> nn.Sequential:
+    """Linear layers with ``activation`` between them (after a LayerNorm with ``layer_norm``)."""
     layers: list[nn.Module] = []
     dims = [in_dim, *hidden]
     for a, b in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(a, b), activation()]
+        layers += [nn.Linear(a, b), *([nn.LayerNorm(b)] if layer_norm else []), activation()]
     layers.append(nn.Linear(dims[-1], out_dim))
     return nn.Sequential(*layers)
 
@@ -117,10 +119,14 @@ class EnsembleMLP(nn.Module):
     """``n`` MLPs with identical shapes, one batched matmul per layer for all of them.
 
     ``layer_norm=True`` puts a LayerNorm (per-member affine) after every hidden layer's matmul,
-    before the ReLU, as RLPD's critics."""
+    before the activation, as RLPD's critics; ``activation`` relu or silu (FastSAC's critics)."""
 
-    def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int, layer_norm: bool = False):
+    def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int, layer_norm: bool = False,
+                 activation: str = "relu"):
         super().__init__()
+        if activation not in ("relu", "silu"):
+            raise ValueError(f"activation must be relu or silu, got {activation!r}")
+        self.act = torch.relu if activation == "relu" else torch.nn.functional.silu
         dims = [in_dim, *hidden, out_dim]
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.norms = nn.ModuleList(EnsembleLayerNorm(n, d) for d in hidden) if layer_norm else None
@@ -158,5 +164,5 @@ class EnsembleMLP(nn.Module):
                     g, beta = params[k], params[k + 1]
                     k += 2
                     x = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=self.norms[i].eps) * g + beta
-                x = torch.relu(x)
+                x = self.act(x)
         return x

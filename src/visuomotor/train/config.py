@@ -21,6 +21,7 @@ from visuomotor.algos.bc import BCConfig
 from visuomotor.algos.distill import DistillConfig
 from visuomotor.algos.drm import DrMConfig
 from visuomotor.algos.drqv2 import DrQv2Config
+from visuomotor.algos.fastsac import FastSACConfig
 from visuomotor.algos.fasttd3 import FastTD3Config
 from visuomotor.algos.ppo import PPOConfig
 from visuomotor.algos.sac import SACConfig
@@ -146,6 +147,8 @@ class TrainConfig:
     """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
     fasttd3: FastTD3Config = field(default_factory=FastTD3Config)
     """FastTD3 hyperparameters (used with --algo fasttd3): presets cpu (16 envs) and gpu (1,024 envs)."""
+    fastsac: FastSACConfig = field(default_factory=FastSACConfig)
+    """FastSAC hyperparameters (used with --algo fastsac): presets cpu (16 envs) and gpu (1,024 envs)."""
     distill: DistillConfig = field(default_factory=DistillConfig)
     """Distillation hyperparameters (used with --algo distill --teacher RUN): DAgger's schedule, the loss."""
     algo_configs: tyro.conf.Suppress[dict] = field(default_factory=dict)

@@ -1,0 +1,286 @@
+"""FastSAC: SAC on many parallel envs with large batches and distributional critics.
+
+Seo et al. 2025, "Learning Sim-to-Real Humanoid Locomotion in 15 Minutes" (arXiv 2512.01996), the
+SAC counterpart of FastTD3; defaults from the authors' code (amazon-far/holosoma, ``agents/fast_sac``).
+
+N envs step together; the policy is a tanh-squashed Gaussian whose log std is squashed into
+[log_std_min, log_std_max] by a tanh. Observations are normalized by running statistics (updated as
+the envs are stepped; saved with the policy). Per update, on a batch (s, a, R, d, s') of n-step returns
+R and discounts d = gamma^m (0 after a termination; a time limit bootstraps from its real last state):
+
+    a' ~ pi(.|s'),  l' = log pi(a'|s')
+    p_i = softmax(Qbar_i(s', a'))                                    (each target critic)
+    m_i = Proj(R - d alpha l' + d z, p_i)                            (nets/distributional.py)
+    J_Q = sum_i CE(m_i, Q_i(s, a))                                   (each critic its own target)
+    J_alpha = -E[alpha (l' + Hbar)],  Hbar = -ratio |A|              (on the next states' log-probs)
+    every policy_frequency-th update:  a~ ~ pi(.|s),
+        J_pi = E[alpha log pi(a~|s) - mean_i sum_j softmax(Q_i(s, a~))_j z_j]
+    Qbar <- (1 - tau) Qbar + tau Q                                   (tau 0.125)
+
+Networks with LayerNorm and SiLU: critics 768-384-192 (an ensemble of 2, batched matmuls), actor
+512-256-128 with zero-initialized output layers. AdamW (betas 0.9, 0.95; weight decay 0.001) for
+all three; bf16 autocast where bf16 is native. The authors' humanoid settings are gamma 0.97 and the
+support [-20, 20] (the Playground task preset); elsewhere FastTD3's general and DMC settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from visuomotor.algos.base import Agent, EnvSpec, Policy
+from visuomotor.algos.fasttd3 import FastConfig
+from visuomotor.nets import distributional, hardware
+from visuomotor.nets.distributions import squashed_gaussian_sample
+from visuomotor.nets.mlp import EnsembleMLP, mlp
+from visuomotor.nets.normalizer import EmpiricalNormalizer
+
+
+@dataclass
+class FastSACConfig(FastConfig):
+    """FastSAC hyperparameters; defaults from the authors' code (holosoma's FastSACConfig)."""
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "cpu": dict(envs=16, batch_size=1024, updates_per_step=2),
+        "gpu": dict(envs=1024, batch_size=8192, updates_per_step=8),
+    }
+    DEFAULTS: ClassVar[dict] = dict(gamma=0.99, n_step=1, v_min=-250.0, v_max=250.0)
+    buffer_per_env: ClassVar[int] = 1024  # (the authors' buffer_size per env)
+
+    updates_per_step: int | None = None
+    """Updates per round (per step of all the envs): cpu 2, gpu 8 (the authors')."""
+    policy_frequency: int = 4
+    """The actor learns every this many updates (delayed policy updates)."""
+    tau: float = 0.125
+    """Polyak step of the target critics per update."""
+    alpha_lr: float = 3e-4
+    """AdamW learning rate of the temperature (log alpha)."""
+    weight_decay: float = 0.001
+    """AdamW weight decay of the actor and critics."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW's betas."""
+    critic_hidden: tuple[int, ...] = (768, 384, 192)
+    """Hidden widths of each critic."""
+    num_critics: int = 2
+    """Critics in the ensemble; each learns from its own target critic, the policy from their mean."""
+    layer_norm: bool = True
+    """LayerNorm after every hidden layer (actor and critics), before the SiLU."""
+    alpha_init: float = 0.001
+    """Initial temperature."""
+    autotune_alpha: bool = True
+    """Learn the temperature toward the target entropy; if False, alpha stays alpha_init."""
+    target_entropy_ratio: float = 0.0
+    """The target entropy is -ratio |A| (the authors' 0)."""
+    log_std_min: float = -5.0
+    """Lower bound of the policy's log std (tanh-squashed into [min, max])."""
+    log_std_max: float = 0.0
+    """Upper bound of the policy's log std."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.alpha_init <= 0 or self.num_critics < 1 or not self.log_std_max > self.log_std_min:
+            raise ValueError(f"need alpha_init > 0, num_critics >= 1 and log_std_max > log_std_min, got "
+                             f"{self.alpha_init}, {self.num_critics}, [{self.log_std_min}, {self.log_std_max}]")
+
+
+FastSACConfig.TASK_PRESETS = (
+    ("dmc/*", {"n_step": 3, "v_min": -500.0, "v_max": 500.0}, {}),  # FastTD3's DMC example
+    ("playground/*", {"gamma": 0.97, "v_min": -20.0, "v_max": 20.0}, {}),  # the authors' humanoid settings
+)
+
+
+class Actor(nn.Module):
+    """Normalized s -> (mean, log_std) of the pre-squash Gaussian; zero-initialized output layers."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden, layer_norm: bool, log_std_min: float, log_std_max: float):
+        super().__init__()
+        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1], nn.SiLU, layer_norm)
+        self.trunk.append(nn.LayerNorm(hidden[-1]) if layer_norm else nn.Identity())
+        self.trunk.append(nn.SiLU())
+        self.mean, self.log_std = nn.Linear(hidden[-1], act_dim), nn.Linear(hidden[-1], act_dim)
+        for head in (self.mean, self.log_std):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(obs)
+        log_std = torch.tanh(self.log_std(h).float())
+        return self.mean(h).float(), self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
+
+
+class FastSACPolicy(Policy):
+    """Acting deterministically: a = tanh(mean(normalize(s)))."""
+
+    def __init__(self, normalizer: nn.Module, actor: Actor, bf16: bool):
+        super().__init__()
+        self.normalizer, self.actor, self.bf16 = normalizer, actor, bf16
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.normalizer(obs.float().reshape(obs.shape[0], -1))
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return torch.tanh(self.actor(x)[0].float())
+
+    def contents(self) -> dict:
+        norm = isinstance(self.normalizer, EmpiricalNormalizer)
+        return {"normalizer": "(s - mean) / sqrt(var + 1e-8), clipped to +-10" if norm else None,
+                "squashing": "tanh of the Gaussian's mean", "trained_in_bf16": self.bf16}
+
+    def float32(self) -> FastSACPolicy:
+        return FastSACPolicy(self.normalizer, self.actor, bf16=False) if self.bf16 else self
+
+
+class FastSAC(Agent):
+    def __init__(self, observation_space, action_space, cfg: FastSACConfig | None = None, device="cpu",
+                 num_envs: int = 1):
+        cfg = (cfg or FastSACConfig()).resolved()
+        cfg.validate()
+        cfg = cfg.for_envs(num_envs)
+        super().__init__(observation_space, action_space, cfg, device)
+        self.obs_dim = int(np.prod(observation_space.shape))
+        self.act_dim = int(np.prod(action_space.shape))
+        self.normalizer = (EmpiricalNormalizer(self.obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
+        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.layer_norm, cfg.log_std_min,
+                           cfg.log_std_max).to(self.device)
+        dims = (cfg.num_critics, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms, cfg.layer_norm, "silu")
+        self.critic, self.critic_target = EnsembleMLP(*dims).to(self.device), EnsembleMLP(*dims).to(self.device)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.alpha_init)), device=self.device))
+        self.target_entropy = -cfg.target_entropy_ratio * self.act_dim
+        fused = self.device.type in ("cpu", "cuda")
+        kw = dict(betas=cfg.betas, fused=fused)
+        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay, **kw)
+        self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr, weight_decay=cfg.weight_decay,
+                                            **kw)
+        self.alpha_opt = torch.optim.AdamW([self.log_alpha], lr=cfg.alpha_lr, **kw)  # (AdamW's default decay 0.01)
+        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        self.noise = torch.Generator(device=self.device)  # exploration and the update's draws
+        self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.updates = 0
+        zero = torch.zeros((), device=self.device)
+        self.last_policy = {"losses/actor": zero, "losses/entropy": zero}
+        self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
+
+    @classmethod
+    def from_spec(cls, spec: EnvSpec, cfg, device) -> FastSAC:
+        return cls(spec.observation_space, spec.action_space, cfg, device, num_envs=spec.num_envs)
+
+    def n_step(self) -> int:
+        return self.cfg.n_step
+
+    def gamma(self) -> float:
+        return self.cfg.gamma
+
+    def describe(self) -> dict:
+        c = self.cfg
+        return {"bf16": self.bf16, "target_entropy": self.target_entropy, "buffer_size": c.buffer_size,
+                "learning_starts": c.learning_starts, "update_every": c.update_every}
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def draw_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """a ~ pi(.|s) and log pi(a|s) for normalized s (noise from the agent's generator)."""
+        with self._autocast():
+            mean, log_std = self.actor(obs)
+        return squashed_gaussian_sample(mean, log_std, self.noise, epsilon=1e-6)  # (the authors' log correction)
+
+    # ---- acting -------------------------------------------------------------------------------
+    def policy(self) -> FastSACPolicy:
+        return FastSACPolicy(self.normalizer, self.actor, self.bf16)
+
+    @torch.no_grad()
+    def act(self, obs, explore: bool) -> np.ndarray:
+        """Exploring: a sample of the policy (the normalizer takes in these observations); else tanh(mean)."""
+        o = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs, dtype=torch.float32,
+                            device=self.device)
+        single = o.dim() == 1
+        o = o.reshape(1 if single else o.shape[0], -1)
+        if explore and self.cfg.obs_normalization:
+            self.normalizer.update(o)
+        if explore:
+            a = self.draw_action(self.normalizer(o))[0]
+        else:
+            with self._autocast():
+                a = torch.tanh(self.actor(self.normalizer(o))[0])
+        a = a.float().cpu().numpy()
+        return a[0] if single else a
+
+    def warmup_action(self, obs) -> np.ndarray:
+        return self.act(obs, explore=True)  # FastSAC acts with its policy from the start
+
+    # ---- learning -----------------------------------------------------------------------------
+    def q_values(self, obs: torch.Tensor, action: torch.Tensor, weights=None) -> torch.Tensor:
+        """Each critic's logits [n, B, K] (float32)."""
+        with self._autocast():
+            return self.critic(torch.cat([obs, action], -1), weights).float()
+
+    def update(self, batch=None) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        batch = self.sample() if batch is None else batch
+        obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_a, next_logp = self.draw_action(next_obs)
+            with self._autocast():
+                probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)).float(), -1)
+            d = batch.bootstrap_discount(cfg.gamma)
+            target = torch.stack([distributional.project(p, batch.reward - d * alpha * next_logp, d, self.z)
+                                  for p in probs])  # each critic its own target critic's
+        logits = self.q_values(obs, batch.action)
+        critic_loss = distributional.cross_entropy(logits, target).mean(-1).sum()
+        self._step(self.critic_opt, critic_loss, self.critic)
+        alpha_loss = -(self.log_alpha.exp() * (next_logp + self.target_entropy)).mean()
+        if cfg.autotune_alpha:
+            self._step(self.alpha_opt, alpha_loss, None)
+        self.updates += 1
+        if self.updates % cfg.policy_frequency == 1 % cfg.policy_frequency:  # (the authors' i % 4 == 1)
+            a, logp = self.draw_action(obs)
+            q = distributional.expected(self.q_values(obs, a, [w.detach() for w in self._online]), self.z)
+            actor_loss = (alpha * logp - q.mean(0)).mean()
+            self._step(self.actor_opt, actor_loss, self.actor)
+            self.last_policy = {"losses/actor": actor_loss.detach(), "losses/entropy": -logp.detach().mean()}
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target, self._online, cfg.tau)
+            q_mean = distributional.expected(logits.detach(), self.z).mean()
+        return {"losses/critic": critic_loss.detach(), "losses/alpha": alpha_loss.detach(), "losses/alpha_value": alpha,
+                "losses/q_mean": q_mean, **self.last_policy}
+
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module | None) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if module is not None and self.cfg.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(module.parameters(), self.cfg.max_grad_norm)
+        opt.step()
+
+    # ---- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict(),
+                "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
+                "log_alpha": self.log_alpha.detach().clone(), "actor_opt": self.actor_opt.state_dict(),
+                "critic_opt": self.critic_opt.state_dict(), "alpha_opt": self.alpha_opt.state_dict(),
+                "noise": self.noise.get_state(), "updates": self.updates,
+                "last_policy": {k: v.clone() for k, v in self.last_policy.items()}}
+
+    def policy_state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.normalizer.load_state_dict(state["normalizer"])
+        if "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_target.load_state_dict(state["critic_target"])
+            with torch.no_grad():
+                self.log_alpha.copy_(state["log_alpha"])
+            for name in ("actor_opt", "critic_opt", "alpha_opt"):
+                getattr(self, name).load_state_dict(state[name])
+            self.noise.set_state(state["noise"])
+            self.updates = int(state["updates"])
+            self.last_policy = {k: v.to(self.device) for k, v in state["last_policy"].items()}
