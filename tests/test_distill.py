@@ -231,3 +231,27 @@ def test_a_teacher_that_does_not_fit_is_refused_before_any_work(tmp_path, teache
     box = lambda *shape: gym.spaces.Box(-1.0, 1.0, shape, np.float32)  # noqa: E731
     with pytest.raises(VisuomotorError, match=r"actions \(1,\); this run's env shows states \(5,\) and takes actions \(2,\)"):
         load_teacher(teacher, EnvSpec(box(5), box(2), state_space=box(5)), "best", "cpu")
+
+
+def test_random_overlay_blends_the_chosen_share_with_images_of_their_own_stream():
+    from visuomotor.algos.bc import overlay_bank
+    from visuomotor.envs.distract import N_BACKGROUNDS, procedural_texture
+    from visuomotor.nets.conv import random_overlay
+
+    bank = overlay_bank(12, 10, "cpu")
+    assert bank.shape == (256, 3, 12, 10) and bank.dtype == torch.uint8
+    for split in ("train", "eval"):  # never a background an agent trains or is evaluated on
+        for i in range(N_BACKGROUNDS["hard"]):
+            img = torch.as_tensor(procedural_texture(split, i, 12, 10)).permute(2, 0, 1)
+            assert not (bank == img).all(dim=(1, 2, 3)).any()
+    x = torch.full((400, 9, 12, 10), 100.0)
+    g = torch.Generator().manual_seed(0)
+    out = random_overlay(x, bank, 0.5, g)
+    changed = (out != x).flatten(1).any(1)
+    assert 150 < int(changed.sum()) < 250  # about half the batch
+    g = torch.Generator().manual_seed(0)
+    pick = torch.randint(0, 256, (400,), generator=g)
+    i = int(torch.nonzero(changed)[0])
+    expected = 0.5 * 100.0 + 0.5 * bank[pick[i]].float().repeat(3, 1, 1)  # one image for every frame
+    torch.testing.assert_close(out[i], expected)
+    torch.testing.assert_close(out[~changed], x[~changed])

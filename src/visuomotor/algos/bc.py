@@ -35,6 +35,11 @@ class BCConfig(AlgoConfig):
     """Pixels: trunk output size after the conv encoder."""
     augment_pad: int = 4
     """Pixels: random shift of up to this many pixels (0 = none)."""
+    overlay: float = 0.0
+    """Pixels: the share of each batch whose frame stacks are blended half and half with a random image
+    (the random overlay of Hansen et al. 2021, SODA/SVEA: x' = 0.5 x + 0.5 I), for robustness to what the
+    background shows. The images are procedural textures of their own stream, disjoint from the train
+    and held-out splits of ``--distract`` (``envs.distract.procedural_texture``). 0 = none."""
     total_steps: int = 20_000
     """Default --steps: gradient steps."""
 
@@ -49,6 +54,21 @@ class BCConfig(AlgoConfig):
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.weight_decay < 0 or self.augment_pad < 0:
             raise ValueError(f"weight_decay and augment_pad must be >= 0, got {self.weight_decay}, {self.augment_pad}")
+        if not 0.0 <= self.overlay <= 1.0:
+            raise ValueError(f"overlay must be in [0, 1], got {self.overlay}")
+
+
+OVERLAY_IMAGES = 256
+"""Images in the random-overlay bank."""
+
+
+def overlay_bank(height: int, width: int, device) -> torch.Tensor:
+    """The random-overlay images, uint8 [OVERLAY_IMAGES, 3, height, width]: procedural textures of the
+    ``augment`` stream (never a train or held-out distraction background)."""
+    from visuomotor.envs.distract import procedural_texture
+
+    imgs = np.stack([procedural_texture("augment", i, height, width) for i in range(OVERLAY_IMAGES)])
+    return torch.as_tensor(imgs, device=device).permute(0, 3, 1, 2).contiguous()
 
 
 class BCPolicy(nn.Module):
@@ -114,6 +134,7 @@ class BC(Agent):
         self.aug_generator = torch.Generator(device=self.device)
         self.aug_generator.manual_seed(int(torch.randint(0, 2**62, (1,))))
         self.bf16 = False  # bf16 autocast of the policy network (a subclass's choice)
+        self.overlay_images: torch.Tensor | None = None  # (built at the first overlaid batch)
 
     def _obs(self, obs: torch.Tensor) -> torch.Tensor:
         return obs.float() if self.policy_net.pixels else obs.float().reshape(obs.shape[0], -1)
@@ -136,6 +157,12 @@ class BC(Agent):
             from visuomotor.nets.conv import random_shift
 
             obs = random_shift(obs, self.cfg.augment_pad, generator=self.aug_generator)
+        if self.policy_net.pixels and self.cfg.overlay > 0:
+            from visuomotor.nets.conv import random_overlay
+
+            if self.overlay_images is None:
+                self.overlay_images = overlay_bank(obs.shape[-2], obs.shape[-1], self.device)
+            obs = random_overlay(obs, self.overlay_images, self.cfg.overlay, self.aug_generator)
         return obs
 
     def update(self, batch=None) -> dict[str, torch.Tensor]:

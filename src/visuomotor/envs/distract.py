@@ -46,7 +46,7 @@ LEVELS = {"easy": 0.1, "medium": 0.2, "hard": 0.3}
 """The Distracting Control Suite's difficulty scales."""
 N_BACKGROUNDS = {"easy": 4, "medium": 8, "hard": 60}
 """Procedural backgrounds per split and level (the Suite's number of DAVIS videos per level)."""
-SPLIT_IDS = {"train": 0, "eval": 1}
+SPLIT_IDS = {"train": 0, "eval": 1, "augment": 2}  # (augment: random-overlay images, algos.bc)
 SKYBOX_SIZE = 64
 """Pixels per skybox face of a DMC task with background distraction (dm_control's is 800)."""
 FLOOR_SIZE = 128
@@ -85,7 +85,7 @@ class DistractConfig:
     def validate(self, level: str) -> None:
         if level not in ("off", *LEVELS):
             raise VisuomotorError(f"--distract must be off, easy, medium or hard, got {level!r}")
-        if self.split not in SPLIT_IDS:
+        if self.split not in ("train", "eval"):
             raise VisuomotorError(f"--distract.split must be train or eval, got {self.split!r}")
         if self.evaluate not in ("same", "train", "eval", "off"):
             raise VisuomotorError(f"--distract.evaluate must be same, train, eval or off, got {self.evaluate!r}")

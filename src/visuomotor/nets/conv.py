@@ -63,3 +63,15 @@ def random_shift(x: torch.Tensor, pad: int = 4, generator: torch.Generator | Non
         shifts = shifts.reshape(n, 1, 1, 2)
     grid = base_grid + shifts.to(x.dtype) * (2.0 / (h + 2 * pad))
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+
+
+def random_overlay(x: torch.Tensor, images: torch.Tensor, share: float, generator: torch.Generator | None = None,
+                   alpha: float = 0.5) -> torch.Tensor:
+    """Random overlay (Hansen et al. 2021, SODA; SVEA): each frame stack of ``x`` [B, 3k, H, W] (float,
+    0-255) is, with probability ``share``, blended as (1 - alpha) x + alpha I with one image I [3, H, W]
+    drawn from ``images`` [M, 3, H, W] (uint8), the same image for every frame of the stack."""
+    b, c = x.shape[:2]
+    pick = torch.randint(0, images.shape[0], (b,), generator=generator, device=x.device)
+    on = (torch.rand(b, generator=generator, device=x.device) < share).to(x.dtype).view(b, 1, 1, 1)
+    img = images.index_select(0, pick).to(x.dtype).repeat(1, c // images.shape[1], 1, 1)
+    return x + on * alpha * (img - x)
