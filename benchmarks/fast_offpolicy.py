@@ -1,0 +1,132 @@
+"""Wall time to a target return on a 2-core CPU: SB3's SAC, our SAC, FastTD3, FastSAC and SAC with SimbaV2
+networks, each to the return SB3's SAC reaches at 100k env steps.
+
+    python benchmarks/fast_offpolicy.py run --lib sb3 --env gym/HalfCheetah-v5 --seed 0
+    python benchmarks/fast_offpolicy.py run --lib fasttd3 --env dmc/walker-walk --seed 0 --minutes 30
+    python benchmarks/fast_offpolicy.py table
+
+``sb3`` and ``sac`` are ``sac_learning.py``'s runs (identical settings: 2x256 MLPs, batch 256, one update
+per env step, 5,000 warm-up steps, action repeat 1, evaluation every 10k steps); their rows from
+``results/sac_learning`` count too. ``fasttd3`` and ``fastsac`` run their ``cpu`` preset (16 envs,
+batch 1,024) through ``visuomotor train``, ``sac-simbav2`` runs ``--sac.net simbav2`` and ``sac-ar2`` our
+SAC at action repeat 2 (returns still over the episode's 1,000 frames); they evaluate
+every ``--eval-every`` env steps (all envs together) and stop after ``--minutes`` of wall time with a
+clean checkpoint. Every run: one torch thread (``--threads``), two runs side by side on the 2 cores,
+10 deterministic evaluation episodes; ``train_seconds`` exclude evaluation.
+
+``table``: the target of an env is SB3's mean return at 100k steps over its seeds, its time SB3's mean
+training time to 100k steps; each run's time to target is the training time of its first evaluation at
+or above the target (none: the run did not reach it), and the ratio is SB3's time over that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _learning import eval_rows, read_seeds, write_rows  # noqa: E402
+
+RESULTS = HERE / "results" / "fast_offpolicy"
+SAC_RESULTS = HERE / "results" / "sac_learning"
+RUNS = HERE / "runs" / "fast_offpolicy"
+ALGO_FLAGS = {  # --lib -> visuomotor train flags
+    "fasttd3": ["--algo", "fasttd3", "--fasttd3.preset", "cpu"],
+    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],
+    "sac-simbav2": ["--algo", "sac", "--sac.net", "simbav2", "--sac.learning-starts", "5000"],
+    "sac-ar2": ["--algo", "sac", "--action-repeat", "2", "--sac.learning-starts", "5000"],  # SAC at half the decisions
+}
+
+
+def run_cli(a) -> None:
+    """One of ALGO_FLAGS through the CLI, stopped (SIGTERM: a clean checkpoint) after ``--minutes``."""
+    run = RUNS / f"{a.lib}__{a.env.replace('/', '-')}__s{a.seed}"
+    cmd = [sys.executable, "-m", "visuomotor", "train", "--env", a.env, *ALGO_FLAGS[a.lib], "--seed", str(a.seed),
+           "--steps", str(a.steps), "--eval-every", str(a.eval_every), "--eval-episodes", "10",
+           "--threads", str(a.threads), "--no-video", "--no-progress", "--run-dir", str(run), *a.extra]
+    print("$", " ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd)
+    try:
+        proc.wait(timeout=a.minutes * 60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_rows(RESULTS / f"{a.lib}__{a.env.replace('/', '-')}__s{a.seed}.csv", eval_rows(run, a.lib, a.env, a.seed))
+
+
+def run_sac_learning(a) -> None:
+    from sac_learning import run_ours, run_sb3
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{'ours' if a.lib == 'sac' else 'sb3'}__{a.env.replace('/', '-')}__s{a.seed}.csv"
+    with tempfile.TemporaryDirectory():
+        (run_sb3 if a.lib == "sb3" else run_ours)(a.env, a.seed, 100_000, 10_000, a.threads, out)
+
+
+def table(_a=None) -> None:
+    runs: dict = {}
+    for results in (SAC_RESULTS, RESULTS):
+        if results.exists():
+            for key, seeds in read_seeds(results).items():
+                runs.setdefault(key, {}).update(seeds)
+    for env in sorted({e for e, lib in runs if (e, "sb3") in runs}):
+        sb3 = runs[(env, "sb3")]
+        at_100k = [by[100_000] for by in sb3.values() if 100_000 in by]
+        if not at_100k:
+            continue
+        target = statistics.mean(v[0] for v in at_100k)
+        sb3_minutes = statistics.mean(v[1] for v in at_100k) / 60
+        print(f"\n{env}: target {target:.0f} (SB3 SAC at 100k steps, {len(at_100k)} seeds), SB3's time "
+              f"{sb3_minutes:.1f} training minutes\n")
+        print("| lib | seeds | minutes to target, per seed | mean | SB3's time / mean | best return, per seed |")
+        print("|---|---|---|---|---|---|")
+        for (e, lib), seeds in sorted(runs.items()):
+            if e != env:
+                continue
+            times, best = [], []
+            for seed in sorted(seeds):
+                by = sorted(seeds[seed].items())
+                hit = next((v[1] / 60 for _, v in by if v[0] >= target), None)
+                times.append(hit)
+                best.append(max(v[0] for _, v in by))
+            reached = [t for t in times if t is not None]
+            mean = statistics.mean(reached) if len(reached) == len(times) else None
+            cells = ", ".join(f"{t:.1f}" if t is not None else "not reached" for t in times)
+            ratio = f"{sb3_minutes / mean:.1f}x" if mean else "-"
+            print(f"| {lib} | {len(times)} | {cells} | {f'{mean:.1f}' if mean else '-'} | {ratio} | "
+                  f"{', '.join(f'{b:.0f}' for b in best)} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--lib", choices=["sb3", "sac", *ALGO_FLAGS], required=True)
+    r.add_argument("--env", required=True)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--minutes", type=float, default=30.0, help="wall-time budget of a CLI run")
+    r.add_argument("--steps", type=int, default=1_000_000, help="CLI runs: env steps (all envs together)")
+    r.add_argument("--eval-every", type=int, default=5_000)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
+    sub.add_parser("table")
+    a = p.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    if a.cmd == "table":
+        table()
+    elif a.lib in ("sb3", "sac"):
+        run_sac_learning(a)
+    else:
+        run_cli(a)
+
+
+if __name__ == "__main__":
+    main()
