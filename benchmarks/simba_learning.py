@@ -1,0 +1,95 @@
+"""Sample efficiency from states: SAC with SimbaV2 networks against our plain SAC on four DMC tasks at
+100k and 200k frames (action repeat 2), next to SimbaV2's published means.
+
+    python benchmarks/simba_learning.py run --net simbav2 --env dmc/cheetah-run --seed 0 [--frames 200000]
+    python benchmarks/simba_learning.py run --net mlp --env dmc/cheetah-run --seed 0
+    python benchmarks/simba_learning.py run ... --resume          # continue a stopped run (long runs span days)
+    python benchmarks/simba_learning.py table
+
+Every run goes through ``visuomotor train --algo sac --sac.net NET --action-repeat 2`` into
+benchmarks/runs/simba/ (git-ignored) with the network's own settings (``--sac.net simbav2``: the
+papers'; ``mlp``: SAC's), 5,000 policy steps of uniform actions first, one update per policy step,
+and an evaluation of 10 episodes every 10k frames; extra ``visuomotor train`` flags go after ``--``
+(e.g. ``-- --sac.widths 128 256``, stated with the result). Rows land in
+benchmarks/results/simba/*.csv with the step column in frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _learning import eval_rows, read_seeds, write_rows  # noqa: E402
+
+RUNS = HERE / "runs" / "simba"
+RESULTS = HERE / "results" / "simba"
+PUBLISHED_100K = {  # SimbaV2 (Lee et al. 2025), DMC from states, 100k frames (reference/anchors.md)
+    "dmc/cartpole-swingup": 880, "dmc/walker-walk": 959, "dmc/cheetah-run": 602, "dmc/finger-spin": 745,
+}
+REPEAT = 2
+
+
+def run(a) -> None:
+    tag = a.net + (f"-{a.variant}" if a.variant else "")
+    name = f"{tag}__{a.env.replace('/', '-')}__s{a.seed}"
+    cmd = [sys.executable, "-m", "visuomotor", "train", "--env", a.env, "--algo", "sac", "--sac.net", a.net,
+           "--action-repeat", str(REPEAT), "--steps", str(a.frames // REPEAT), "--sac.learning-starts", "5000",
+           "--eval-every", str(10_000 // REPEAT), "--eval-episodes", "10", "--seed", str(a.seed),
+           "--threads", str(a.threads), "--no-video", "--no-progress", "--run-dir", str(RUNS / name), *a.extra,
+           *(["--resume"] if a.resume else [])]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_rows(RESULTS / f"{name}.csv", eval_rows(RUNS / name, tag, a.env, a.seed, step=lambda s: s * REPEAT))
+
+
+def table(_a=None) -> None:
+    runs = read_seeds(RESULTS) if RESULTS.exists() else {}
+    libs = sorted({lib for _, lib in runs})
+    for frames in (100_000, 200_000):
+        print(f"\nAt {frames // 1000}k frames: eval return, mean over seeds (n), per seed in brackets\n")
+        print("| task | " + " | ".join(libs) + " | SimbaV2 published (100k) |")
+        print("|---|" + "---|" * (len(libs) + 1))
+        means: dict[str, list[float]] = {lib: [] for lib in libs}
+        for env, pub in PUBLISHED_100K.items():
+            cells = []
+            for lib in libs:
+                vals = [by[frames][0] for by in runs.get((env, lib), {}).values() if frames in by]
+                if vals:
+                    means[lib].append(statistics.mean(vals))
+                    cells.append(f"{statistics.mean(vals):.0f} (n={len(vals)}) [{', '.join(f'{v:.0f}' for v in vals)}]")
+                else:
+                    cells.append("-")
+            print(f"| {env} | " + " | ".join(cells) + f" | {pub} |")
+        pub_mean = statistics.mean(PUBLISHED_100K.values())
+        cells = [f"{statistics.mean(m):.0f} ({100 * statistics.mean(m) / pub_mean:.0f}% of published)"
+                 if len(m) == len(PUBLISHED_100K) else "-" for m in means.values()]
+        print("| four-task mean | " + " | ".join(cells) + f" | {pub_mean:.0f} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--net", choices=["mlp", "simba", "simbav2"], required=True)
+    r.add_argument("--env", choices=sorted(PUBLISHED_100K), required=True)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--frames", type=int, default=200_000)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--variant", default="", help="a name for a run with other flags (its rows get NET-NAME)")
+    r.add_argument("--resume", action="store_true")
+    r.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
+    sub.add_parser("table")
+    a = p.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    table() if a.cmd == "table" else run(a)
+
+
+if __name__ == "__main__":
+    main()
