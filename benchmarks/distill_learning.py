@@ -216,7 +216,8 @@ def cmd_table(a) -> None:
         teacher, repeat = _teacher_return(env), int(TEACHERS[env][1])
         print(f"\n{env}: teacher (SAC from states, best.pt) {teacher:.0f}; eval return per seed at each "
               f"evaluation, training minutes in brackets\n")
-        for lib in ("student", "student-medium", "drqv2"):
+        libs = ["student", *sorted(lib for e, lib in runs if e == env and lib.startswith("student-")), "drqv2"]
+        for lib in libs:
             seeds = runs.get((env, lib))
             if not seeds:
                 continue
@@ -232,7 +233,7 @@ def cmd_table(a) -> None:
         print("At equal training time (each seed's last evaluation within the budget; mean over seeds (n)):\n")
         print("| | " + " | ".join(f"{b} min" for b in budgets) + " |")
         print("|---" * (len(budgets) + 1) + "|")
-        for lib in ("student", "student-medium", "drqv2"):
+        for lib in libs:
             seeds = runs.get((env, lib))
             if not seeds:
                 continue
