@@ -32,12 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, EnvSpec, Policy
-from visuomotor.algos.fasttd3 import FastConfig
-from visuomotor.nets import distributional, hardware
+from visuomotor.algos.fasttd3 import FastAgent, FastConfig, FastPolicy
+from visuomotor.nets import distributional
 from visuomotor.nets.distributions import squashed_gaussian_sample
 from visuomotor.nets.mlp import EnsembleMLP, mlp
-from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
@@ -113,37 +111,22 @@ class Actor(nn.Module):
         return self.mean(h).float(), self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
 
 
-class FastSACPolicy(Policy):
+class FastSACPolicy(FastPolicy):
     """Acting deterministically: a = tanh(mean(normalize(s)))."""
 
-    def __init__(self, normalizer: nn.Module, actor: Actor, bf16: bool):
-        super().__init__()
-        self.normalizer, self.actor, self.bf16 = normalizer, actor, bf16
+    squashing = "tanh of the Gaussian's mean"
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.normalizer(obs.float().reshape(obs.shape[0], -1))
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return torch.tanh(self.actor(x)[0].float())
-
-    def contents(self) -> dict:
-        norm = isinstance(self.normalizer, EmpiricalNormalizer)
-        return {"normalizer": "(s - mean) / sqrt(var + 1e-8), clipped to +-10" if norm else None,
-                "squashing": "tanh of the Gaussian's mean", "trained_in_bf16": self.bf16}
-
-    def float32(self) -> FastSACPolicy:
-        return FastSACPolicy(self.normalizer, self.actor, bf16=False) if self.bf16 else self
+    def action(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.actor(x)[0])
 
 
-class FastSAC(Agent):
+class FastSAC(FastAgent):
+    config_cls = FastSACConfig
+
     def __init__(self, observation_space, action_space, cfg: FastSACConfig | None = None, device="cpu",
                  num_envs: int = 1):
-        cfg = (cfg or FastSACConfig()).resolved()
-        cfg.validate()
-        cfg = cfg.for_envs(num_envs)
-        super().__init__(observation_space, action_space, cfg, device)
-        self.obs_dim = int(np.prod(observation_space.shape))
-        self.act_dim = int(np.prod(action_space.shape))
-        self.normalizer = (EmpiricalNormalizer(self.obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
+        super().__init__(observation_space, action_space, cfg, device, num_envs)
+        cfg = self.cfg
         self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.layer_norm, cfg.log_std_min,
                            cfg.log_std_max).to(self.device)
         dims = (cfg.num_critics, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms, cfg.layer_norm, "silu")
@@ -159,31 +142,12 @@ class FastSAC(Agent):
         self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr, weight_decay=cfg.weight_decay,
                                             **kw)
         self.alpha_opt = torch.optim.AdamW([self.log_alpha], lr=cfg.alpha_lr, **kw)  # (AdamW's default decay 0.01)
-        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
-        self.noise = torch.Generator(device=self.device)  # exploration and the update's draws
-        self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
-        self.updates = 0
         zero = torch.zeros((), device=self.device)
         self.last_policy = {"losses/actor": zero, "losses/entropy": zero}
         self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
 
-    @classmethod
-    def from_spec(cls, spec: EnvSpec, cfg, device) -> FastSAC:
-        return cls(spec.observation_space, spec.action_space, cfg, device, num_envs=spec.num_envs)
-
-    def n_step(self) -> int:
-        return self.cfg.n_step
-
-    def gamma(self) -> float:
-        return self.cfg.gamma
-
     def describe(self) -> dict:
-        c = self.cfg
-        return {"bf16": self.bf16, "target_entropy": self.target_entropy, "buffer_size": c.buffer_size,
-                "learning_starts": c.learning_starts, "update_every": c.update_every}
-
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        return {**super().describe(), "target_entropy": self.target_entropy}
 
     def draw_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """a ~ pi(.|s) and log pi(a|s) for normalized s (noise from the agent's generator)."""
@@ -198,12 +162,7 @@ class FastSAC(Agent):
     @torch.no_grad()
     def act(self, obs, explore: bool) -> np.ndarray:
         """Exploring: a sample of the policy (the normalizer takes in these observations); else tanh(mean)."""
-        o = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs, dtype=torch.float32,
-                            device=self.device)
-        single = o.dim() == 1
-        o = o.reshape(1 if single else o.shape[0], -1)
-        if explore and self.cfg.obs_normalization:
-            self.normalizer.update(o)
+        o, single = self.observations(obs, explore)
         if explore:
             a = self.draw_action(self.normalizer(o))[0]
         else:
@@ -211,9 +170,6 @@ class FastSAC(Agent):
                 a = torch.tanh(self.actor(self.normalizer(o))[0])
         a = a.float().cpu().numpy()
         return a[0] if single else a
-
-    def warmup_action(self, obs) -> np.ndarray:
-        return self.act(obs, explore=True)  # FastSAC acts with its policy from the start
 
     # ---- learning -----------------------------------------------------------------------------
     def q_values(self, obs: torch.Tensor, action: torch.Tensor, weights=None) -> torch.Tensor:
@@ -268,19 +224,9 @@ class FastSAC(Agent):
                 "noise": self.noise.get_state(), "updates": self.updates,
                 "last_policy": {k: v.clone() for k, v in self.last_policy.items()}}
 
-    def policy_state_dict(self) -> dict:
-        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.normalizer.load_state_dict(state["normalizer"])
-        if "critic" in state:
-            self.critic.load_state_dict(state["critic"])
-            self.critic_target.load_state_dict(state["critic_target"])
-            with torch.no_grad():
-                self.log_alpha.copy_(state["log_alpha"])
-            for name in ("actor_opt", "critic_opt", "alpha_opt"):
-                getattr(self, name).load_state_dict(state[name])
-            self.noise.set_state(state["noise"])
-            self.updates = int(state["updates"])
-            self.last_policy = {k: v.to(self.device) for k, v in state["last_policy"].items()}
+    def load_training_state(self, state: dict) -> None:
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        for name in ("actor_opt", "critic_opt", "alpha_opt"):
+            getattr(self, name).load_state_dict(state[name])
+        self.last_policy = {k: v.to(self.device) for k, v in state["last_policy"].items()}

@@ -186,31 +186,40 @@ class Actor(nn.Module):
         return torch.tanh(self.net(obs))
 
 
-class FastTD3Policy(Policy):
-    """Acting deterministically: a = pi(normalize(s))."""
+class FastPolicy(Policy):
+    """Acting deterministically: the actor's action for normalize(s), under bf16 autocast if it trained so."""
 
-    def __init__(self, normalizer: nn.Module, actor: Actor, bf16: bool):
+    squashing = "tanh"
+
+    def __init__(self, normalizer: nn.Module, actor: nn.Module, bf16: bool):
         super().__init__()
         self.normalizer, self.actor, self.bf16 = normalizer, actor, bf16
+
+    def action(self, x: torch.Tensor) -> torch.Tensor:
+        return self.actor(x)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = self.normalizer(obs.float().reshape(obs.shape[0], -1))
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self.actor(x).float()
+            return self.action(x).float()
 
     def contents(self) -> dict:
         norm = isinstance(self.normalizer, EmpiricalNormalizer)
         return {"normalizer": "(s - mean) / sqrt(var + 1e-8), clipped to +-10" if norm else None,
-                "squashing": "tanh", "trained_in_bf16": self.bf16}
+                "squashing": self.squashing, "trained_in_bf16": self.bf16}
 
-    def float32(self) -> FastTD3Policy:
-        return FastTD3Policy(self.normalizer, self.actor, bf16=False) if self.bf16 else self
+    def float32(self) -> FastPolicy:
+        return type(self)(self.normalizer, self.actor, bf16=False) if self.bf16 else self
 
 
-class FastTD3(Agent):
-    def __init__(self, observation_space, action_space, cfg: FastTD3Config | None = None, device="cpu",
-                 num_envs: int = 1):
-        cfg = (cfg or FastTD3Config()).resolved()
+class FastAgent(Agent):
+    """What FastTD3 and FastSAC share around their updates: N envs, the config resolved for them, running
+    observation statistics, bf16 autocast, the policy's state."""
+
+    config_cls: ClassVar[type[FastConfig]]
+
+    def __init__(self, observation_space, action_space, cfg: FastConfig | None, device, num_envs: int):
+        cfg = (cfg or self.config_cls()).resolved()
         cfg.validate()
         cfg = cfg.for_envs(num_envs)
         super().__init__(observation_space, action_space, cfg, device)
@@ -218,28 +227,13 @@ class FastTD3(Agent):
         self.act_dim = int(np.prod(action_space.shape))
         self.num_envs = int(num_envs)
         self.normalizer = (EmpiricalNormalizer(self.obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
-        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.init_scale).to(self.device)
-        dims = (2, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms)
-        self.critic = EnsembleMLP(*dims).to(self.device)
-        self.critic_target = EnsembleMLP(*dims).to(self.device)
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.critic_target.requires_grad_(False)
-        self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)
-        fused = self.device.type in ("cpu", "cuda")
-        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay,
-                                           fused=fused)
-        self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr,
-                                            weight_decay=cfg.weight_decay, fused=fused)
         self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
-        self.noise = torch.Generator(device=self.device)  # exploration, its scales, the target's smoothing
+        self.noise = torch.Generator(device=self.device)  # exploration and the update's draws
         self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
-        self.noise_scales = self.draw_scales(self.num_envs)
         self.updates = 0
-        self.last_actor_loss = torch.zeros((), device=self.device)
-        self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
 
     @classmethod
-    def from_spec(cls, spec: EnvSpec, cfg, device) -> FastTD3:
+    def from_spec(cls, spec: EnvSpec, cfg, device) -> FastAgent:
         return cls(spec.observation_space, spec.action_space, cfg, device, num_envs=spec.num_envs)
 
     def n_step(self) -> int:
@@ -256,6 +250,64 @@ class FastTD3(Agent):
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
+    def observations(self, obs, explore: bool) -> tuple[torch.Tensor, bool]:
+        """Observations to act on as a float batch [N, obs_dim] (and whether a single one came); exploring,
+        the normalizer takes them in."""
+        o = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs, dtype=torch.float32,
+                            device=self.device)
+        single = o.dim() == 1
+        o = o.reshape(1 if single else o.shape[0], -1)
+        if explore and self.cfg.obs_normalization:
+            self.normalizer.update(o)
+        return o, single
+
+    def warmup_action(self, obs) -> np.ndarray:
+        return self.act(obs, explore=True)  # the Fast agents act with their policy from the start
+
+    def policy_state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.normalizer.load_state_dict(state["normalizer"])
+        if "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_target.load_state_dict(state["critic_target"])
+            self.noise.set_state(state["noise"])
+            self.updates = int(state["updates"])
+            self.load_training_state(state)
+
+    def load_training_state(self, state: dict) -> None:
+        """The rest of a training checkpoint (optimizers, the algorithm's own state)."""
+
+
+class FastTD3Policy(FastPolicy):
+    """Acting deterministically: a = pi(normalize(s))."""
+
+
+class FastTD3(FastAgent):
+    config_cls = FastTD3Config
+
+    def __init__(self, observation_space, action_space, cfg: FastTD3Config | None = None, device="cpu",
+                 num_envs: int = 1):
+        super().__init__(observation_space, action_space, cfg, device, num_envs)
+        cfg = self.cfg
+        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.init_scale).to(self.device)
+        dims = (2, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms)
+        self.critic = EnsembleMLP(*dims).to(self.device)
+        self.critic_target = EnsembleMLP(*dims).to(self.device)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)
+        fused = self.device.type in ("cpu", "cuda")
+        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay,
+                                           fused=fused)
+        self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr,
+                                            weight_decay=cfg.weight_decay, fused=fused)
+        self.noise_scales = self.draw_scales(self.num_envs)  # (self.noise: exploration, scales, smoothing)
+        self.last_actor_loss = torch.zeros((), device=self.device)
+        self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
+
     # ---- acting -------------------------------------------------------------------------------
     def draw_scales(self, n: int) -> torch.Tensor:
         """n per-env exploration noise scales, uniform in [std_min, std_max], [n, 1]."""
@@ -268,12 +320,7 @@ class FastTD3(Agent):
     @torch.no_grad()
     def act(self, obs, explore: bool) -> np.ndarray:
         """Exploring: pi(s_e) + sigma_e eps per env (the normalizer takes in these observations)."""
-        o = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs, dtype=torch.float32,
-                            device=self.device)
-        single = o.dim() == 1
-        o = o.reshape(1 if single else o.shape[0], -1)
-        if explore and self.cfg.obs_normalization:
-            self.normalizer.update(o)
+        o, single = self.observations(obs, explore)
         with self._autocast():
             a = self.actor(self.normalizer(o)).float()
         if explore:
@@ -281,9 +328,6 @@ class FastTD3(Agent):
             a = (a + torch.randn(a.shape, generator=self.noise, device=self.device) * scales).clamp(-1.0, 1.0)
         a = a.cpu().numpy()
         return a[0] if single else a
-
-    def warmup_action(self, obs) -> np.ndarray:
-        return self.act(obs, explore=True)  # FastTD3 acts with its policy from the start
 
     def observe(self, t) -> None:
         super().observe(t)
@@ -347,18 +391,8 @@ class FastTD3(Agent):
                 "noise": self.noise.get_state(), "noise_scales": self.noise_scales.clone(), "updates": self.updates,
                 "last_actor_loss": self.last_actor_loss.clone()}
 
-    def policy_state_dict(self) -> dict:
-        return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.normalizer.load_state_dict(state["normalizer"])
-        if "critic" in state:
-            self.critic.load_state_dict(state["critic"])
-            self.critic_target.load_state_dict(state["critic_target"])
-            self.actor_opt.load_state_dict(state["actor_opt"])
-            self.critic_opt.load_state_dict(state["critic_opt"])
-            self.noise.set_state(state["noise"])
-            self.noise_scales = state["noise_scales"].to(self.device)
-            self.updates = int(state["updates"])
-            self.last_actor_loss = state["last_actor_loss"].to(self.device)
+    def load_training_state(self, state: dict) -> None:
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.noise_scales = state["noise_scales"].to(self.device)
+        self.last_actor_loss = state["last_actor_loss"].to(self.device)

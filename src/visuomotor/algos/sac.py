@@ -56,7 +56,7 @@ from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
-from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_forward
+from visuomotor.nets.mlp import mlp, relu_mlp_forward
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
@@ -362,11 +362,8 @@ class SAC(Agent):
     def make_critic(self) -> nn.Module:
         """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with simbav2 its logits over the atoms."""
         c = self.cfg
-        if c.net == "mlp":
-            return EnsembleMLP(c.num_critics, self.obs_dim + self.act_dim, c.hidden, 1, c.layer_norm)
-        out = c.num_atoms if c.net == "simbav2" else 1
-        return simba.NetEnsemble(c.num_critics, lambda: simba.build(c.net, self.obs_dim + self.act_dim, c.widths[1],
-                                                                    c.blocks[1], (out,)))
+        return simba.critic_ensemble(c.net, c.num_critics, self.obs_dim + self.act_dim, c.hidden, c.layer_norm,
+                                     c.widths[1], c.blocks[1], c.num_atoms)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -387,13 +384,8 @@ class SAC(Agent):
     def observe(self, t) -> None:
         """Store the step; the observation statistics and (simbav2) the reward scale take it in."""
         super().observe(t)
-        if self.cfg.obs_normalization:
-            self.normalizer.update(torch.as_tensor(np.asarray(t.obs), dtype=torch.float32,
-                                                   device=self.device).reshape(-1, self.obs_dim))
-        if self.reward_scaler is not None:
-            ended = np.asarray(t.terminated) | np.asarray(t.truncated)
-            self.reward_scaler.observe(torch.as_tensor(np.asarray(t.reward), device=self.device),
-                                       torch.as_tensor(ended, device=self.device))
+        normalizer = self.normalizer if self.cfg.obs_normalization else None
+        simba.take_in(t, normalizer, self.reward_scaler, self.obs_dim, self.device)
 
     def describe(self) -> dict:
         return {"target_entropy": self.target_entropy, "bf16": self.bf16, "compile": self.cfg.compile,

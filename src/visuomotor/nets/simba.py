@@ -168,6 +168,30 @@ class SimbaNet(nn.Module):
         return self.head(self.norm(self.blocks(self.embed(x))))
 
 
+def critic_ensemble(kind: NetKind, n: int, in_dim: int, hidden: Sequence[int], layer_norm: bool,
+                    width: int, blocks: int, num_atoms: int) -> nn.Module:
+    """``n`` critics [n, B, out]: the mlp ensemble of ``hidden`` (Q), or simba nets of ``width`` and
+    ``blocks`` (simba: Q; simbav2: logits over ``num_atoms`` atoms)."""
+    from visuomotor.nets.mlp import EnsembleMLP
+
+    if kind == "mlp":
+        return EnsembleMLP(n, in_dim, hidden, 1, layer_norm)
+    out = num_atoms if kind == "simbav2" else 1
+    return NetEnsemble(n, lambda: build(kind, in_dim, width, blocks, (out,)))
+
+
+def take_in(t, normalizer: nn.Module | None, reward_scaler: RewardScaler | None, obs_dim: int, device) -> None:
+    """One env step's ``Transitions`` into the running statistics: the observations into ``normalizer``
+    (an ``EmpiricalNormalizer``), the rewards and episode ends into ``reward_scaler`` (either may be None)."""
+    import numpy as np
+
+    if normalizer is not None:
+        normalizer.update(torch.as_tensor(np.asarray(t.obs), dtype=torch.float32, device=device).reshape(-1, obs_dim))
+    if reward_scaler is not None:
+        ended = np.asarray(t.terminated) | np.asarray(t.truncated)
+        reward_scaler.observe(torch.as_tensor(np.asarray(t.reward), device=device), torch.as_tensor(ended, device=device))
+
+
 def build(kind: NetKind, in_dim: int, width: int, blocks: int, heads: Sequence[int]) -> nn.Module:
     """A ``simba`` or ``simbav2`` network from ``in_dim`` to ``sum(heads)`` outputs."""
     if kind == "simbav2":
