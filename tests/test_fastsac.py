@@ -104,3 +104,23 @@ def test_fastsac_trains_with_parallel_envs(tmp_path):
                  "4", *TINY, *COMMON, "--steps", "400", "--eval-every", "400", "--run-dir", str(run)]) == 0
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
     assert state["agent"]["updates"] == 2 * (400 - 40) // 4 and state["agent"]["normalizer"]["count"].item() == 400
+
+
+def test_fast_agents_take_simba_networks():
+    from visuomotor.algos.fasttd3 import FastTD3, FastTD3Config
+    from visuomotor.nets import simba
+
+    obs = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    for cls, cfg_cls in ((FastTD3, FastTD3Config), (FastSAC, FastSACConfig)):
+        torch.manual_seed(0)
+        agent = cls(obs, act, cfg_cls(net="simbav2", widths=(8, 16), blocks=(1, 1), num_atoms=11, batch_size=8,
+                                      bf16=False, policy_frequency=1), num_envs=2)
+        assert isinstance(agent.critic, simba.NetEnsemble) and agent.critic(torch.zeros(5, 5)).shape == (2, 5, 11)
+        for i in range(2):
+            agent.update(_batch(i))
+        for module in (agent.actor, agent.critic):
+            for m in module.modules():
+                if isinstance(m, simba.HyperLinear):
+                    torch.testing.assert_close(m.weight.norm(dim=1), torch.ones(m.weight.shape[0]))
+        assert agent.policy()(torch.zeros(4, 3)).shape == (4, 2)

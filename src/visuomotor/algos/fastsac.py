@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.fasttd3 import FastAgent, FastConfig, FastPolicy
-from visuomotor.nets import distributional
+from visuomotor.nets import distributional, simba
 from visuomotor.nets.distributions import squashed_gaussian_sample
 from visuomotor.nets.mlp import EnsembleMLP, mlp
 
@@ -94,8 +94,13 @@ FastSACConfig.TASK_PRESETS = (
 class Actor(nn.Module):
     """Normalized s -> (mean, log_std) of the pre-squash Gaussian; zero-initialized output layers."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden, layer_norm: bool, log_std_min: float, log_std_max: float):
+    def __init__(self, obs_dim: int, act_dim: int, hidden, layer_norm: bool, log_std_min: float, log_std_max: float,
+                 net: str = "mlp", width: int = 128, blocks: int = 1):
         super().__init__()
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+        self.body = simba.build(net, obs_dim, width, blocks, (act_dim, act_dim)) if net != "mlp" else None
+        if self.body is not None:  # a simba net: its two heads
+            return
         self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1], nn.SiLU, layer_norm)
         self.trunk.append(nn.LayerNorm(hidden[-1]) if layer_norm else nn.Identity())
         self.trunk.append(nn.SiLU())
@@ -103,12 +108,15 @@ class Actor(nn.Module):
         for head in (self.mean, self.log_std):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
-        self.log_std_min, self.log_std_max = log_std_min, log_std_max
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.trunk(obs)
-        log_std = torch.tanh(self.log_std(h).float())
-        return self.mean(h).float(), self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
+        if self.body is not None:
+            mean, log_std = self.body(obs).float().chunk(2, -1)
+        else:
+            h = self.trunk(obs)
+            mean, log_std = self.mean(h).float(), self.log_std(h).float()
+        log_std = torch.tanh(log_std)
+        return mean, self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
 
 
 class FastSACPolicy(FastPolicy):
@@ -128,9 +136,11 @@ class FastSAC(FastAgent):
         super().__init__(observation_space, action_space, cfg, device, num_envs)
         cfg = self.cfg
         self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.layer_norm, cfg.log_std_min,
-                           cfg.log_std_max).to(self.device)
+                           cfg.log_std_max, cfg.net, cfg.widths[0], cfg.blocks[0]).to(self.device)
         dims = (cfg.num_critics, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms, cfg.layer_norm, "silu")
-        self.critic, self.critic_target = EnsembleMLP(*dims).to(self.device), EnsembleMLP(*dims).to(self.device)
+        self.critic, self.critic_target = (
+            (EnsembleMLP(*dims) if cfg.net == "mlp" else self.simba_critics(cfg.num_critics)).to(self.device)
+            for _ in range(2))
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)
@@ -191,29 +201,22 @@ class FastSAC(FastAgent):
                                   for p in probs])  # each critic its own target critic's
         logits = self.q_values(obs, batch.action)
         critic_loss = distributional.cross_entropy(logits, target).mean(-1).sum()
-        self._step(self.critic_opt, critic_loss, self.critic)
+        self.step(self.critic_opt, critic_loss, self.critic)
         alpha_loss = -(self.log_alpha.exp() * (next_logp + self.target_entropy)).mean()
         if cfg.autotune_alpha:
-            self._step(self.alpha_opt, alpha_loss, None)
+            self.step(self.alpha_opt, alpha_loss, None)
         self.updates += 1
         if self.updates % cfg.policy_frequency == 1 % cfg.policy_frequency:  # (the authors' i % 4 == 1)
             a, logp = self.draw_action(obs)
             q = distributional.expected(self.q_values(obs, a, [w.detach() for w in self._online]), self.z)
             actor_loss = (alpha * logp - q.mean(0)).mean()
-            self._step(self.actor_opt, actor_loss, self.actor)
+            self.step(self.actor_opt, actor_loss, self.actor)
             self.last_policy = {"losses/actor": actor_loss.detach(), "losses/entropy": -logp.detach().mean()}
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, cfg.tau)
             q_mean = distributional.expected(logits.detach(), self.z).mean()
         return {"losses/critic": critic_loss.detach(), "losses/alpha": alpha_loss.detach(), "losses/alpha_value": alpha,
                 "losses/q_mean": q_mean, **self.last_policy}
-
-    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module | None) -> None:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if module is not None and self.cfg.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(module.parameters(), self.cfg.max_grad_norm)
-        opt.step()
 
     # ---- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:

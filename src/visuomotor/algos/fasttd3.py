@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy
-from visuomotor.nets import distributional, hardware
+from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.mlp import EnsembleMLP, mlp
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
@@ -76,7 +76,15 @@ class FastConfig(OffPolicyConfig):
     v_max: float | None = None
     """Highest value of the support; None = the task's or the algorithm's default."""
     actor_hidden: tuple[int, ...] = (512, 256, 128)
-    """Hidden widths of the actor."""
+    """Hidden widths of the actor (mlp)."""
+    net: Literal["mlp", "simba", "simbav2"] = "mlp"
+    """The actor's and critics' networks (nets/simba.py): mlp (the authors', of ``actor_hidden`` and
+    ``critic_hidden``), simba or simbav2 (their weight rows back on the unit sphere after every optimizer
+    step), each critic ending in the logits over the algorithm's own support."""
+    widths: tuple[int, int] = (128, 512)
+    """simba, simbav2: the width of the actor and of each critic."""
+    blocks: tuple[int, int] = (1, 2)
+    """simba, simbav2: residual blocks of the actor and of each critic."""
     obs_normalization: bool = True
     """Normalize observations by running mean and variance."""
     max_grad_norm: float = 0.0
@@ -121,6 +129,11 @@ class FastConfig(OffPolicyConfig):
         for name in ("critic_hidden", "actor_hidden"):
             if not getattr(self, name) or any(h <= 0 for h in getattr(self, name)):
                 raise ValueError(f"{name} must be positive widths, got {getattr(self, name)}")
+        if self.net not in simba.NET_KINDS:
+            raise ValueError(f"net must be one of {', '.join(simba.NET_KINDS)}, got {self.net!r}")
+        if any(x <= 0 for x in (*self.widths, *self.blocks)) or len(self.widths) != 2 or len(self.blocks) != 2:
+            raise ValueError(f"widths and blocks must be two positive numbers (actor, critic), got "
+                             f"{self.widths}, {self.blocks}")
 
 
 @dataclass
@@ -174,10 +187,14 @@ FastTD3Config.TASK_PRESETS = (
 
 
 class Actor(nn.Module):
-    """Normalized s -> a in [-1, 1]; the output layer starts near zero."""
+    """Normalized s -> a in [-1, 1]; an mlp's output layer starts near zero."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden, init_scale: float):
+    def __init__(self, obs_dim: int, act_dim: int, hidden, init_scale: float, net: str = "mlp",
+                 width: int = 128, blocks: int = 1):
         super().__init__()
+        if net != "mlp":
+            self.net = simba.build(net, obs_dim, width, blocks, (act_dim,))
+            return
         self.net = mlp(obs_dim, hidden, act_dim)
         nn.init.normal_(self.net[-1].weight, 0.0, init_scale)
         nn.init.zeros_(self.net[-1].bias)
@@ -264,6 +281,23 @@ class FastAgent(Agent):
     def warmup_action(self, obs) -> np.ndarray:
         return self.act(obs, explore=True)  # the Fast agents act with their policy from the start
 
+    def simba_critics(self, n: int) -> nn.Module:
+        """``n`` critics of the config's simba net, each ending in the logits over the support."""
+        c = self.cfg
+        return simba.NetEnsemble(n, lambda: simba.build(c.net, self.obs_dim + self.act_dim, c.widths[1], c.blocks[1],
+                                                        (c.num_atoms,)))
+
+    def step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module | None) -> None:
+        """One optimizer step on ``loss`` (its gradient norm clipped with max_grad_norm; simbav2's weight rows
+        back on the unit sphere after it)."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if module is not None and self.cfg.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(module.parameters(), self.cfg.max_grad_norm)
+        opt.step()
+        if module is not None and self.cfg.net == "simbav2":
+            simba.project_weights_(module)
+
     def policy_state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
 
@@ -292,10 +326,11 @@ class FastTD3(FastAgent):
                  num_envs: int = 1):
         super().__init__(observation_space, action_space, cfg, device, num_envs)
         cfg = self.cfg
-        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.init_scale).to(self.device)
+        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.init_scale, cfg.net, cfg.widths[0],
+                           cfg.blocks[0]).to(self.device)
         dims = (2, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms)
-        self.critic = EnsembleMLP(*dims).to(self.device)
-        self.critic_target = EnsembleMLP(*dims).to(self.device)
+        self.critic, self.critic_target = (
+            (EnsembleMLP(*dims) if cfg.net == "mlp" else self.simba_critics(2)).to(self.device) for _ in range(2))
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)
@@ -360,22 +395,14 @@ class FastTD3(FastAgent):
         with self._autocast():
             logits = self.critic(torch.cat([obs, batch.action], -1)).float()
         critic_loss = distributional.cross_entropy(logits, target).mean(-1).sum()
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        if cfg.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
-        self.critic_opt.step()
+        self.step(self.critic_opt, critic_loss, self.critic)
         self.updates += 1
         if self.updates % cfg.policy_frequency == 0:
             with self._autocast():
                 q = self.critic(torch.cat([obs, self.actor(obs).float()], -1), [w.detach() for w in self._online])
             values = distributional.expected(q.float(), self.z)  # [2, B]
             actor_loss = -(values.amin(0) if cfg.use_cdq else values.mean(0)).mean()
-            self.actor_opt.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            if cfg.max_grad_norm > 0:
-                nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
-            self.actor_opt.step()
+            self.step(self.actor_opt, actor_loss, self.actor)
             self.last_actor_loss = actor_loss.detach()
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, cfg.tau)
