@@ -136,10 +136,10 @@ def _rows(run: Path, lib: str, env: str, seed: int, final: bool = False) -> None
     write_rows(RESULTS / f"{lib}_{task(env)}_s{seed}.csv", rows)
 
 
-def _eval(run: Path, extra: list[str]) -> float:
+def _eval(run: Path, extra: list[str], episodes: int = 10) -> float:
     """`visuomotor eval`'s mean return (its line "return  mean X  std ...")."""
     out = subprocess.run([sys.executable, "-m", "visuomotor", "eval", str(run), "--checkpoint", "latest",
-                          "--episodes", "10", *extra], check=True, capture_output=True, text=True).stdout
+                          "--episodes", str(episodes), *extra], check=True, capture_output=True, text=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("return"))
     return float(line.split()[2])
 
@@ -150,11 +150,12 @@ def cmd_rows(a) -> None:
 
 
 def cmd_robust(a) -> None:
-    """The student's last checkpoint, 10 episodes each: undistracted, and on the held-out split at each level."""
+    """The student's last checkpoint, ``--episodes`` each: undistracted, and on the held-out split at each level."""
     run = student_dir(a.env, a.seed, tag(a))
-    row = {"env": a.env, "seed": a.seed, "trained_with": tag(a), "off": _eval(run, ["--distract", "off"])}
+    row = {"env": a.env, "seed": a.seed, "trained_with": tag(a), "episodes": a.episodes,
+           "off": _eval(run, ["--distract", "off"], a.episodes)}
     for level in LEVELS:
-        row[level] = _eval(run, ["--distract", level, "--distract-split", "eval"])
+        row[level] = _eval(run, ["--distract", level, "--distract-split", "eval"], a.episodes)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"robust_{task(a.env)}_{tag(a)}_s{a.seed}.json"
     path.write_text(json.dumps(row, indent=1) + "\n")
@@ -272,6 +273,7 @@ def main() -> None:
         s.add_argument("--only", choices=KINDS, default=None,
                        help="student, robust: one kind of distraction only (robust evaluates with the run's kinds)")
         s.add_argument("--share", default="", help="student: the share schedule (default: the env's setting)")
+        s.add_argument("--episodes", type=int, default=10, help="robust: evaluation episodes per setting")
         s.add_argument("--variant", default="", help="student, robust: a name for a run with other flags (its "
                        "directory and rows get -NAME)")
         s.add_argument("extra", nargs="*", help="student: more `visuomotor train` flags, after --")
