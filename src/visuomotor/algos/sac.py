@@ -432,15 +432,19 @@ class SAC(Agent):
         """y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s')), a' = tanh(mean + std eps)
         for a' ~ pi(.|s'); ``bootstrap`` = gamma (1 - d) (or the n-step factor), ``eps``/``pick`` from
         ``target_draws``."""
+        q_next, next_logp = self.target_at_next(next_obs, actor_w, target_w, eps, pick)
+        soft_v = q_next.squeeze(-1).amin(0) - alpha * next_logp  # (q_next [n, B, 1])
+        return reward + bootstrap * soft_v
+
+    @torch.no_grad()
+    def target_at_next(self, next_obs, actor_w, target_w, eps, pick) -> tuple[torch.Tensor, torch.Tensor]:
+        """The target critics' outputs (float32; only those in ``pick`` when given) at (s', a') for
+        a' = tanh(mean + std eps) ~ pi(.|s'), and log pi(a'|s')."""
         next_mean, next_log_std = self.actor(next_obs, [w.detach() for w in actor_w])
         u = next_mean + next_log_std.exp() * eps
-        next_a = torch.tanh(u)
         next_logp = squashed_gaussian_log_prob(u, next_mean, next_log_std, eps, self.cfg.log_prob_epsilon)
-        q_next = self.critic_target(torch.cat([next_obs, next_a], -1), target_w).float().squeeze(-1)  # [n, B]
-        if pick is not None:
-            q_next = q_next.index_select(0, pick)
-        soft_v = q_next.amin(0) - alpha * next_logp
-        return reward + bootstrap * soft_v
+        out = self.critic_target(torch.cat([next_obs, torch.tanh(u)], -1), target_w).float()
+        return (out if pick is None else out.index_select(0, pick)), next_logp
 
     def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
         """J_Q (summed over the ensemble) and the mean Q, from the given weights."""
@@ -454,14 +458,9 @@ class SAC(Agent):
     def categorical_critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha):
         """simbav2: the cross-entropy of each critic's logits to the projection of
         r + gamma^n (1 - d) (z - alpha log pi(a'|s')) under the target critic of the lower mean."""
-        eps, pick = self.target_draws(batch.obs.shape[0])
+        draws = self.target_draws(batch.obs.shape[0])
+        logits, next_logp = self.target_at_next(batch.next_obs, actor_w, target_w, *draws)
         with torch.no_grad():
-            next_mean, next_log_std = self.actor(batch.next_obs, [w.detach() for w in actor_w])
-            u = next_mean + next_log_std.exp() * eps
-            next_logp = squashed_gaussian_log_prob(u, next_mean, next_log_std, eps, self.cfg.log_prob_epsilon)
-            logits = self.critic_target(torch.cat([batch.next_obs, torch.tanh(u)], -1), target_w).float()
-            if pick is not None:
-                logits = logits.index_select(0, pick)
             probs = distributional.lower_mean(torch.softmax(logits, -1), self.z)  # per sample, of n critics
             d = batch.bootstrap_discount(self.cfg.gamma)
             target = distributional.project(probs, batch.reward - d * alpha * next_logp, d, self.z)
