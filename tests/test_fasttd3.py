@@ -97,3 +97,42 @@ def test_fasttd3_resumes_exactly(tmp_path, drivers):
             *COMMON, "--eval-every", "125", "--checkpoint-every", "100", "--log-every", "50"]
     ckpt = straight_and_split(tmp_path, drivers, args, k=125, n=250)
     assert ckpt["step"] == 250 and ckpt["agent"]["updates"] > 0
+
+
+def _checkpoint_steps(monkeypatch) -> list[int]:
+    """The steps at which runs in this test take checkpoints, in order."""
+    from visuomotor.train.runner import Runner
+
+    taken, save = [], Runner.checkpoint
+    monkeypatch.setattr(Runner, "checkpoint", lambda self: (taken.append(self.step), save(self))[1])
+    return taken
+
+
+def test_fasttd3_with_parallel_envs_resumes_exactly(tmp_path, drivers, monkeypatch):
+    """Two envs (3-step returns over each env's stream): a due checkpoint waits for the step where both
+    envs' fixed-length episodes end, both envs restart there from the episode index's seed as a resumed
+    run restarts them, and a run stopped there and resumed ends bit for bit like a straight one, its
+    replay included."""
+    taken = _checkpoint_steps(monkeypatch)
+    args = ["--env", "dmc/cartpole-swingup", "--action-repeat", "8", "--algo", "fasttd3", "--num-envs", "2", *TINY,
+            *COMMON, "--eval-every", "250", "--checkpoint-every", "100", "--log-every", "50"]
+    ckpt = straight_and_split(tmp_path, drivers, args, k=250, n=500)
+    assert ckpt["step"] == 500 and ckpt["episode_index"] == 4 and ckpt["agent"]["updates"] > 0
+    assert "partial_episodes" not in ckpt and drivers[-1].agent.cfg.n_step == 3
+    assert taken[0] == 250 and all(s % 250 == 0 for s in taken)  # due at 100, taken where both episodes end
+
+
+def test_a_due_checkpoint_waits_for_unaligned_envs_at_most_max_wait(tmp_path, monkeypatch):
+    """Hopper's envs terminate at different steps: a due checkpoint is taken within MAX_WAIT steps of
+    each env, with both envs' open episodes."""
+    from visuomotor.cli import main
+    from visuomotor.train.offpolicy import OffPolicyDriver
+
+    monkeypatch.setattr(OffPolicyDriver, "MAX_WAIT", 5)
+    taken = _checkpoint_steps(monkeypatch)
+    run = tmp_path / "run"
+    assert main(["train", "--env", "gym/Hopper-v5", "--algo", "fasttd3", "--num-envs", "2", *TINY[:-2],
+                 "--fasttd3.learning-starts", "1000", *COMMON, "--steps", "300", "--eval-every", "300",
+                 "--checkpoint-every", "40", "--run-dir", str(run)]) == 0
+    due = [s for s in taken[:-1]]
+    assert len(due) >= 6 and all(0 <= s - 40 * (i + 1) <= 10 for i, s in enumerate(due[:6])), taken

@@ -6,8 +6,11 @@ seeded by its index and the replay is rebuilt from the stored episodes, so a kil
 continues exactly like one that was never stopped. N envs (``--num-envs``) step as one vector env with
 same-step autoreset; each env's transition goes to the replay with its real last observation where an
 episode ended (a time limit bootstraps from it, a termination does not; with n-step returns each env's
-transitions form a stream of their own, ``buffers.replay.StreamReplay``), and checkpoints keep every
-env's open episode (a resumed run starts fresh episodes).
+transitions form a stream of their own, ``buffers.replay.StreamReplay``). Where all N episodes end at
+one step (fixed-length episodes: every dm_control task, the gymnasium tasks without terminations) the
+envs restart together from the next episode index's seed, and checkpoints wait for such a step, so
+these runs resume exactly too; otherwise a due checkpoint waits at most ``MAX_WAIT`` steps per env and
+keeps every env's open episode (a resumed run starts fresh episodes).
 
 Every finished episode is written to ``episodes/`` (``buffers.episodes``); ``--prior-runs`` fill the
 replay with earlier runs' episodes first; ``--prior-data`` gives the agent a second replay it mixes
@@ -44,6 +47,8 @@ def _numpy(x) -> np.ndarray:
 class OffPolicyDriver(Driver):
     """``agent`` given: the online phase of an offline run (--online-steps), continuing its step counter
     from ``offset`` (the offline steps) with the dataset already in the agent's replay."""
+
+    MAX_WAIT = 1000  # steps of each env a due checkpoint waits for all N envs' episodes to end together
 
     def __init__(self, runner, agent=None, offset: int = 0):
         super().__init__(runner)
@@ -155,6 +160,11 @@ class OffPolicyDriver(Driver):
     # ---- stepping ----------------------------------------------------------------------------------
     def start(self, resumed: bool) -> None:
         self.stats = EpisodeStats(self.num_envs)
+        self._waited_since = None
+        self._start_all()
+
+    def _start_all(self) -> None:
+        """Every env starts a fresh episode, seeded by the episode index (as a resumed run starts)."""
         obs, info = env_call(self.cfg.env, self.runner.step, self.env.reset,
                              seed=episode_seed(self.cfg.seed, 0, self.episode_index))
         self.agent.begin_episode(explore=True)
@@ -229,17 +239,31 @@ class OffPolicyDriver(Driver):
         runner.step += n
         for i in range(n):
             self.recs[i].step(a[i], r[i], f[i], te[i], tr[i])
-        for i in np.flatnonzero(ended):  # the next episode already began (same-step autoreset)
+        for i in np.flatnonzero(ended):
             write_episode(runner.episode_dir, self.episode_index, runner.step, self.recs[i].arrays())
             self.episode_index += 1
-            self.recs[i].start(_numpy(next_obs[i]))
-        if ended.any():
-            self.stats.started(info, ended)
+            self.recs[i].start(_numpy(next_obs[i]))  # the next episode already began (same-step autoreset)
         self.obs = next_obs
+        if ended.all():  # all together (fixed-length episodes): restarted as a resume restarts them
+            self._start_all()
+        elif ended.any():
+            self.stats.started(info, ended)
 
     def can_checkpoint(self) -> bool:
-        # one env: at an episode end, so the next episode starts from its own seed on resume
-        return self.num_envs > 1 or len(self.recs[0]) == 0
+        """At a step where every env's episode ended: the next episodes start from their own seeds on
+        resume, as they do here. N envs whose episodes do not end together wait at most ``MAX_WAIT`` steps
+        of each env, then checkpoint with their open episodes (a resume starts fresh ones)."""
+        if all(len(rec) == 0 for rec in self.recs):
+            self._waited_since = None
+            return True
+        if self.num_envs == 1:
+            return False
+        if self._waited_since is None:
+            self._waited_since = self.runner.step
+        if self.runner.step - self._waited_since < self.MAX_WAIT * self.num_envs:
+            return False
+        self._waited_since = None
+        return True
 
     def log_row(self) -> dict:
         return {"charts/episodes": self.episode_index, "charts/env_frames": self.runner.step * self.cfg.action_repeat,
