@@ -86,6 +86,9 @@ def test_presets_and_the_authors_settings():
                               fastsac=FastSACConfig(preset="gpu"))).fastsac
     assert (gpu.batch_size, gpu.updates_per_step, gpu.gamma, gpu.v_min, gpu.v_max, gpu.tau) == (
         8192, 8, 0.97, -20.0, 20.0, 0.125)
+    cheetah = resolve(TrainConfig(env="gym/HalfCheetah-v5", algo="fastsac")).fastsac
+    hopper = resolve(TrainConfig(env="gym/Hopper-v5", algo="fastsac")).fastsac
+    assert (cheetah.v_min, cheetah.v_max, cheetah.n_step, hopper.v_max) == (-1000.0, 1000.0, 1, 250.0)
     agent = _agent()
     assert agent.target_entropy == 0.0 and abs(agent.log_alpha.exp().item() - 0.001) < 1e-9
     assert agent.actor_opt.defaults["betas"] == (0.9, 0.95) and agent.critic_opt.defaults["weight_decay"] == 0.001

@@ -88,6 +88,8 @@ class FastSACConfig(FastConfig):
 FastSACConfig.TASK_PRESETS = (
     ("dmc/*", {"n_step": 3, "v_min": -500.0, "v_max": 500.0}, {}),  # FastTD3's DMC example
     ("playground/*", {"gamma": 0.97, "v_min": -20.0, "v_max": 20.0}, {}),  # the authors' humanoid settings
+    # up to ~12 reward per step at speed: |Q| up to ~r/(1-gamma) = 1,200 would pile up at the edge of +-250
+    ("gym/HalfCheetah*", {"v_min": -1000.0, "v_max": 1000.0}, {}),
 )
 
 

@@ -183,6 +183,7 @@ FASTTD3_PRESETS = FastTD3Config.PRESETS
 FastTD3Config.TASK_PRESETS = (
     ("dmc/*", {"n_step": 3, "v_min": -500.0, "v_max": 500.0, "std_min": 0.1, "policy_noise": 0.1}, {}),
     ("playground/*", {"gamma": 0.97, "v_min": -10.0, "v_max": 10.0}, {}),
+    ("gym/HalfCheetah*", {"v_min": -1000.0, "v_max": 1000.0}, {}),  # (as FastSAC's: returns of up to ~12 per step)
 )
 
 
