@@ -78,13 +78,29 @@ def print_table(results: Path) -> None:
 
 
 class SB3Policy:
-    """An SB3 model behind our policy interface (``act(obs, explore)``; deterministic when not exploring)."""
+    """An SB3 model behind our agent's acting interface: ``act(obs, explore)`` (deterministic when not
+    exploring) and ``policy()``, the deterministic policy module ``evaluate`` runs."""
+
+    device = "cpu"
 
     def __init__(self, model):
         self.model = model
 
     def act(self, obs, explore):
         return self.model.predict(obs, deterministic=not explore)[0]
+
+    def policy(self):
+        import torch
+
+        from visuomotor.algos.base import Policy
+
+        model = self.model
+
+        class _Deterministic(Policy):
+            def forward(self, obs: torch.Tensor) -> torch.Tensor:
+                return torch.as_tensor(model.predict(obs.cpu().numpy(), deterministic=True)[0])
+
+        return _Deterministic()
 
 
 def learn_sb3(make_model: Callable, env_id: str, seed: int, steps: int, eval_every: int, threads: int,
