@@ -246,13 +246,20 @@ def cmd_table(a) -> None:
         print()
     robust = sorted(RESULTS.glob("robust_*.json"))
     if robust:
-        print("| env | trained with | seed | undistracted | held-out easy | held-out medium | held-out hard | "
-              "medium / undistracted |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| env | trained with | seed | episodes | undistracted | held-out easy | held-out medium | "
+              "held-out hard | medium / undistracted |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        groups: dict = {}
         for p in robust:
             r = json.loads(p.read_text())
-            print(f"| {r['env']} | {r['trained_with']} | {r['seed']} | {r['off']:.0f} | {r['easy']:.0f} | "
-                  f"{r['medium']:.0f} | {r['hard']:.0f} | {100 * r['medium'] / r['off']:.0f}% |")
+            groups.setdefault((r["env"], r["trained_with"], r.get("episodes", 10)), []).append(r)
+            print(f"| {r['env']} | {r['trained_with']} | {r['seed']} | {r.get('episodes', 10)} | {r['off']:.0f} | "
+                  f"{r['easy']:.0f} | {r['medium']:.0f} | {r['hard']:.0f} | {100 * r['medium'] / r['off']:.1f}% |")
+        for (env, trained, episodes), rows in groups.items():
+            if len(rows) > 1:
+                m = {k: statistics.mean(r[k] for r in rows) for k in ("off", "easy", "medium", "hard")}
+                print(f"| {env} | {trained} | mean of {len(rows)} | {episodes} | {m['off']:.0f} | {m['easy']:.0f} | "
+                      f"{m['medium']:.0f} | {m['hard']:.0f} | {100 * m['medium'] / m['off']:.1f}% |")
 
 
 def main() -> None:
