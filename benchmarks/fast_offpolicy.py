@@ -5,17 +5,18 @@ networks, each to the return SB3's SAC reaches at 100k env steps.
     python benchmarks/fast_offpolicy.py run --lib fasttd3 --env dmc/walker-walk --seed 0 --minutes 30
     python benchmarks/fast_offpolicy.py table
 
-``sb3`` and ``sac`` are ``sac_learning.py``'s runs (identical settings: 2x256 MLPs, batch 256, one update
-per env step, 5,000 warm-up steps, action repeat 1, evaluation every 10k steps); their rows from
-``results/sac_learning`` count too. ``fasttd3`` and ``fastsac`` run their ``cpu`` preset (16 envs,
+``sb3`` runs ``sac_learning.py``'s SB3 (100k steps) and ``sac`` our SAC with the same settings (2x256
+MLPs, batch 256, one update per env step, 5,000 warm-up steps, action repeat 1) through the CLI, like
+the runs below, so that it can go on past 100k steps within its minutes. ``fasttd3`` and ``fastsac`` run their ``cpu`` preset (16 envs,
 batch 1,024) through ``visuomotor train``, ``sac-simbav2`` runs ``--sac.net simbav2`` and ``sac-ar2`` our
 SAC at action repeat 2 (returns still over the episode's 1,000 frames); they evaluate
 every ``--eval-every`` env steps (all envs together) and stop after ``--minutes`` of wall time with a
 clean checkpoint. Every run: one torch thread (``--threads``), two runs side by side on the 2 cores,
 10 deterministic evaluation episodes; ``train_seconds`` exclude evaluation.
 
-``table``: the target of an env is SB3's mean return at 100k steps over its seeds, its time SB3's mean
-training time to 100k steps; each run's time to target is the training time of its first evaluation at
+``table``: the target of an env is SB3's mean return at 100k steps over its seeds (this benchmark's and
+``results/sac_learning``'s), its time SB3's mean training time to 100k steps in this benchmark's own
+runs only (times compare on one machine, side by side); each run's time to target is the training time of its first evaluation at
 or above the target (none: the run did not reach it), and the ratio is SB3's time over that.
 """
 
@@ -27,7 +28,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +38,7 @@ RESULTS = HERE / "results" / "fast_offpolicy"
 SAC_RESULTS = HERE / "results" / "sac_learning"
 RUNS = HERE / "runs" / "fast_offpolicy"
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
+    "sac": ["--algo", "sac", "--sac.learning-starts", "5000"],  # sac_learning.py's settings, past 100k steps
     "fasttd3": ["--algo", "fasttd3", "--fasttd3.preset", "cpu"],
     "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],
     "sac-simbav2": ["--algo", "sac", "--sac.net", "simbav2", "--sac.learning-starts", "5000"],
@@ -62,46 +63,47 @@ def run_cli(a) -> None:
     write_rows(RESULTS / f"{a.lib}__{a.env.replace('/', '-')}__s{a.seed}.csv", eval_rows(run, a.lib, a.env, a.seed))
 
 
-def run_sac_learning(a) -> None:
-    from sac_learning import run_ours, run_sb3
+def run_sb3(a) -> None:
+    import sac_learning
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{'ours' if a.lib == 'sac' else 'sb3'}__{a.env.replace('/', '-')}__s{a.seed}.csv"
-    with tempfile.TemporaryDirectory():
-        (run_sb3 if a.lib == "sb3" else run_ours)(a.env, a.seed, 100_000, 10_000, a.threads, out)
+    out = RESULTS / f"sb3__{a.env.replace('/', '-')}__s{a.seed}.csv"
+    sac_learning.run_sb3(a.env, a.seed, 100_000, 10_000, a.threads, out)
 
 
 def table(_a=None) -> None:
-    runs: dict = {}
+    """Times only from this benchmark's own runs (made side by side on one machine); the target return
+    pools SB3's seeds of both benchmarks (a return does not depend on the machine, a time does)."""
+    own = read_seeds(RESULTS) if RESULTS.exists() else {}
+    pooled: dict = {}
     for results in (SAC_RESULTS, RESULTS):
         if results.exists():
             for key, seeds in read_seeds(results).items():
-                runs.setdefault(key, {}).update(seeds)
-    for env in sorted({e for e, lib in runs if (e, "sb3") in runs}):
-        sb3 = runs[(env, "sb3")]
-        at_100k = [by[100_000] for by in sb3.values() if 100_000 in by]
-        if not at_100k:
+                if key[1] == "sb3":
+                    pooled.setdefault(key, {}).update({(results.name, s): v for s, v in seeds.items()})
+    for env in sorted({e for e, lib in own if lib == "sb3"}):
+        at_100k = [by[100_000][0] for by in pooled[(env, "sb3")].values() if 100_000 in by]
+        times = [by[100_000][1] for by in own[(env, "sb3")].values() if 100_000 in by]
+        if not at_100k or not times:
             continue
-        target = statistics.mean(v[0] for v in at_100k)
-        sb3_minutes = statistics.mean(v[1] for v in at_100k) / 60
-        print(f"\n{env}: target {target:.0f} (SB3 SAC at 100k steps, {len(at_100k)} seeds), SB3's time "
-              f"{sb3_minutes:.1f} training minutes\n")
+        target, sb3_minutes = statistics.mean(at_100k), statistics.mean(times) / 60
+        print(f"\n{env}: target {target:.0f} (SB3 SAC at 100k steps, mean of {len(at_100k)} seeds), SB3's time "
+              f"{sb3_minutes:.1f} training minutes (its {len(times)} seeds here)\n")
         print("| lib | seeds | minutes to target, per seed | mean | SB3's time / mean | best return, per seed |")
         print("|---|---|---|---|---|---|")
-        for (e, lib), seeds in sorted(runs.items()):
+        for (e, lib), seeds in sorted(own.items()):
             if e != env:
                 continue
-            times, best = [], []
+            hits, best = [], []
             for seed in sorted(seeds):
                 by = sorted(seeds[seed].items())
-                hit = next((v[1] / 60 for _, v in by if v[0] >= target), None)
-                times.append(hit)
+                hits.append(next((v[1] / 60 for _, v in by if v[0] >= target), None))
                 best.append(max(v[0] for _, v in by))
-            reached = [t for t in times if t is not None]
-            mean = statistics.mean(reached) if len(reached) == len(times) else None
-            cells = ", ".join(f"{t:.1f}" if t is not None else "not reached" for t in times)
+            reached = [t for t in hits if t is not None]
+            mean = statistics.mean(reached) if len(reached) == len(hits) else None
+            cells = ", ".join(f"{t:.1f}" if t is not None else "not reached" for t in hits)
             ratio = f"{sb3_minutes / mean:.1f}x" if mean else "-"
-            print(f"| {lib} | {len(times)} | {cells} | {f'{mean:.1f}' if mean else '-'} | {ratio} | "
+            print(f"| {lib} | {len(hits)} | {cells} | {f'{mean:.1f}' if mean else '-'} | {ratio} | "
                   f"{', '.join(f'{b:.0f}' for b in best)} |")
 
 
@@ -109,7 +111,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--lib", choices=["sb3", "sac", *ALGO_FLAGS], required=True)
+    r.add_argument("--lib", choices=["sb3", *ALGO_FLAGS], required=True)
     r.add_argument("--env", required=True)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--minutes", type=float, default=30.0, help="wall-time budget of a CLI run")
@@ -122,8 +124,8 @@ def main() -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     if a.cmd == "table":
         table()
-    elif a.lib in ("sb3", "sac"):
-        run_sac_learning(a)
+    elif a.lib == "sb3":
+        run_sb3(a)
     else:
         run_cli(a)
 
