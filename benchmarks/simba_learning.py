@@ -4,12 +4,16 @@
     python benchmarks/simba_learning.py run --net simbav2 --env dmc/cheetah-run --seed 0 [--frames 200000]
     python benchmarks/simba_learning.py run --net mlp --env dmc/cheetah-run --seed 0
     python benchmarks/simba_learning.py run ... --resume          # continue a stopped run (long runs span days)
+    python benchmarks/simba_learning.py collect                   # rows of unfinished runs too
     python benchmarks/simba_learning.py table
 
 Every run goes through ``visuomotor train --algo sac --sac.net NET --action-repeat 2`` into
 benchmarks/runs/simba/ (git-ignored) with the network's own settings (``--sac.net simbav2``: the
 papers'; ``mlp``: SAC's), 5,000 policy steps of uniform actions first, one update per policy step,
-and an evaluation of 10 episodes every 10k frames; extra ``visuomotor train`` flags go after ``--``
+and an evaluation of 10 episodes every 10k frames. SimbaV2's learning rates decay over half of the updates
+of a ``--decay-frames`` run (default 1M frames, the length of the published runs whose 100k- and 200k-frame
+points the table sets ours beside), not over half of this run's: a run to 200k frames then follows the
+published schedule, and a run stopped at 100k frames and resumed to 200k equals a straight one. Extra ``visuomotor train`` flags go after ``--``
 (e.g. ``-- --sac.widths 128 256``, stated with the result). Rows land in
 benchmarks/results/simba/*.csv with the step column in frames.
 """
@@ -42,11 +46,26 @@ def run(a) -> None:
            "--action-repeat", str(REPEAT), "--steps", str(a.frames // REPEAT), "--sac.learning-starts", "5000",
            "--eval-every", str(10_000 // REPEAT), "--eval-episodes", "10", "--seed", str(a.seed),
            "--threads", str(a.threads), "--no-video", "--no-progress", "--run-dir", str(RUNS / name), *a.extra,
+           *(["--sac.lr-decay-updates", str(a.decay_frames // REPEAT // 2)] if a.net == "simbav2" else []),
            *(["--resume"] if a.resume else [])]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+    write_run(name)
+
+
+def write_run(name: str) -> None:
+    """benchmarks/results/simba/NAME.csv from the run directory NAME (``TAG__ENV__sSEED``)."""
+    tag, env, seed = name.split("__")
+    env = env.replace("-", "/", 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    write_rows(RESULTS / f"{name}.csv", eval_rows(RUNS / name, tag, a.env, a.seed, step=lambda s: s * REPEAT))
+    write_rows(RESULTS / f"{name}.csv", eval_rows(RUNS / name, tag, env, int(seed[1:]), step=lambda s: s * REPEAT))
+
+
+def collect(_a=None) -> None:
+    """Rows of every run directory, finished or not (a run in progress is read as far as it got)."""
+    for run_dir in sorted(RUNS.glob("*__*__s*")):
+        write_run(run_dir.name)
+        print("wrote", RESULTS / f"{run_dir.name}.csv")
 
 
 def table(_a=None) -> None:
@@ -83,12 +102,15 @@ def main() -> None:
     r.add_argument("--frames", type=int, default=200_000)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--variant", default="", help="a name for a run with other flags (its rows get NET-NAME)")
+    r.add_argument("--decay-frames", type=int, default=1_000_000,
+                   help="simbav2: the lr decays over half of the updates of a run of this many frames")
     r.add_argument("--resume", action="store_true")
     r.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
+    sub.add_parser("collect")
     sub.add_parser("table")
     a = p.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    table() if a.cmd == "table" else run(a)
+    {"table": table, "collect": collect, "run": run}[a.cmd](a)
 
 
 if __name__ == "__main__":
