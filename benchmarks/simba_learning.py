@@ -71,25 +71,30 @@ def collect(_a=None) -> None:
 def table(_a=None) -> None:
     runs = read_seeds(RESULTS) if RESULTS.exists() else {}
     libs = sorted({lib for _, lib in runs})
+    pub_mean = statistics.mean(PUBLISHED_100K.values())
     for frames in (100_000, 200_000):
         print(f"\nAt {frames // 1000}k frames: eval return, mean over seeds (n), per seed in brackets\n")
-        print("| task | " + " | ".join(libs) + " | SimbaV2 published (100k) |")
+        print("| task | " + " | ".join(libs) + " | SimbaV2 published at 100k (UTD 8) |")
         print("|---|" + "---|" * (len(libs) + 1))
         means: dict[str, list[float]] = {lib: [] for lib in libs}
+        minutes: dict[str, list[float]] = {lib: [] for lib in libs}
         for env, pub in PUBLISHED_100K.items():
             cells = []
             for lib in libs:
-                vals = [by[frames][0] for by in runs.get((env, lib), {}).values() if frames in by]
+                vals = [by[frames] for by in runs.get((env, lib), {}).values() if frames in by]
                 if vals:
-                    means[lib].append(statistics.mean(vals))
-                    cells.append(f"{statistics.mean(vals):.0f} (n={len(vals)}) [{', '.join(f'{v:.0f}' for v in vals)}]")
+                    means[lib].append(statistics.mean(v[0] for v in vals))
+                    minutes[lib] += [v[1] / 60 for v in vals]
+                    cells.append(f"{means[lib][-1]:.0f} (n={len(vals)}) [{', '.join(f'{v[0]:.0f}' for v in vals)}]")
                 else:
                     cells.append("-")
             print(f"| {env} | " + " | ".join(cells) + f" | {pub} |")
-        pub_mean = statistics.mean(PUBLISHED_100K.values())
-        cells = [f"{statistics.mean(m):.0f} ({100 * statistics.mean(m) / pub_mean:.0f}% of published)"
+        cells = [f"{statistics.mean(m):.0f}" + (f" ({100 * statistics.mean(m) / pub_mean:.0f}% of published)"
+                                                 if frames == 100_000 else "")
                  if len(m) == len(PUBLISHED_100K) else "-" for m in means.values()]
         print("| four-task mean | " + " | ".join(cells) + f" | {pub_mean:.0f} |")
+        cells = [f"{statistics.mean(m):.0f}" if m else "-" for m in minutes.values()]
+        print("| train minutes per run (mean) | " + " | ".join(cells) + " | |")
 
 
 def main() -> None:
