@@ -9,12 +9,14 @@
 
 Every run goes through ``visuomotor train --algo sac --sac.net NET --action-repeat 2`` into
 benchmarks/runs/simba/ (git-ignored) with the network's own settings (``--sac.net simbav2``: the
-papers'; ``mlp``: SAC's), 5,000 policy steps of uniform actions first, one update per policy step,
-and an evaluation of 10 episodes every 10k frames. SimbaV2's learning rates decay over half of the updates
-of a ``--decay-frames`` run (default 1M frames, the length of the published runs whose 100k- and 200k-frame
-points the table sets ours beside), not over half of this run's: a run to 200k frames then follows the
-published schedule, and a run stopped at 100k frames and resumed to 200k equals a straight one. Extra ``visuomotor train`` flags go after ``--``
-(e.g. ``-- --sac.widths 128 256``, stated with the result). Rows land in
+papers'; ``mlp``: SAC's), 5,000 policy steps of uniform actions first, and an evaluation of 10
+episodes every 10k frames. The simba nets make one update per env frame, two per policy step, as the
+authors' code does (``updates_per_interaction_step = action_repeat``); plain SAC keeps its one update
+per policy step. SimbaV2's learning rates decay (1e-4 to 5e-5) over the updates of a
+``--decay-frames`` run (default 1M frames, the length of the published runs whose 100k-frame points the
+table sets ours beside), not over this run's: a run to 200k frames then follows the published schedule,
+and a run stopped at 100k frames and resumed to 200k equals a straight one. Extra ``visuomotor train``
+flags go after ``--`` (e.g. ``-- --sac.widths 128 256``, stated with the result). Rows land in
 benchmarks/results/simba/*.csv with the step column in frames.
 """
 
@@ -37,6 +39,7 @@ PUBLISHED_100K = {  # SimbaV2 (Lee et al. 2025), DMC from states, 100k frames (r
     "dmc/cartpole-swingup": 880, "dmc/walker-walk": 959, "dmc/cheetah-run": 602, "dmc/finger-spin": 745,
 }
 REPEAT = 2
+UPDATES_PER_STEP = {"mlp": 1, "simba": REPEAT, "simbav2": REPEAT}  # the simba papers: one update per frame
 
 
 def run(a) -> None:
@@ -46,7 +49,9 @@ def run(a) -> None:
            "--action-repeat", str(REPEAT), "--steps", str(a.frames // REPEAT), "--sac.learning-starts", "5000",
            "--eval-every", str(10_000 // REPEAT), "--eval-episodes", "10", "--seed", str(a.seed),
            "--threads", str(a.threads), "--no-video", "--no-progress", "--run-dir", str(RUNS / name), *a.extra,
-           *(["--sac.lr-decay-updates", str(a.decay_frames // REPEAT // 2)] if a.net == "simbav2" else []),
+           "--sac.updates-per-step", str(UPDATES_PER_STEP[a.net]),
+           *(["--sac.lr-decay-updates", str(a.decay_frames // REPEAT * UPDATES_PER_STEP[a.net])]
+             if a.net == "simbav2" else []),
            *(["--resume"] if a.resume else [])]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
@@ -108,7 +113,7 @@ def main() -> None:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--variant", default="", help="a name for a run with other flags (its rows get NET-NAME)")
     r.add_argument("--decay-frames", type=int, default=1_000_000,
-                   help="simbav2: the lr decays over half of the updates of a run of this many frames")
+                   help="simbav2: the lr decays over the updates of a run of this many frames")
     r.add_argument("--resume", action="store_true")
     r.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
     sub.add_parser("collect")
