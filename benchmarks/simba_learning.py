@@ -4,6 +4,7 @@
     python benchmarks/simba_learning.py run --net simbav2 --env dmc/cheetah-run --seed 0 [--frames 200000]
     python benchmarks/simba_learning.py run --net mlp --env dmc/cheetah-run --seed 0
     python benchmarks/simba_learning.py run ... --resume          # continue a stopped run (long runs span days)
+    python benchmarks/simba_learning.py all --net simbav2 --frames 100000   # every seed and task not yet there
     python benchmarks/simba_learning.py collect                   # rows of unfinished runs too
     python benchmarks/simba_learning.py table
 
@@ -58,6 +59,20 @@ def run(a) -> None:
     write_run(name)
 
 
+def run_all(a) -> None:
+    """``run`` for each seed of ``--seeds``, each task in turn, up to ``--frames``: runs already there are
+    skipped, stopped ones resumed (so one command continues the whole grid after an interruption)."""
+    tag = a.net + (f"-{a.variant}" if a.variant else "")
+    for seed in a.seeds:
+        for env in PUBLISHED_100K:
+            run_dir = RUNS / f"{tag}__{env.replace('/', '-')}__s{seed}"
+            done = {row["step"] for row in eval_rows(run_dir, tag, env, seed, step=lambda s: s * REPEAT)}
+            if a.frames in done:
+                continue
+            run(argparse.Namespace(**{**vars(a), "env": env, "seed": seed,
+                                      "resume": (run_dir / "checkpoints").exists()}))
+
+
 def write_run(name: str) -> None:
     """benchmarks/results/simba/NAME.csv from the run directory NAME (``TAG__ENV__sSEED``)."""
     tag, env, seed = name.split("__")
@@ -106,21 +121,24 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--net", choices=["mlp", "simba", "simbav2"], required=True)
     r.add_argument("--env", choices=sorted(PUBLISHED_100K), required=True)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--frames", type=int, default=200_000)
-    r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--variant", default="", help="a name for a run with other flags (its rows get NET-NAME)")
-    r.add_argument("--decay-frames", type=int, default=1_000_000,
-                   help="simbav2: the lr decays over the updates of a run of this many frames")
     r.add_argument("--resume", action="store_true")
-    r.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
+    every = sub.add_parser("all")
+    every.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    for q in (r, every):
+        q.add_argument("--net", choices=["mlp", "simba", "simbav2"], required=True)
+        q.add_argument("--frames", type=int, default=200_000)
+        q.add_argument("--threads", type=int, default=1)
+        q.add_argument("--variant", default="", help="a name for a run with other flags (its rows get NET-NAME)")
+        q.add_argument("--decay-frames", type=int, default=1_000_000,
+                       help="simbav2: the lr decays over the updates of a run of this many frames")
+        q.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
     sub.add_parser("collect")
     sub.add_parser("table")
     a = p.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    {"table": table, "collect": collect, "run": run}[a.cmd](a)
+    {"table": table, "collect": collect, "run": run, "all": run_all}[a.cmd](a)
 
 
 if __name__ == "__main__":
