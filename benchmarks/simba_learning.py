@@ -43,9 +43,13 @@ REPEAT = 2
 UPDATES_PER_STEP = {"mlp": 1, "simba": REPEAT, "simbav2": REPEAT}  # the simba papers: one update per frame
 
 
+def run_name(a, env: str, seed: int) -> str:
+    """The run directory's (and result file's) name: TAG__ENV__sSEED, TAG the net and any variant."""
+    return f"{a.net}{f'-{a.variant}' if a.variant else ''}__{env.replace('/', '-')}__s{seed}"
+
+
 def run(a) -> None:
-    tag = a.net + (f"-{a.variant}" if a.variant else "")
-    name = f"{tag}__{a.env.replace('/', '-')}__s{a.seed}"
+    name = run_name(a, a.env, a.seed)
     cmd = [sys.executable, "-m", "visuomotor", "train", "--env", a.env, "--algo", "sac", "--sac.net", a.net,
            "--action-repeat", str(REPEAT), "--steps", str(a.frames // REPEAT), "--sac.learning-starts", "5000",
            "--eval-every", str(10_000 // REPEAT), "--eval-episodes", "10", "--seed", str(a.seed),
@@ -62,11 +66,10 @@ def run(a) -> None:
 def run_all(a) -> None:
     """``run`` for each seed of ``--seeds``, each task in turn, up to ``--frames``: runs already there are
     skipped, stopped ones resumed (so one command continues the whole grid after an interruption)."""
-    tag = a.net + (f"-{a.variant}" if a.variant else "")
     for seed in a.seeds:
         for env in PUBLISHED_100K:
-            run_dir = RUNS / f"{tag}__{env.replace('/', '-')}__s{seed}"
-            done = {row["step"] for row in eval_rows(run_dir, tag, env, seed, step=lambda s: s * REPEAT)}
+            run_dir = RUNS / run_name(a, env, seed)
+            done = {row["step"] for row in eval_rows(run_dir, "", env, seed, step=lambda s: s * REPEAT)}
             if a.frames in done:
                 continue
             run(argparse.Namespace(**{**vars(a), "env": env, "seed": seed,

@@ -41,9 +41,14 @@ NET_KINDS = ("mlp", "simba", "simbav2")
 EPS = 1e-8
 
 
+def l2norm(x: torch.Tensor, dim: int = -1, eps: float = EPS) -> torch.Tensor:
+    """max(||x||_2, eps) along ``dim`` (kept as a size-1 dim)."""
+    return torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp_min(eps)
+
+
 def l2normalize(x: torch.Tensor, dim: int = -1, eps: float = EPS) -> torch.Tensor:
     """x / max(||x||_2, eps) along ``dim``."""
-    return x / torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp_min(eps)
+    return x / l2norm(x, dim, eps)
 
 
 class Scaler(nn.Module):
@@ -77,8 +82,8 @@ class HyperLinear(nn.Module):
 def project_weights_(module: nn.Module) -> None:
     """Every ``HyperLinear`` weight row back onto the unit sphere (after an optimizer step)."""
     for m in module.modules():
-        if isinstance(m, HyperLinear):  # in place: the same numbers as l2normalize, without a copy
-            m.weight.div_(torch.linalg.vector_norm(m.weight, dim=1, keepdim=True).clamp_min(EPS))
+        if isinstance(m, HyperLinear):  # l2normalize in place (the same numbers, without a copy)
+            m.weight.div_(l2norm(m.weight, dim=1))
 
 
 class HyperEmbedder(nn.Module):
