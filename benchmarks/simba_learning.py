@@ -57,7 +57,7 @@ def run(a) -> None:
            "--sac.updates-per-step", str(UPDATES_PER_STEP[a.net]),
            *(["--sac.lr-decay-updates", str(a.decay_frames // REPEAT * UPDATES_PER_STEP[a.net])]
              if a.net == "simbav2" else []),
-           *(["--resume"] if a.resume else [])]
+           *(["--resume"] if a.resume else []), *(["--restart"] if getattr(a, "restart", False) else [])]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     write_run(name)
@@ -65,15 +65,17 @@ def run(a) -> None:
 
 def run_all(a) -> None:
     """``run`` for each seed of ``--seeds``, each task in turn, up to ``--frames``: runs already there are
-    skipped, stopped ones resumed (so one command continues the whole grid after an interruption)."""
+    skipped, stopped ones resumed from their checkpoint, or restarted when they stopped before their first
+    (so one command continues the whole grid after an interruption)."""
     for seed in a.seeds:
         for env in PUBLISHED_100K:
             run_dir = RUNS / run_name(a, env, seed)
             done = {row["step"] for row in eval_rows(run_dir, "", env, seed, step=lambda s: s * REPEAT)}
             if a.frames in done:
                 continue
-            run(argparse.Namespace(**{**vars(a), "env": env, "seed": seed,
-                                      "resume": (run_dir / "checkpoints").exists()}))
+            resume = (run_dir / "checkpoints" / "latest.pt").exists()
+            run(argparse.Namespace(**{**vars(a), "env": env, "seed": seed, "resume": resume,
+                                      "restart": run_dir.exists() and not resume}))
 
 
 def write_run(name: str) -> None:
