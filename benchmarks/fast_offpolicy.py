@@ -9,8 +9,8 @@ networks, each to the return SB3's SAC reaches at 100k env steps.
 MLPs, batch 256, one update per env step, 5,000 warm-up steps, action repeat 1) through the CLI, like
 the runs below, so that it can go on past 100k steps within its minutes. ``fasttd3`` and ``fastsac``
 run their ``cpu`` preset (16 envs, batch 1,024) through ``visuomotor train``, ``sac-simbav2`` runs
-``--sac.net simbav2`` and ``sac-ar2`` our SAC at action repeat 2 (returns still over the episode's
-1,000 frames); they evaluate every ``--eval-every`` env steps (all envs together) and stop after ``--minutes`` of wall time with a
+``--sac.net simbav2``, ``sac-ar2`` our SAC at action repeat 2 (returns still over the episode's
+1,000 frames) and ``sac-n3`` our SAC with 3-step returns; they evaluate every ``--eval-every`` env steps (all envs together) and stop after ``--minutes`` of wall time with a
 clean checkpoint. Every run: one torch thread (``--threads``), two runs side by side on the 2 cores,
 10 deterministic evaluation episodes; ``train_seconds`` exclude evaluation.
 
@@ -44,6 +44,7 @@ ALGO_FLAGS = {  # --lib -> visuomotor train flags
     "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],
     "sac-simbav2": ["--algo", "sac", "--sac.net", "simbav2", "--sac.learning-starts", "5000"],
     "sac-ar2": ["--algo", "sac", "--action-repeat", "2", "--sac.learning-starts", "5000"],  # SAC at half the decisions
+    "sac-n3": ["--algo", "sac", "--sac.learning-starts", "5000", "--sac.n-step", "3"],  # SAC with 3-step returns
 }
 
 
