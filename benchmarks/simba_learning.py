@@ -57,7 +57,7 @@ def run(a) -> None:
            "--sac.updates-per-step", str(UPDATES_PER_STEP[a.net]),
            *(["--sac.lr-decay-updates", str(a.decay_frames // REPEAT * UPDATES_PER_STEP[a.net])]
              if a.net == "simbav2" else []),
-           *(["--resume"] if a.resume else []), *(["--restart"] if getattr(a, "restart", False) else [])]
+           *(["--resume"] if a.resume else []), *(["--restart"] if a.restart else [])]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     write_run(name)
@@ -128,7 +128,8 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--env", choices=sorted(PUBLISHED_100K), required=True)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--resume", action="store_true")
+    r.add_argument("--resume", action="store_true", help="continue the run from its checkpoint")
+    r.add_argument("--restart", action="store_true", help="set the run directory's earlier files aside first")
     every = sub.add_parser("all")
     every.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     for q in (r, every):
