@@ -41,7 +41,10 @@ RUNS = HERE / "runs" / "fast_offpolicy"
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
     "sac": ["--algo", "sac", "--sac.learning-starts", "5000"],  # sac_learning.py's settings, past 100k steps
     "fasttd3": ["--algo", "fasttd3", "--fasttd3.preset", "cpu"],
-    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],
+    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],  # (2x256 networks)
+    # the cpu preset with the authors' networks (the gpu preset's): actor 512-256-128, critics 768-384-192
+    "fastsac-authors-nets": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.actor-hidden", "512", "256",
+                             "128", "--fastsac.critic-hidden", "768", "384", "192"],
     "sac-simbav2": ["--algo", "sac", "--sac.net", "simbav2", "--sac.learning-starts", "5000"],
     "sac-ar2": ["--algo", "sac", "--action-repeat", "2", "--sac.learning-starts", "5000"],  # SAC at half the decisions
     "sac-n3": ["--algo", "sac", "--sac.learning-starts", "5000", "--sac.n-step", "3"],  # SAC with 3-step returns

@@ -82,10 +82,14 @@ def test_presets_and_the_authors_settings():
     cpu = resolve(TrainConfig(env="dmc/walker-walk", algo="fastsac")).fastsac
     assert (cpu.batch_size, cpu.updates_per_step, cpu.n_step, cpu.v_max, cpu.gamma) == (1024, 2, 3, 500.0, 0.99)
     assert (cpu.buffer_size, cpu.learning_starts, cpu.update_every) == (16 * 1024, 160, 16)
+    assert (cpu.actor_hidden, cpu.critic_hidden) == ((256, 256), (256, 256))  # the cpu preset's smaller nets
     gpu = resolve(TrainConfig(env="playground/G1JoystickFlatTerrain", algo="fastsac", num_envs=1024,
                               fastsac=FastSACConfig(preset="gpu"))).fastsac
     assert (gpu.batch_size, gpu.updates_per_step, gpu.gamma, gpu.v_min, gpu.v_max, gpu.tau) == (
         8192, 8, 0.97, -20.0, 20.0, 0.125)
+    assert (gpu.actor_hidden, gpu.critic_hidden) == ((512, 256, 128), (768, 384, 192))  # the authors'
+    own = resolve(TrainConfig(env="dmc/walker-walk", algo="fastsac", fastsac=FastSACConfig(critic_hidden=(64,)))).fastsac
+    assert (own.actor_hidden, own.critic_hidden) == ((256, 256), (64,))  # a width given beats the preset's
     cheetah = resolve(TrainConfig(env="gym/HalfCheetah-v5", algo="fastsac")).fastsac
     hopper = resolve(TrainConfig(env="gym/Hopper-v5", algo="fastsac")).fastsac
     assert (cheetah.v_min, cheetah.v_max, cheetah.n_step, hopper.v_max) == (-1000.0, 1000.0, 1, 250.0)

@@ -75,8 +75,8 @@ class FastConfig(OffPolicyConfig):
     """Lowest value of the support; None = the task's or the algorithm's default."""
     v_max: float | None = None
     """Highest value of the support; None = the task's or the algorithm's default."""
-    actor_hidden: tuple[int, ...] = (512, 256, 128)
-    """Hidden widths of the actor (mlp)."""
+    actor_hidden: tuple[int, ...] | None = None
+    """Hidden widths of the actor (mlp); None = the preset's."""
     net: Literal["mlp", "simba", "simbav2"] = "mlp"
     """The actor's and critics' networks (nets/simba.py): mlp (the authors', of ``actor_hidden`` and
     ``critic_hidden``), simba or simbav2 (their weight rows back on the unit sphere after every optimizer
@@ -127,8 +127,8 @@ class FastConfig(OffPolicyConfig):
             if getattr(r, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(r, name)}")
         for name in ("critic_hidden", "actor_hidden"):
-            if not getattr(self, name) or any(h <= 0 for h in getattr(self, name)):
-                raise ValueError(f"{name} must be positive widths, got {getattr(self, name)}")
+            if not getattr(r, name) or any(h <= 0 for h in getattr(r, name)):
+                raise ValueError(f"{name} must be positive widths, got {getattr(r, name)}")
         if self.net not in simba.NET_KINDS:
             raise ValueError(f"net must be one of {', '.join(simba.NET_KINDS)}, got {self.net!r}")
         if any(x <= 0 for x in (*self.widths, *self.blocks)) or len(self.widths) != 2 or len(self.blocks) != 2:
@@ -140,7 +140,10 @@ class FastConfig(OffPolicyConfig):
 class FastTD3Config(FastConfig):
     """FastTD3 hyperparameters; defaults from the authors' code."""
 
-    PRESETS: ClassVar[dict[str, dict]] = {"cpu": dict(envs=16, batch_size=1024), "gpu": dict(envs=1024, batch_size=32768)}
+    PRESETS: ClassVar[dict[str, dict]] = {  # both with the authors' networks
+        "cpu": dict(envs=16, batch_size=1024, actor_hidden=(512, 256, 128), critic_hidden=(1024, 512, 256)),
+        "gpu": dict(envs=1024, batch_size=32768, actor_hidden=(512, 256, 128), critic_hidden=(1024, 512, 256)),
+    }
     DEFAULTS: ClassVar[dict] = dict(gamma=0.99, n_step=1, std_min=0.001, policy_noise=0.001, v_min=-250.0, v_max=250.0)
     buffer_per_env: ClassVar[int] = 10_240  # (the authors' Playground setting)
 
@@ -152,8 +155,8 @@ class FastTD3Config(FastConfig):
     """Polyak step of the target critics per update."""
     weight_decay: float = 0.1
     """AdamW weight decay of both."""
-    critic_hidden: tuple[int, ...] = (1024, 512, 256)
-    """Hidden widths of each critic."""
+    critic_hidden: tuple[int, ...] | None = None
+    """Hidden widths of each critic; None = the preset's (the authors' 1024-512-256)."""
     std_min: float | None = None
     """Smallest per-env exploration noise scale; None = 0.001, 0.1 on DMC tasks."""
     std_max: float = 0.4
