@@ -1,5 +1,6 @@
 """Time one update of the off-policy learners at their default sizes: SAC with mlp, simba and simbav2
-networks (batch 256), FastTD3 and FastSAC with their cpu preset (batch 1,024), in float32 and bf16.
+networks (batch 256), FastTD3 and FastSAC with their cpu preset (batch 1,024; FastSAC's also with the
+authors' networks), in float32 and bf16.
 
     python benchmarks/offpolicy_update.py [--obs-dim 24 --act-dim 6 --threads 1 --rounds 5]
 
@@ -34,6 +35,8 @@ def agents(obs_dim: int, act_dim: int):
             out[f"sac {net} {tag}"] = (SAC(obs, act, SACConfig(net=net, bf16=bf16, compile=False)), 256)
         out[f"fasttd3 cpu {tag}"] = (FastTD3(obs, act, FastTD3Config(bf16=bf16), num_envs=16), 1024)
         out[f"fastsac cpu {tag}"] = (FastSAC(obs, act, FastSACConfig(bf16=bf16), num_envs=16), 1024)
+        authors = FastSACConfig(bf16=bf16, actor_hidden=(512, 256, 128), critic_hidden=(768, 384, 192))
+        out[f"fastsac cpu authors-nets {tag}"] = (FastSAC(obs, act, authors, num_envs=16), 1024)
     return out
 
 
