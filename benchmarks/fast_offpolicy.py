@@ -41,7 +41,8 @@ RUNS = HERE / "runs" / "fast_offpolicy"
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
     "sac": ["--algo", "sac", "--sac.learning-starts", "5000"],  # sac_learning.py's settings, past 100k steps
     "fasttd3": ["--algo", "fasttd3", "--fasttd3.preset", "cpu"],
-    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],  # (2x256 networks)
+    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],  # (2x256 networks; compiled losses on CPU)
+    "fastsac-eager": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.compile", "False"],
     # the cpu preset with the authors' networks (the gpu preset's): actor 512-256-128, critics 768-384-192
     "fastsac-authors-nets": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.actor-hidden", "512", "256",
                              "128", "--fastsac.critic-hidden", "768", "384", "192"],

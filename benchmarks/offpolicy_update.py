@@ -23,6 +23,7 @@ from visuomotor.algos.fastsac import FastSAC, FastSACConfig
 from visuomotor.algos.fasttd3 import FastTD3, FastTD3Config
 from visuomotor.algos.sac import SAC, SACConfig
 from visuomotor.buffers.replay import Batch
+from visuomotor.nets import hardware
 
 
 def agents(obs_dim: int, act_dim: int):
@@ -37,6 +38,11 @@ def agents(obs_dim: int, act_dim: int):
         out[f"fastsac cpu {tag}"] = (FastSAC(obs, act, FastSACConfig(bf16=bf16), num_envs=16), 1024)
         authors = FastSACConfig(bf16=bf16, actor_hidden=(512, 256, 128), critic_hidden=(768, 384, 192))
         out[f"fastsac cpu authors-nets {tag}"] = (FastSAC(obs, act, authors, num_envs=16), 1024)
+        if hardware.cpp_compiler() is not None:  # the compiled losses (compile, on for long runs)
+            out[f"fasttd3 cpu {tag} compiled"] = (FastTD3(obs, act, FastTD3Config(bf16=bf16, compile=True), num_envs=16),
+                                                  1024)
+            out[f"fastsac cpu {tag} compiled"] = (FastSAC(obs, act, FastSACConfig(bf16=bf16, compile=True), num_envs=16),
+                                                  1024)
     return out
 
 

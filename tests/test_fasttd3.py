@@ -60,11 +60,11 @@ def test_clipped_double_q_gives_both_critics_the_target_of_the_lower_mean():
 
     agent.critic_target = fixed
     reward, discount = torch.zeros(2), torch.ones(2)  # R + d z = z: the projection is the distribution itself
-    target = agent.critic_target_dist(reward, discount, torch.zeros(2, 3))
+    target = agent.critic_target_dist(reward, discount, torch.zeros(2, 3), agent.gaussian((2, agent.act_dim)))
     for i in (0, 1):
         assert torch.allclose(target[i], torch.softmax(torch.stack([low, low]), -1), atol=1e-6)
     agent.cfg.use_cdq = False
-    target = agent.critic_target_dist(reward, discount, torch.zeros(2, 3))
+    target = agent.critic_target_dist(reward, discount, torch.zeros(2, 3), agent.gaussian((2, agent.act_dim)))
     assert torch.allclose(target[0, 1], torch.softmax(high, -1), atol=1e-6)
 
 

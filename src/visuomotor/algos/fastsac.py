@@ -34,7 +34,7 @@ from torch import nn
 
 from visuomotor.algos.fasttd3 import FastAgent, FastConfig, FastPolicy
 from visuomotor.nets import distributional, simba
-from visuomotor.nets.distributions import squashed_gaussian_sample
+from visuomotor.nets.distributions import squashed_gaussian_from_noise, squashed_gaussian_sample
 from visuomotor.nets.mlp import EnsembleMLP, mlp
 
 
@@ -51,6 +51,7 @@ class FastSACConfig(FastConfig):
     }
     DEFAULTS: ClassVar[dict] = dict(gamma=0.99, n_step=1, v_min=-250.0, v_max=250.0)
     buffer_per_env: ClassVar[int] = 1024  # (the authors' buffer_size per env)
+    compile_on_cpu: ClassVar[bool] = True  # (its cpu preset's update: 1.5x faster compiled)
 
     updates_per_step: int | None = None
     """Updates per round (per step of all the envs): cpu 2, gpu 8 (the authors')."""
@@ -161,6 +162,7 @@ class FastSAC(FastAgent):
         zero = torch.zeros((), device=self.device)
         self.last_policy = {"losses/actor": zero, "losses/entropy": zero}
         self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
+        self._critic_loss, self._policy_loss = self.compiled(self.critic_loss), self.compiled(self.policy_loss)
 
     def describe(self) -> dict:
         return {**super().describe(), "target_entropy": self.target_entropy}
@@ -193,34 +195,51 @@ class FastSAC(FastAgent):
         with self._autocast():
             return self.critic(torch.cat([obs, action], -1), weights).float()
 
+    def critic_loss(self, obs, action, next_obs, reward, discount, alpha, eps):
+        """J_Q summed over the critics, each against the projection of R - d alpha log pi(a'|s') + d z under
+        its own target critic, for a' = tanh(mean + std eps) ~ pi(.|s'); also the critics' logits (detached)
+        and log pi(a'|s'). A function of its inputs and the networks (``compile`` compiles it)."""
+        with torch.no_grad():
+            with self._autocast():
+                mean, log_std = self.actor(next_obs)
+            next_a, next_logp = squashed_gaussian_from_noise(mean, log_std, eps, epsilon=1e-6)
+            with self._autocast():
+                probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)).float(), -1)
+            target = torch.stack([distributional.project(p, reward - discount * alpha * next_logp, discount, self.z)
+                                  for p in probs])  # each critic its own target critic's
+        logits = self.q_values(obs, action)
+        return distributional.cross_entropy(logits, target).mean(-1).sum(), logits.detach(), next_logp
+
+    def policy_loss(self, obs, alpha, eps, critic_w):
+        """J_pi = E[alpha log pi(a|s) - mean_i Q_i(s, a)], a = tanh(mean + std eps), through the critics'
+        detached weights ``critic_w``; also log pi(a|s) (detached)."""
+        with self._autocast():
+            mean, log_std = self.actor(obs)
+        a, logp = squashed_gaussian_from_noise(mean, log_std, eps, epsilon=1e-6)
+        q = distributional.expected(self.q_values(obs, a, critic_w), self.z)
+        return (alpha * logp - q.mean(0)).mean(), logp.detach()
+
     def update(self, batch=None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         batch = self.sample() if batch is None else batch
         obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
         alpha = self.log_alpha.exp().detach()
-        with torch.no_grad():
-            next_a, next_logp = self.draw_action(next_obs)
-            with self._autocast():
-                probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)).float(), -1)
-            d = batch.bootstrap_discount(cfg.gamma)
-            target = torch.stack([distributional.project(p, batch.reward - d * alpha * next_logp, d, self.z)
-                                  for p in probs])  # each critic its own target critic's
-        logits = self.q_values(obs, batch.action)
-        critic_loss = distributional.cross_entropy(logits, target).mean(-1).sum()
+        critic_loss, logits, next_logp = self._critic_loss(obs, batch.action, next_obs, batch.reward,
+                                                           batch.bootstrap_discount(cfg.gamma), alpha,
+                                                           self.gaussian(batch.action.shape))
         self.step(self.critic_opt, critic_loss, self.critic)
         alpha_loss = -(self.log_alpha.exp() * (next_logp + self.target_entropy)).mean()
         if cfg.autotune_alpha:
             self.step(self.alpha_opt, alpha_loss, None)
         self.updates += 1
         if self.updates % cfg.policy_frequency == 1 % cfg.policy_frequency:  # (the authors' i % 4 == 1)
-            a, logp = self.draw_action(obs)
-            q = distributional.expected(self.q_values(obs, a, [w.detach() for w in self._online]), self.z)
-            actor_loss = (alpha * logp - q.mean(0)).mean()
+            actor_loss, logp = self._policy_loss(obs, alpha, self.gaussian(batch.action.shape),
+                                                 [w.detach() for w in self._online])
             self.step(self.actor_opt, actor_loss, self.actor)
-            self.last_policy = {"losses/actor": actor_loss.detach(), "losses/entropy": -logp.detach().mean()}
+            self.last_policy = {"losses/actor": actor_loss.detach(), "losses/entropy": -logp.mean()}
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, cfg.tau)
-            q_mean = distributional.expected(logits.detach(), self.z).mean()
+            q_mean = distributional.expected(logits, self.z).mean()
         return {"losses/critic": critic_loss.detach(), "losses/alpha": alpha_loss.detach(), "losses/alpha_value": alpha,
                 "losses/q_mean": q_mean, **self.last_policy}
 

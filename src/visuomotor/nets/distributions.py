@@ -24,6 +24,14 @@ def squashed_gaussian_sample(
         eps = torch.randn_like(mean)
     else:
         eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    return squashed_gaussian_from_noise(mean, log_std, eps, epsilon)
+
+
+def squashed_gaussian_from_noise(
+    mean: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor, epsilon: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``squashed_gaussian_sample`` for given standard-normal noise ``eps``: a = tanh(mean + std eps)
+    and log pi(a) (a compiled update takes its noise as an input)."""
     u = mean + log_std.exp() * eps
     log_prob = squashed_gaussian_log_prob(u, mean, log_std, eps, epsilon)
     return torch.tanh(u), log_prob
