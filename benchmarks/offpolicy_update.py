@@ -39,10 +39,9 @@ def agents(obs_dim: int, act_dim: int):
         authors = FastSACConfig(bf16=bf16, actor_hidden=(512, 256, 128), critic_hidden=(768, 384, 192))
         out[f"fastsac cpu authors-nets {tag}"] = (FastSAC(obs, act, authors, num_envs=16), 1024)
         if hardware.cpp_compiler() is not None:  # the compiled losses (compile, on for long runs)
-            out[f"fasttd3 cpu {tag} compiled"] = (FastTD3(obs, act, FastTD3Config(bf16=bf16, compile=True), num_envs=16),
-                                                  1024)
-            out[f"fastsac cpu {tag} compiled"] = (FastSAC(obs, act, FastSACConfig(bf16=bf16, compile=True), num_envs=16),
-                                                  1024)
+            td3, sac = FastTD3Config(bf16=bf16, compile=True), FastSACConfig(bf16=bf16, compile=True)
+            out[f"fasttd3 cpu {tag} compiled"] = (FastTD3(obs, act, td3, num_envs=16), 1024)
+            out[f"fastsac cpu {tag} compiled"] = (FastSAC(obs, act, sac, num_envs=16), 1024)
     return out
 
 

@@ -88,7 +88,8 @@ def test_presets_and_the_authors_settings():
     assert (gpu.batch_size, gpu.updates_per_step, gpu.gamma, gpu.v_min, gpu.v_max, gpu.tau) == (
         8192, 8, 0.97, -20.0, 20.0, 0.125)
     assert (gpu.actor_hidden, gpu.critic_hidden) == ((512, 256, 128), (768, 384, 192))  # the authors'
-    own = resolve(TrainConfig(env="dmc/walker-walk", algo="fastsac", fastsac=FastSACConfig(critic_hidden=(64,)))).fastsac
+    own = resolve(TrainConfig(env="dmc/walker-walk", algo="fastsac",
+                              fastsac=FastSACConfig(critic_hidden=(64,)))).fastsac
     assert (own.actor_hidden, own.critic_hidden) == ((256, 256), (64,))  # a width given beats the preset's
     cheetah = resolve(TrainConfig(env="gym/HalfCheetah-v5", algo="fastsac")).fastsac
     hopper = resolve(TrainConfig(env="gym/Hopper-v5", algo="fastsac")).fastsac

@@ -90,7 +90,8 @@ def test_task_presets_and_the_settings_that_scale_with_the_envs():
     gpu = resolve(TrainConfig(env="gym/Hopper-v5", algo="fasttd3", num_envs=64,
                               fasttd3=FastTD3Config(preset="gpu"))).fasttd3
     assert (gpu.batch_size, gpu.update_every, gpu.n_step, gpu.v_max) == (32768, 64, 1, 250.0)
-    assert (f.actor_hidden, f.critic_hidden) == (gpu.actor_hidden, gpu.critic_hidden) == ((512, 256, 128), (1024, 512, 256))
+    authors = ((512, 256, 128), (1024, 512, 256))
+    assert (f.actor_hidden, f.critic_hidden) == (gpu.actor_hidden, gpu.critic_hidden) == authors
 
 
 def test_fasttd3_resumes_exactly(tmp_path, drivers):
