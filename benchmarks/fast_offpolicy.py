@@ -8,11 +8,13 @@ networks, each to the return SB3's SAC reaches at 100k env steps.
 ``sb3`` runs ``sac_learning.py``'s SB3 (100k steps) and ``sac`` our SAC with the same settings (2x256
 MLPs, batch 256, one update per env step, 5,000 warm-up steps, action repeat 1) through the CLI, like
 the runs below, so that it can go on past 100k steps within its minutes. ``fasttd3`` and ``fastsac``
-run their ``cpu`` preset (16 envs, batch 1,024) through ``visuomotor train``, ``sac-simbav2`` runs
-``--sac.net simbav2``, ``sac-ar2`` our SAC at action repeat 2 (returns still over the episode's
-1,000 frames) and ``sac-n3`` our SAC with 3-step returns; they evaluate every ``--eval-every`` env
-steps (all envs together) and stop after ``--minutes`` of wall time with a clean checkpoint. Every run: one torch thread (``--threads``), two runs side by side on the 2 cores,
-10 deterministic evaluation episodes; ``train_seconds`` exclude evaluation.
+run their ``cpu`` preset (16 envs, batch 1,024) through ``visuomotor train``, ``fastsac-eager`` the
+same without compiling, ``fastsac-authors-nets`` it with the authors' networks, ``sac-simbav2``
+``--sac.net simbav2``, ``sac-ar2`` our SAC at action repeat 2 (returns still over the episode's 1,000
+frames) and ``sac-n3`` our SAC with 3-step returns; they evaluate every ``--eval-every`` env steps (all
+envs together) and stop after ``--minutes`` of wall time with a clean checkpoint. Every run: one torch
+thread (``--threads``), two runs side by side on the 2 cores, 10 deterministic evaluation episodes;
+``train_seconds`` exclude evaluation.
 
 ``table``: the target of an env is SB3's mean return at 100k steps over its seeds (this benchmark's and
 ``results/sac_learning``'s), its time SB3's mean training time to 100k steps in this benchmark's own

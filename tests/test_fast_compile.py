@@ -13,8 +13,8 @@ from tests.test_fastsac import _batch
 from tests.test_fasttd3 import _agent as fasttd3_agent
 from visuomotor.algos.fastsac import FastSACConfig
 from visuomotor.algos.fasttd3 import FastTD3Config
-from visuomotor.algos.sac import AUTO_COMPILE_UPDATES
 from visuomotor.nets import hardware
+from visuomotor.nets.hardware import AUTO_COMPILE_UPDATES
 
 needs_compiler = pytest.mark.skipif(hardware.cpp_compiler() is None, reason="torch.compile on CPU needs a C++ compiler")
 

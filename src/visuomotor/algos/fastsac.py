@@ -34,7 +34,7 @@ from torch import nn
 
 from visuomotor.algos.fasttd3 import FastAgent, FastConfig, FastPolicy
 from visuomotor.nets import distributional, simba
-from visuomotor.nets.distributions import squashed_gaussian_from_noise, squashed_gaussian_sample
+from visuomotor.nets.distributions import squashed_gaussian_from_noise
 from visuomotor.nets.mlp import EnsembleMLP, mlp
 
 
@@ -167,11 +167,15 @@ class FastSAC(FastAgent):
     def describe(self) -> dict:
         return {**super().describe(), "target_entropy": self.target_entropy}
 
-    def draw_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """a ~ pi(.|s) and log pi(a|s) for normalized s (noise from the agent's generator)."""
+    def sample_with(self, obs: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """a = tanh(mean + std eps) ~ pi(.|s) and log pi(a|s) for normalized s and standard-normal ``eps``."""
         with self._autocast():
             mean, log_std = self.actor(obs)
-        return squashed_gaussian_sample(mean, log_std, self.noise, epsilon=1e-6)  # (the authors' log correction)
+        return squashed_gaussian_from_noise(mean, log_std, eps, epsilon=1e-6)  # (the authors' log correction)
+
+    def draw_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """a ~ pi(.|s) and log pi(a|s) for normalized s (noise from the agent's generator)."""
+        return self.sample_with(obs, self.gaussian((obs.shape[0], self.act_dim)))
 
     # ---- acting -------------------------------------------------------------------------------
     def policy(self) -> FastSACPolicy:
@@ -200,9 +204,7 @@ class FastSAC(FastAgent):
         its own target critic, for a' = tanh(mean + std eps) ~ pi(.|s'); also the critics' logits (detached)
         and log pi(a'|s'). A function of its inputs and the networks (``compile`` compiles it)."""
         with torch.no_grad():
-            with self._autocast():
-                mean, log_std = self.actor(next_obs)
-            next_a, next_logp = squashed_gaussian_from_noise(mean, log_std, eps, epsilon=1e-6)
+            next_a, next_logp = self.sample_with(next_obs, eps)
             with self._autocast():
                 probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)).float(), -1)
             target = torch.stack([distributional.project(p, reward - discount * alpha * next_logp, discount, self.z)
@@ -213,9 +215,7 @@ class FastSAC(FastAgent):
     def policy_loss(self, obs, alpha, eps, critic_w):
         """J_pi = E[alpha log pi(a|s) - mean_i Q_i(s, a)], a = tanh(mean + std eps), through the critics'
         detached weights ``critic_w``; also log pi(a|s) (detached)."""
-        with self._autocast():
-            mean, log_std = self.actor(obs)
-        a, logp = squashed_gaussian_from_noise(mean, log_std, eps, epsilon=1e-6)
+        a, logp = self.sample_with(obs, eps)
         q = distributional.expected(self.q_values(obs, a, critic_w), self.z)
         return (alpha * logp - q.mean(0)).mean(), logp.detach()
 

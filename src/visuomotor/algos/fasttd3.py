@@ -34,7 +34,6 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy
-from visuomotor.algos.sac import AUTO_COMPILE_UPDATES
 from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.mlp import EnsembleMLP, mlp
 from visuomotor.nets.normalizer import EmpiricalNormalizer
@@ -114,8 +113,7 @@ class FastConfig(OffPolicyConfig):
         """``compile`` None decided for a run of ``updates`` updates on ``device`` (see the field)."""
         if self.compile is not None:
             return self
-        on = device.type == "cuda" or (device.type == "cpu" and self.compile_on_cpu and updates >= AUTO_COMPILE_UPDATES
-                                       and hardware.cpp_compiler() is not None)
+        on = device.type == "cuda" or (self.compile_on_cpu and hardware.long_cpu_run_compiles(device, updates))
         return dataclasses.replace(self, compile=on)
 
     def default_steps(self, action_repeat: int) -> int:

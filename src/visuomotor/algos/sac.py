@@ -57,6 +57,7 @@ from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
+from visuomotor.nets.hardware import AUTO_COMPILE_UPDATES  # noqa: F401 - named in compile's doc and tests
 from visuomotor.nets.mlp import mlp, relu_mlp_forward
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
@@ -172,7 +173,7 @@ class SACConfig(OffPolicyConfig):
             return cfg
         r = cfg.resolved()
         hand_derived = r.manual_grad is not False and r.manual_grad_applies()  # (compiling autograd's update was slower)
-        on = device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and hand_derived and hardware.cpp_compiler() is not None
+        on = hand_derived and hardware.long_cpu_run_compiles(device, updates)
         return dataclasses.replace(cfg, compile=on)
 
     def manual_grad_applies(self) -> bool:
@@ -220,9 +221,6 @@ class SACConfig(OffPolicyConfig):
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
 
-
-AUTO_COMPILE_UPDATES = 20_000
-"""Updates from which compile=None compiles on CPU: the ~15-30 s of compiling is then under 3% of the run."""
 
 SAC_PRESETS: dict[str, dict] = {
     "sac": dict(updates_per_step=1, num_critics=2, critic_subset=0, actor_q="min", layer_norm=False),

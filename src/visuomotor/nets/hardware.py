@@ -44,6 +44,17 @@ def cpp_compiler() -> str | None:
     return next((shutil.which(n) for n in names if shutil.which(n)), None)
 
 
+AUTO_COMPILE_UPDATES = 20_000
+"""Updates from which a CPU run compiles an update left to decide (compile None): the ~15-30 s of
+compiling is then under 3% of the run."""
+
+
+def long_cpu_run_compiles(device: torch.device, updates: int) -> bool:
+    """Whether a run of ``updates`` updates on ``device`` is a CPU run long enough for compiling to pay
+    (``AUTO_COMPILE_UPDATES``) on a machine with a C++ compiler."""
+    return device.type == "cpu" and updates >= AUTO_COMPILE_UPDATES and cpp_compiler() is not None
+
+
 def compiled_or_eager(fn):
     """``fn`` (a function of tensors that changes no state) compiled whole by torch.compile. Should the
     first call fail to compile (a toolchain without Python headers, say), a warning says why and ``fn``
