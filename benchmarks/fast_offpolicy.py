@@ -8,8 +8,12 @@ networks, each to the return SB3's SAC reaches at 100k env steps.
 ``sb3`` runs ``sac_learning.py``'s SB3 (100k steps) and ``sac`` our SAC with the same settings (2x256
 MLPs, batch 256, one update per env step, 5,000 warm-up steps, action repeat 1) through the CLI, like
 the runs below, so that it can go on past 100k steps within its minutes. ``fasttd3`` and ``fastsac``
-run their ``cpu`` preset (16 envs, batch 1,024) through ``visuomotor train``, ``fastsac-eager`` the
-same without compiling, ``fastsac-authors-nets`` it with the authors' networks, ``sac-simbav2``
+run their ``cpu`` preset (16 envs, batch 1,024) through ``visuomotor train`` (FastSAC's with SimbaV2's
+temperature on gym and DMC, and compiled), ``fastsac-authors-alpha`` FastSAC's with the authors'
+temperature (from 0.001, target entropy 0), ``fastsac-authors-alpha-eager`` that without compiling,
+``fastsac-authors-nets`` that with the authors' networks, ``fastsac-sac-entropy`` with SAC's
+temperature (from 1, target entropy -|A|), ``fastsac-v100`` the authors' temperature on the support
+[-100, 100], ``sac-simbav2``
 ``--sac.net simbav2``, ``sac-ar2`` our SAC at action repeat 2 (returns still over the episode's 1,000
 frames) and ``sac-n3`` our SAC with 3-step returns; they evaluate every ``--eval-every`` env steps (all
 envs together) and stop after ``--minutes`` of wall time with a clean checkpoint. Every run: one torch
@@ -40,14 +44,25 @@ from _learning import eval_rows, read_seeds, write_rows  # noqa: E402
 RESULTS = HERE / "results" / "fast_offpolicy"
 SAC_RESULTS = HERE / "results" / "sac_learning"
 RUNS = HERE / "runs" / "fast_offpolicy"
+AUTHORS_ALPHA = ["--fastsac.alpha-init", "0.001", "--fastsac.target-entropy-ratio", "0.0"]
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
     "sac": ["--algo", "sac", "--sac.learning-starts", "5000"],  # sac_learning.py's settings, past 100k steps
     "fasttd3": ["--algo", "fasttd3", "--fasttd3.preset", "cpu"],
-    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],  # (2x256 networks; compiled losses on CPU)
-    "fastsac-eager": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.compile", "False"],
-    # the cpu preset with the authors' networks (the gpu preset's): actor 512-256-128, critics 768-384-192
-    "fastsac-authors-nets": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.actor-hidden", "512", "256",
-                             "128", "--fastsac.critic-hidden", "768", "384", "192"],
+    # the cpu preset: 2x256 networks, compiled losses on a CPU run this long, on gym and DMC SimbaV2's temperature
+    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],
+    # the cpu preset with the authors' temperature (from 0.001, target entropy 0): compiled, eager, the authors'
+    # networks (actor 512-256-128, critics 768-384-192; the gpu preset's), the support [-100, 100]
+    "fastsac-authors-alpha": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA],
+    "fastsac-authors-alpha-eager": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA,
+                                    "--fastsac.compile", "False"],
+    "fastsac-authors-nets": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA, "--fastsac.compile",
+                             "False", "--fastsac.actor-hidden", "512", "256", "128", "--fastsac.critic-hidden",
+                             "768", "384", "192"],
+    "fastsac-v100": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA, "--fastsac.v-min", "-100",
+                     "--fastsac.v-max", "100"],
+    # the cpu preset with SAC's temperature (from 1, target entropy -|A|)
+    "fastsac-sac-entropy": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.alpha-init", "1.0",
+                            "--fastsac.target-entropy-ratio", "1.0"],
     "sac-simbav2": ["--algo", "sac", "--sac.net", "simbav2", "--sac.learning-starts", "5000"],
     "sac-ar2": ["--algo", "sac", "--action-repeat", "2", "--sac.learning-starts", "5000"],  # SAC at half the decisions
     "sac-n3": ["--algo", "sac", "--sac.learning-starts", "5000", "--sac.n-step", "3"],  # SAC with 3-step returns

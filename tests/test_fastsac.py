@@ -94,6 +94,15 @@ def test_presets_and_the_authors_settings():
     cheetah = resolve(TrainConfig(env="gym/HalfCheetah-v5", algo="fastsac")).fastsac
     hopper = resolve(TrainConfig(env="gym/Hopper-v5", algo="fastsac")).fastsac
     assert (cheetah.v_min, cheetah.v_max, cheetah.n_step, hopper.v_max) == (-1000.0, 1000.0, 1, 250.0)
+    # the temperature: SimbaV2's on gym and DMC, the authors' on Playground and by default
+    for c in (cpu, cheetah, hopper):
+        assert (c.alpha_init, c.target_entropy_ratio) == (0.01, 0.5)
+    assert (gpu.alpha_init, gpu.target_entropy_ratio) == (0.001, 0.0)
+    given = resolve(TrainConfig(env="gym/Hopper-v5", algo="fastsac", fastsac=FastSACConfig(alpha_init=0.2))).fastsac
+    assert (given.alpha_init, given.target_entropy_ratio) == (0.2, 0.5)  # a value given beats the task's
+    act6 = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+    walker = FastSAC(gym.spaces.Box(-np.inf, np.inf, (24,), np.float32), act6, cpu, num_envs=2)
+    assert walker.target_entropy == -3.0 and abs(walker.log_alpha.exp().item() - 0.01) < 1e-9
     agent = _agent()
     assert agent.target_entropy == 0.0 and abs(agent.log_alpha.exp().item() - 0.001) < 1e-9
     assert agent.actor_opt.defaults["betas"] == (0.9, 0.95) and agent.critic_opt.defaults["weight_decay"] == 0.001
