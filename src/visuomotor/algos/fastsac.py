@@ -95,10 +95,10 @@ class FastSACConfig(FastConfig):
 
 
 # The authors' temperature (from 0.001, target entropy 0) suits their humanoid rewards (values within
-# [-20, 20]). On gym and DMC, whose values reach 100-1,000, its alpha stayed too small to matter for ~100k
-# steps (entropy -9 to -13 on 6 actions) and the cpu preset reached SB3 SAC's return within 5 minutes
-# on 3 of 6 runs (HalfCheetah, walker-walk); with SimbaV2's temperature (from 0.01, -|A|/2, its setting
-# on gym and DMC) on 6 of 6, in 2.0-2.9 minutes (benchmarks/README.md, fast_offpolicy.py).
+# [-20, 20]). On gym and DMC, whose values reached 50-600 on HalfCheetah and walker-walk, its alpha
+# stayed too small to matter for ~100k steps (entropy -9 to -13 on 6 actions), and the cpu preset
+# reached SB3 SAC's return within 5 minutes on 3 of 6 runs; with SimbaV2's temperature (from 0.01,
+# -|A|/2, its setting on gym and DMC) on 6 of 6, in 2.0-2.9 minutes (benchmarks/README.md).
 _SIMBAV2_TEMPERATURE = {"alpha_init": 0.01, "target_entropy_ratio": 0.5}
 FastSACConfig.TASK_PRESETS = (
     ("gym/*", _SIMBAV2_TEMPERATURE, {}),
@@ -166,7 +166,8 @@ class FastSAC(FastAgent):
         self.target_entropy = -cfg.target_entropy_ratio * self.act_dim
         fused = self.device.type in ("cpu", "cuda")
         kw = dict(betas=cfg.betas, fused=fused)
-        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay, **kw)
+        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay,
+                                           **kw)
         self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr, weight_decay=cfg.weight_decay,
                                             **kw)
         self.alpha_opt = torch.optim.AdamW([self.log_alpha], lr=cfg.alpha_lr, **kw)  # (AdamW's default decay 0.01)
