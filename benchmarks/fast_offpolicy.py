@@ -44,25 +44,22 @@ from _learning import eval_rows, read_seeds, write_rows  # noqa: E402
 RESULTS = HERE / "results" / "fast_offpolicy"
 SAC_RESULTS = HERE / "results" / "sac_learning"
 RUNS = HERE / "runs" / "fast_offpolicy"
+FASTSAC_CPU = ["--algo", "fastsac", "--fastsac.preset", "cpu"]
 AUTHORS_ALPHA = ["--fastsac.alpha-init", "0.001", "--fastsac.target-entropy-ratio", "0.0"]
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
     "sac": ["--algo", "sac", "--sac.learning-starts", "5000"],  # sac_learning.py's settings, past 100k steps
     "fasttd3": ["--algo", "fasttd3", "--fasttd3.preset", "cpu"],
     # the cpu preset: 2x256 networks, compiled losses on a CPU run this long, on gym and DMC SimbaV2's temperature
-    "fastsac": ["--algo", "fastsac", "--fastsac.preset", "cpu"],
+    "fastsac": FASTSAC_CPU,
     # the cpu preset with the authors' temperature (from 0.001, target entropy 0): compiled, eager, the authors'
     # networks (actor 512-256-128, critics 768-384-192; the gpu preset's), the support [-100, 100]
-    "fastsac-authors-alpha": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA],
-    "fastsac-authors-alpha-eager": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA,
-                                    "--fastsac.compile", "False"],
-    "fastsac-authors-nets": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA, "--fastsac.compile",
-                             "False", "--fastsac.actor-hidden", "512", "256", "128", "--fastsac.critic-hidden",
-                             "768", "384", "192"],
-    "fastsac-v100": ["--algo", "fastsac", "--fastsac.preset", "cpu", *AUTHORS_ALPHA, "--fastsac.v-min", "-100",
-                     "--fastsac.v-max", "100"],
+    "fastsac-authors-alpha": [*FASTSAC_CPU, *AUTHORS_ALPHA],
+    "fastsac-authors-alpha-eager": [*FASTSAC_CPU, *AUTHORS_ALPHA, "--fastsac.compile", "False"],
+    "fastsac-authors-nets": [*FASTSAC_CPU, *AUTHORS_ALPHA, "--fastsac.compile", "False", "--fastsac.actor-hidden",
+                             "512", "256", "128", "--fastsac.critic-hidden", "768", "384", "192"],
+    "fastsac-v100": [*FASTSAC_CPU, *AUTHORS_ALPHA, "--fastsac.v-min", "-100", "--fastsac.v-max", "100"],
     # the cpu preset with SAC's temperature (from 1, target entropy -|A|)
-    "fastsac-sac-entropy": ["--algo", "fastsac", "--fastsac.preset", "cpu", "--fastsac.alpha-init", "1.0",
-                            "--fastsac.target-entropy-ratio", "1.0"],
+    "fastsac-sac-entropy": [*FASTSAC_CPU, "--fastsac.alpha-init", "1.0", "--fastsac.target-entropy-ratio", "1.0"],
     "sac-simbav2": ["--algo", "sac", "--sac.net", "simbav2", "--sac.learning-starts", "5000"],
     "sac-ar2": ["--algo", "sac", "--action-repeat", "2", "--sac.learning-starts", "5000"],  # SAC at half the decisions
     "sac-n3": ["--algo", "sac", "--sac.learning-starts", "5000", "--sac.n-step", "3"],  # SAC with 3-step returns

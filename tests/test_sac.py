@@ -403,7 +403,7 @@ def test_auto_compile(monkeypatch):
     """compile None: on for CPU runs of at least AUTO_COMPILE_UPDATES updates where a C++ compiler is
     found, else off; an explicit value stays; compile True with no compiler is a one-line error."""
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    n = sac_module.AUTO_COMPILE_UPDATES
+    n = hardware.AUTO_COMPILE_UPDATES
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
     assert SACConfig().for_run(n, cpu).compile is True
     assert SACConfig().for_run(n - 1, cpu).compile is False
@@ -427,7 +427,7 @@ def test_training_run_resolves_compile(tmp_path, monkeypatch):
     from visuomotor.train.runner import Runner
 
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
-    for steps, expect in ((1000 + sac_module.AUTO_COMPILE_UPDATES, True), (999 + sac_module.AUTO_COMPILE_UPDATES, False)):
+    for steps, expect in ((1000 + hardware.AUTO_COMPILE_UPDATES, True), (999 + hardware.AUTO_COMPILE_UPDATES, False)):
         cfg = resolve(TrainConfig(env="dmc/cartpole-swingup", algo="sac", steps=steps, run_dir=tmp_path / "r",
                                   video=False, device="cpu", sac=SACConfig(learning_starts=1000)))
         agent = Runner(cfg).agent

@@ -95,7 +95,7 @@ class FastConfig(OffPolicyConfig):
     compile: bool | None = None
     """torch.compile the critic and policy losses, each whole (inductor fuses their elementwise work and
     their backward; the optimizer steps stay eager). None = on for training runs on CUDA; on CPU for
-    FastSAC runs of at least ``AUTO_COMPILE_UPDATES`` updates where a C++ compiler is found (its cpu
+    FastSAC runs of at least ``hardware.AUTO_COMPILE_UPDATES`` updates where a C++ compiler is found (its cpu
     preset's bf16 update: 13.7 ms compiled, 20.1 eager), off for FastTD3 (its larger networks' bf16
     update: 90 ms compiled, 46 eager; 2-core Xeon, 2026-12-04). Decided per run by ``for_run``; an agent
     built directly stays eager. Compiling takes ~20-40 s on a CPU."""

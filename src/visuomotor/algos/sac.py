@@ -57,7 +57,6 @@ from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
-from visuomotor.nets.hardware import AUTO_COMPILE_UPDATES  # noqa: F401 - named in compile's doc and tests
 from visuomotor.nets.mlp import mlp, relu_mlp_forward
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
@@ -142,7 +141,7 @@ class SACConfig(OffPolicyConfig):
     """torch.compile the update: the hand-derived gradients' two functions, each compiled whole (inductor
     fuses their elementwise work; ~0.75x the eager update's time on a 2-core CPU, after ~15-30 s of
     compiling on the first update), or with manual_grad False the autograd update. None = on for
-    training runs on CPU with at least ``AUTO_COMPILE_UPDATES`` updates of the hand-derived gradients
+    training runs on CPU with at least ``hardware.AUTO_COMPILE_UPDATES`` updates of the hand-derived gradients
     where a C++ compiler is found (decided per run by ``for_run``; an agent built directly stays eager)."""
     manual_grad: bool | None = None
     """Compute the update's gradients with hand-derived formulas (``algos/sac_fast.py``) instead of
