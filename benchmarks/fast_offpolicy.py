@@ -20,9 +20,13 @@ envs together) and stop after ``--minutes`` of wall time with a clean checkpoint
 thread (``--threads``), two runs side by side on the 2 cores, 10 deterministic evaluation episodes;
 ``train_seconds`` exclude evaluation.
 
-``table``: the target of an env is SB3's mean return at 100k steps over its seeds (this benchmark's and
-``results/sac_learning``'s), its time SB3's mean training time to 100k steps in this benchmark's own
-runs only (times compare on one machine, side by side); each run's time to target is the training
+``--machine NAME`` (``run`` and ``table``) keeps the runs of another kind of CPU apart: their rows go to
+results/fast_offpolicy-NAME/, and ``table --machine NAME`` times only those (the default machine's rows
+are in results/fast_offpolicy/).
+
+``table``: the target of an env is SB3's mean return at 100k steps over its seeds (this benchmark's on
+every machine and ``results/sac_learning``'s), its time SB3's mean training time to 100k steps in the
+runs of the machine asked for only (times compare on one machine, side by side); each run's time to target is the training
 time of its first evaluation at or above the target (none: the run did not reach it), and the ratio
 is SB3's time over that.
 """
@@ -44,6 +48,11 @@ from _learning import eval_rows, read_seeds, write_rows  # noqa: E402
 RESULTS = HERE / "results" / "fast_offpolicy"
 SAC_RESULTS = HERE / "results" / "sac_learning"
 RUNS = HERE / "runs" / "fast_offpolicy"
+
+
+def results_dir(machine: str) -> Path:
+    """Where a machine's rows go: results/fast_offpolicy (the default machine) or results/fast_offpolicy-NAME."""
+    return RESULTS.with_name(f"{RESULTS.name}-{machine}") if machine else RESULTS
 FASTSAC_CPU = ["--algo", "fastsac", "--fastsac.preset", "cpu"]
 AUTHORS_ALPHA = ["--fastsac.alpha-init", "0.001", "--fastsac.target-entropy-ratio", "0.0"]
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
@@ -68,7 +77,8 @@ ALGO_FLAGS = {  # --lib -> visuomotor train flags
 
 def run_cli(a) -> None:
     """One of ALGO_FLAGS through the CLI, stopped (SIGTERM: a clean checkpoint) after ``--minutes``."""
-    run = RUNS / f"{a.lib}__{a.env.replace('/', '-')}__s{a.seed}"
+    name, results = f"{a.lib}__{a.env.replace('/', '-')}__s{a.seed}", results_dir(a.machine)
+    run = RUNS.parent / results.name / name
     cmd = [sys.executable, "-m", "visuomotor", "train", "--env", a.env, *ALGO_FLAGS[a.lib], "--seed", str(a.seed),
            "--steps", str(a.steps), "--eval-every", str(a.eval_every), "--eval-episodes", "10",
            "--threads", str(a.threads), "--no-video", "--no-progress", "--run-dir", str(run), *a.extra]
@@ -79,24 +89,27 @@ def run_cli(a) -> None:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_rows(RESULTS / f"{a.lib}__{a.env.replace('/', '-')}__s{a.seed}.csv", eval_rows(run, a.lib, a.env, a.seed))
+    results.mkdir(parents=True, exist_ok=True)
+    write_rows(results / f"{name}.csv", eval_rows(run, a.lib, a.env, a.seed))
 
 
 def run_sb3(a) -> None:
     import sac_learning
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"sb3__{a.env.replace('/', '-')}__s{a.seed}.csv"
+    results = results_dir(a.machine)
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"sb3__{a.env.replace('/', '-')}__s{a.seed}.csv"
     sac_learning.run_sb3(a.env, a.seed, 100_000, 10_000, a.threads, out)
 
 
-def table(_a=None) -> None:
-    """Times only from this benchmark's own runs (made side by side on one machine); the target return
-    pools SB3's seeds of both benchmarks (a return does not depend on the machine, a time does)."""
-    own = read_seeds(RESULTS) if RESULTS.exists() else {}
+def table(a) -> None:
+    """Times only from this benchmark's runs on ``--machine`` (made side by side on one machine); the target
+    return pools SB3's seeds of both benchmarks on every machine (a return does not depend on the machine,
+    a time does)."""
+    own_dir = results_dir(a.machine)
+    own = read_seeds(own_dir) if own_dir.exists() else {}
     pooled: dict = {}
-    for results in (SAC_RESULTS, RESULTS):
+    for results in (SAC_RESULTS, *sorted(HERE.glob(f"results/{RESULTS.name}*"))):
         if results.exists():
             for key, seeds in read_seeds(results).items():
                 if key[1] == "sb3":
@@ -139,11 +152,14 @@ def main() -> None:
     r.add_argument("--eval-every", type=int, default=5_000)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("extra", nargs="*", help="more `visuomotor train` flags, after --")
-    sub.add_parser("table")
+    t = sub.add_parser("table")
+    for q in (r, t):
+        q.add_argument("--machine", default="", help="a name for another kind of CPU: its rows go to "
+                                                     "results/fast_offpolicy-NAME (default: results/fast_offpolicy)")
     a = p.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     if a.cmd == "table":
-        table()
+        table(a)
     elif a.lib == "sb3":
         run_sb3(a)
     else:

@@ -355,6 +355,24 @@ def test_manual_grad_default_and_limits():
     assert not _space_agent(simultaneous_update=True, parallel_update=True).manual_grad
 
 
+def test_bf16_none_follows_the_hardware_and_emulated_bf16_warns(monkeypatch):
+    """bf16 None is on exactly where the CPU does bf16 natively (AVX512-BF16 or AMX); asking for it on a
+    CPU without (its matmuls emulated, ~45x slower) warns once per agent and keeps it on; no warning where
+    native."""
+    import warnings
+
+    for flags, native in ((frozenset({"avx2", "fma"}), False), (frozenset({"avx2", "amx_bf16"}), True),
+                          (frozenset({"avx512_bf16"}), True)):
+        monkeypatch.setattr(hardware, "_cpu_flags", lambda flags=flags: flags)
+        assert _space_agent(bf16=None).bf16 is native
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert _space_agent(bf16=True).bf16 is True
+            assert _space_agent(bf16=False).bf16 is False
+        emulated = [w for w in caught if "no native bf16" in str(w.message)]
+        assert len(emulated) == (0 if native else 1), [str(w.message) for w in caught]
+
+
 @pytest.mark.skipif(hardware.cpp_compiler() is None, reason="torch.compile on CPU needs a C++ compiler")
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
 def test_compiled_update_equals_eager(bf16):

@@ -114,7 +114,7 @@ class Distill(BC):
 
     def __init__(self, observation_space, action_space, cfg: DistillConfig | None = None, device="cpu"):
         super().__init__(observation_space, action_space, cfg or DistillConfig(), device)
-        self.bf16 = bool(self.cfg.bf16) if self.cfg.bf16 is not None else hardware.native_bf16(self.device)
+        self.bf16 = hardware.use_bf16(self.cfg.bf16, self.device)
         self.share = parse_schedule(self.cfg.student_share)
         self.mix = torch.Generator()  # who acts (on the CPU: one draw per step)
         self.mix.manual_seed(int(torch.randint(0, 2**62, (1,))))

@@ -250,7 +250,7 @@ class DrQv2(Agent):
         self._online = list(self.critic.parameters())
         self._target = list(self.critic_target.parameters())
         self.stddev = parse_schedule(cfg.stddev_schedule)
-        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        self.bf16 = hardware.use_bf16(cfg.bf16, self.device)
         self.noise = torch.Generator(device=self.device)  # augmentation and update noise
         self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
         self.step = 0

@@ -263,7 +263,7 @@ class FastAgent(Agent):
         self.act_dim = int(np.prod(action_space.shape))
         self.num_envs = int(num_envs)
         self.normalizer = (EmpiricalNormalizer(self.obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
-        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        self.bf16 = hardware.use_bf16(cfg.bf16, self.device)
         self.noise = torch.Generator(device=self.device)  # exploration and the update's draws
         self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
         self.updates = 0

@@ -350,7 +350,7 @@ class SAC(Agent):
         self.target_noise = torch.Generator(device=self.device)
         self.policy_noise = torch.Generator(device=self.device)
         self.seed(int(torch.randint(0, 2**62, (1,))))
-        self.bf16 = bool(cfg.bf16) if cfg.bf16 is not None else hardware.native_bf16(self.device)
+        self.bf16 = hardware.use_bf16(cfg.bf16, self.device)
         if cfg.net != "mlp":  # simba nets compute under bf16 autocast (the mlp's switch is in sac_fast)
             self.actor.autocast = self.critic.autocast = self.critic_target.autocast = self.bf16
         from visuomotor.algos import sac_fast  # the speed switches (they wrap the losses below)
