@@ -6,7 +6,9 @@ authors' networks), in float32 and bf16.
 
 The variants run interleaved in rounds inside one process (ratios stay comparable on a noisy machine);
 each round times 5 updates after one untimed; the median over rounds is reported, with the update's
-cost per transition of its batch and the updates per second one thread sustains.
+cost per transition of its batch and the updates per second one thread sustains. The bf16 variants run
+only where the CPU does bf16 natively (AVX512-BF16 or AMX; elsewhere its matmuls are emulated, ~45x
+slower), unless ``--emulated-bf16``.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from visuomotor.buffers.replay import Batch
 from visuomotor.nets import hardware
 
 
-def agents(obs_dim: int, act_dim: int):
+def agents(obs_dim: int, act_dim: int, dtypes=(False, True)):
     obs = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
     act = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
     out = {}
-    for bf16 in (False, True):
+    for bf16 in dtypes:
         tag = "bf16" if bf16 else "fp32"
         for net in ("mlp", "simba", "simbav2"):
             out[f"sac {net} {tag}"] = (SAC(obs, act, SACConfig(net=net, bf16=bf16, compile=False)), 256)
@@ -57,10 +59,14 @@ def main() -> None:
     p.add_argument("--act-dim", type=int, default=6)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--emulated-bf16", action="store_true", help="time bf16 on a CPU without native bf16 too")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    runs = agents(a.obs_dim, a.act_dim)
+    native = hardware.native_bf16(torch.device("cpu"))
+    if not native and not a.emulated_bf16:
+        print("(this CPU has no native bf16: float32 only; --emulated-bf16 times bf16 too)")
+    runs = agents(a.obs_dim, a.act_dim, (False, True) if native or a.emulated_bf16 else (False,))
     batches = {n: batch(n, a.obs_dim, a.act_dim) for n in (256, 1024)}
     times: dict[str, list[float]] = {k: [] for k in runs}
     for agent, n in runs.values():
