@@ -25,10 +25,11 @@ results/fast_offpolicy-NAME/, and ``table --machine NAME`` times only those (the
 are in results/fast_offpolicy/).
 
 ``table``: the target of an env is SB3's mean return at 100k steps over its seeds (this benchmark's on
-every machine and ``results/sac_learning``'s), its time SB3's mean training time to 100k steps in the
-runs of the machine asked for only (times compare on one machine, side by side); each run's time to target is the training
-time of its first evaluation at or above the target (none: the run did not reach it), and the ratio
-is SB3's time over that.
+every machine and ``results/sac_learning``'s; a rerun that repeats a seed's return exactly counts
+once), its time SB3's mean training time to 100k steps in the
+runs of the machine asked for only (times compare on one machine, side by side); each run's time to
+target is the training time of its first evaluation at or above the target (none: the run did not
+reach it), and the ratio is SB3's time over that.
 """
 
 from __future__ import annotations
@@ -48,11 +49,6 @@ from _learning import eval_rows, read_seeds, write_rows  # noqa: E402
 RESULTS = HERE / "results" / "fast_offpolicy"
 SAC_RESULTS = HERE / "results" / "sac_learning"
 RUNS = HERE / "runs" / "fast_offpolicy"
-
-
-def results_dir(machine: str) -> Path:
-    """Where a machine's rows go: results/fast_offpolicy (the default machine) or results/fast_offpolicy-NAME."""
-    return RESULTS.with_name(f"{RESULTS.name}-{machine}") if machine else RESULTS
 FASTSAC_CPU = ["--algo", "fastsac", "--fastsac.preset", "cpu"]
 AUTHORS_ALPHA = ["--fastsac.alpha-init", "0.001", "--fastsac.target-entropy-ratio", "0.0"]
 ALGO_FLAGS = {  # --lib -> visuomotor train flags
@@ -73,6 +69,11 @@ ALGO_FLAGS = {  # --lib -> visuomotor train flags
     "sac-ar2": ["--algo", "sac", "--action-repeat", "2", "--sac.learning-starts", "5000"],  # SAC at half the decisions
     "sac-n3": ["--algo", "sac", "--sac.learning-starts", "5000", "--sac.n-step", "3"],  # SAC with 3-step returns
 }
+
+
+def results_dir(machine: str) -> Path:
+    """Where a machine's rows go: results/fast_offpolicy (the default machine) or results/fast_offpolicy-NAME."""
+    return RESULTS.with_name(f"{RESULTS.name}-{machine}") if machine else RESULTS
 
 
 def run_cli(a) -> None:
@@ -112,10 +113,12 @@ def table(a) -> None:
     for results in (SAC_RESULTS, *sorted(HERE.glob(f"results/{RESULTS.name}*"))):
         if results.exists():
             for key, seeds in read_seeds(results).items():
-                if key[1] == "sb3":
-                    pooled.setdefault(key, {}).update({(results.name, s): v for s, v in seeds.items()})
+                if key[1] == "sb3":  # one sample per distinct run: a rerun that repeats a seed's return
+                    # exactly (SB3's float32 run of walker-walk seed 0 did, on another CPU) is that run again
+                    pooled.setdefault(key, {}).update({(s, by[100_000][0]): by for s, by in seeds.items()
+                                                       if 100_000 in by})
     for env in sorted({e for e, lib in own if lib == "sb3"}):
-        at_100k = [by[100_000][0] for by in pooled[(env, "sb3")].values() if 100_000 in by]
+        at_100k = [by[100_000][0] for by in pooled[(env, "sb3")].values()]
         times = [by[100_000][1] for by in own[(env, "sb3")].values() if 100_000 in by]
         if not at_100k or not times:
             continue
