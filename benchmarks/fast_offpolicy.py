@@ -26,10 +26,10 @@ are in results/fast_offpolicy/).
 
 ``table``: the target of an env is SB3's mean return at 100k steps over its seeds (this benchmark's on
 every machine and ``results/sac_learning``'s; a rerun that repeats a seed's return exactly counts
-once), its time SB3's mean training time to 100k steps in the
-runs of the machine asked for only (times compare on one machine, side by side); each run's time to
-target is the training time of its first evaluation at or above the target (none: the run did not
-reach it), and the ratio is SB3's time over that.
+once), its time SB3's mean training time to 100k steps in the runs of the machine asked for only
+(times compare on one machine, side by side); each run's time to target is the training time of its
+first evaluation at or above the target (none: the run did not reach it), and the ratio is SB3's
+time over that.
 """
 
 from __future__ import annotations

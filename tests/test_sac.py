@@ -15,6 +15,9 @@ from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_g
 
 from tests.conftest import require
 
+# the bf16 numerics tests run on any CPU: where bf16 is not native it is emulated, and SAC warns so
+emulated_bf16_ok = pytest.mark.filterwarnings("ignore:bf16 is on but")
+
 
 def test_squashed_log_prob_hand_computed():
     # u = 0.5 from N(0, 1): log N = -0.125 - 0.5 log(2 pi); log(1 - tanh(0.5)^2) = log(0.7864477)
@@ -266,7 +269,7 @@ def test_noise_state_in_checkpoint():
         assert torch.equal(m_a[k], m_b[k]), k
 
 
-@pytest.mark.filterwarnings("ignore:bf16 is on but")  # bf16 numerics are tested on any CPU (emulated where not native)
+@emulated_bf16_ok
 def test_bf16_losses_close_to_fp32():
     fp32, bf16 = _tiny(), _tiny(bf16=True)
     bf16.load_state_dict(fp32.state_dict())
@@ -278,7 +281,7 @@ def test_bf16_losses_close_to_fp32():
         torch.testing.assert_close(a[k], b[k], atol=2e-2, rtol=2e-2)
 
 
-@pytest.mark.filterwarnings("ignore:bf16 is on but")  # bf16 numerics are tested on any CPU (emulated where not native)
+@emulated_bf16_ok
 def test_bf16_keeps_q_resolution():
     """Hidden layers in bf16, output layer in float32: large Q values are not rounded to bf16."""
     agent = _tiny(bf16=True)
@@ -325,7 +328,7 @@ def _assert_same_steps(grads_a, grads_b, metrics_a, metrics_b, tol: float, metri
             torch.testing.assert_close(mb[k], ma[k], rtol=metric_rtol, atol=metric_atol)
 
 
-@pytest.mark.filterwarnings("ignore:bf16 is on but")  # bf16 numerics are tested on any CPU (emulated where not native)
+@emulated_bf16_ok
 @pytest.mark.parametrize("kw", [dict(bf16=False), dict(bf16=True), dict(simultaneous_update=True),
                                 dict(log_prob_epsilon=1e-6), dict(actor_q="mean", num_critics=3),
                                 dict(autotune_alpha=False, init_alpha=0.2), dict(n_step=3)],
@@ -376,7 +379,7 @@ def test_bf16_none_follows_the_hardware_and_emulated_bf16_warns(monkeypatch):
         assert len(emulated) == (0 if native else 1), [str(w.message) for w in caught]
 
 
-@pytest.mark.filterwarnings("ignore:bf16 is on but")  # bf16 numerics are tested on any CPU (emulated where not native)
+@emulated_bf16_ok
 @pytest.mark.skipif(hardware.cpp_compiler() is None, reason="torch.compile on CPU needs a C++ compiler")
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
 def test_compiled_update_equals_eager(bf16):
