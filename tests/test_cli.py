@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,10 +16,21 @@ from tests.conftest import TINY_SAC, run_cli
 ENV = "dmc/cartpole-swingup"
 
 
-def _train_args(run_dir, steps, *extra):
-    return ["train", "--env", ENV, "--algo", "sac", "--steps", steps, "--seed", "0", "--run-dir", run_dir,
+STOP_ENV = "tests.stop_envs:cartpole"  # dmc/cartpole-swingup that can stop its process at a given step
+SIGKILL_AT_2500 = "SIGKILL@5500"
+
+
+def _train_args(run_dir, steps, *extra, env=ENV):
+    return ["train", "--env", env, "--algo", "sac", "--steps", steps, "--seed", "0", "--run-dir", run_dir,
             "--eval-every", "1000", "--eval-episodes", "1", "--checkpoint-every", "1000", "--log-every", "500",
             "--threads", "1", "--no-progress", *TINY_SAC, *extra]
+
+
+def _stopped_at(when, *args):
+    """Run `python -m visuomotor ARGS` with a stop env that signals its own process (tests/stop_envs.py)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "VISUOMOTOR_TEST_STOP": when}
+    return subprocess.run([sys.executable, "-m", "visuomotor", *map(str, args)], capture_output=True, text=True,
+                          env=env)
 
 
 def _rows(path):
@@ -72,32 +82,21 @@ def _final_actor(run):
 def test_sigkill_then_resume_continues_exactly(tmp_path):
     steps = 4000
     straight = tmp_path / "straight"
-    run_cli(*_train_args(straight, steps), check=True)
+    run_cli(*_train_args(straight, steps, env=STOP_ENV), check=True)
 
     killed = tmp_path / "killed"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen([sys.executable, "-m", "visuomotor", *map(str, _train_args(killed, steps))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    ckpt = killed / "checkpoints" / "latest.pt"
-    deadline = time.time() + 300
-    while time.time() < deadline:  # kill it once it has checkpointed past step 2000, mid-training
-        if ckpt.exists() and len(list((killed / "episodes").glob("ep_*.npz"))) >= 2:
-            try:
-                if torch.load(ckpt, weights_only=True)["step"] >= 2000:
-                    break
-            except Exception:  # noqa: BLE001 - read while being replaced; poll again
-                pass
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # killed at training step 2500 (after evaluations of 1000 steps at 0, 1000 and 2000): mid-episode,
+    # past the checkpoint at 2000
+    proc = _stopped_at(SIGKILL_AT_2500, *_train_args(killed, steps, env=STOP_ENV))
     assert proc.returncode == -signal.SIGKILL
+    ckpt = killed / "checkpoints" / "latest.pt"
     stopped_at = torch.load(ckpt, weights_only=True)["step"]
-    assert 2000 <= stopped_at < steps
+    assert stopped_at == 2000
 
     # the same command with --resume; refusing without it
-    again = run_cli(*_train_args(killed, steps))
+    again = run_cli(*_train_args(killed, steps, env=STOP_ENV))
     assert again.returncode != 0 and "--resume" in again.stderr
-    run_cli(*_train_args(killed, steps, "--resume"), check=True)
+    run_cli(*_train_args(killed, steps, "--resume", env=STOP_ENV), check=True)
     final = torch.load(ckpt, weights_only=True)
     assert final["step"] == steps
     eps = sorted(p.name for p in (killed / "episodes").glob("ep_*.npz"))
@@ -143,22 +142,16 @@ def test_existing_run_dir_is_never_overwritten(tmp_path):
 
 def test_sigterm_checkpoints_the_open_episode_and_resume_keeps_it(tmp_path):
     run = tmp_path / "termed"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen([sys.executable, "-m", "visuomotor", *map(str, _train_args(run, 4000))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
-    deadline = time.time() + 300
-    evals = run / "eval.csv"
-    while time.time() < deadline and not (evals.exists() and len(_rows(evals)) >= 2):  # evaluated at 1000
-        time.sleep(0.1)
-    time.sleep(0.3)  # into the second episode
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143 and "terminated (SIGTERM)" in err
+    # SIGTERM from inside training step 1300 (after the evaluations at 0 and 1000, 1000 steps each): the
+    # step ends, then the run checkpoints with the open episode's 300 steps
+    proc = _stopped_at("SIGTERM@3300", *_train_args(run, 4000, env=STOP_ENV))
+    assert proc.returncode == 143 and "terminated (SIGTERM)" in proc.stderr, proc.stderr
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     stopped_at = state["step"]
+    assert stopped_at == 1300
     done = stopped_at // 1000  # episodes finished before the signal (1000 steps each)
-    assert done >= 1 and len(state["partial_episode"]["action"]) == stopped_at % 1000 > 0
-    run_cli(*_train_args(run, stopped_at + 500, "--resume"), check=True)
+    assert done == 1 and len(state["partial_episode"]["action"]) == stopped_at % 1000 == 300
+    run_cli(*_train_args(run, stopped_at + 500, "--resume", env=STOP_ENV), check=True)
     # the open episode became an episode file of its own (a later resume rebuilds it too)
     eps = sorted(p.name for p in (run / "episodes").glob("ep_*.npz"))
     assert eps == [f"ep_{i:06d}_{(i + 1) * 1000:09d}.npz" for i in range(done)] + [
@@ -227,3 +220,26 @@ def test_gym_env_run_with_terminations(tmp_path):
     assert [v.name for v in sorted((run / "videos").glob("*.mp4"))] == ["step_000000000.mp4", "step_000000600.mp4"]
     out = run_cli("eval", run, "--episodes", 2, check=True)
     assert "gym/InvertedPendulum-v5" in out.stdout
+
+
+@pytest.mark.parametrize("argv,heavy_allowed", [(["--help"], ()), (["list"], ()), (["train", "--help"], ("torch",))])
+def test_the_cli_starts_without_heavy_imports(argv, heavy_allowed):
+    """`visuomotor --help` and `list` import no torch; nothing imports JAX or Playground before an env of
+    theirs is built (the benchmark of the times is benchmarks/cli_startup.py)."""
+    code = (f"import sys\nfrom visuomotor.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print('HEAVY', sorted(m for m in ('jax', 'mujoco_playground', 'torch') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    heavy = eval(proc.stdout.split("HEAVY")[-1])
+    assert set(heavy) <= set(heavy_allowed), heavy
+
+
+def test_root_help_lists_every_command():
+    from visuomotor.cli import COMMANDS, TRAIN_SUMMARY, root_help
+    from visuomotor.train.config import TrainConfig
+
+    assert TRAIN_SUMMARY == TrainConfig.__doc__  # the root help names train without importing its config
+    text = root_help()
+    assert all(f"  {name} " in text for name in COMMANDS)
+    proc = run_cli("trian")
+    assert proc.returncode == 2 and "did you mean train?" in proc.stderr and len(proc.stderr.splitlines()) == 1

@@ -139,3 +139,25 @@ def test_a_new_algorithm_trains_evaluates_checkpoints_resumes_and_loads(tmp_path
     meta = export_run(run, fmt="torchscript", output=tmp_path / "export", samples=16, log=lambda m: None)
     assert meta["verification"]["max_abs_difference"]["torchscript"]["action"] <= 1e-5
     assert (tmp_path / "export" / "policy.pt").is_file()
+
+
+def test_a_registered_algorithm_gets_its_flags_and_checks_from_the_cli(tmp_path, ddpg, capsys):
+    """The registry line alone gives `visuomotor train` the --ddpg.* flags (documented in --help), its
+    section of config.yaml, and the one-line checks every section gets."""
+    import yaml
+
+    from visuomotor.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--ddpg.noise" in capsys.readouterr().out
+    run = tmp_path / "cli"
+    args = ["train", "--env", ENV, "--algo", "ddpg", "--run-dir", str(run), "--steps", "64", "--eval-every", "64",
+            "--eval-episodes", "1", "--no-video", "--no-progress", "--threads", "1"]
+    assert main([*args, "--ddpg.hidden", "8", "8", "--ddpg.noise", "0.3"]) == 0
+    section = yaml.safe_load((run / "config.yaml").read_text())["ddpg"]
+    assert section["hidden"] == [8, 8] and section["noise"] == 0.3
+    cfg, _ = load_config(run / "config.yaml")
+    assert cfg.algo_config() == DDPGConfig(hidden=(8, 8), noise=0.3)
+    assert main([*args, "--run-dir", str(tmp_path / "bad"), "--ddpg.tau", "nan"]) == 2  # checked like every section
+    assert "--ddpg.tau must be a finite number" in capsys.readouterr().err

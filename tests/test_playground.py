@@ -12,7 +12,7 @@ require("mujoco_playground", "the playground extra (MuJoCo Playground)")
 
 from tests.conftest import run_cli  # noqa: E402
 from visuomotor.envs import make_env  # noqa: E402
-from visuomotor.envs.playground import PlaygroundVecEnv  # noqa: E402
+from visuomotor.envs.playground_jax import PlaygroundVecEnv  # noqa: E402
 from visuomotor.errors import VisuomotorError  # noqa: E402
 
 
@@ -78,3 +78,12 @@ def test_off_policy_learner_on_a_playground_batch(tmp_path, drivers):
     replay = drivers[-1].agent.storage
     assert len(replay) == 48 and torch.isfinite(replay.next_obs[:48]).all()
     assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == 48
+
+
+def test_the_static_id_table_is_playgrounds_registry():
+    """`visuomotor list` and the id checks read envs/playground_ids.py's table instead of importing Playground."""
+    from mujoco_playground import registry
+
+    from visuomotor.envs.playground_ids import ENV_NAMES
+
+    assert ENV_NAMES == tuple(registry.ALL_ENVS)

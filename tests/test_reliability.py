@@ -56,8 +56,8 @@ def test_one_writer_per_run_directory(tmp_path):
     argv = [sys.executable, "-m", "visuomotor", "train", *map(str, SAC), "--steps", "100000", "--run-dir", str(run)]
     first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.time() + 120
-        while not (run / "checkpoints" / "latest.pt").exists() and time.time() < deadline:
+        while not (run / "checkpoints" / "latest.pt").exists():  # (polled: no moment is timed)
+            assert first.poll() is None, "the first run ended before its first checkpoint"
             time.sleep(0.2)
         for extra, needle in ((["--resume"], f"in use by process {first.pid}"),
                               (["--restart"], f"in use by process {first.pid}"),  # never moves a live run's files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from visuomotor.train.config import TrainConfig
+from visuomotor.train.config import TrainConfig, config_type
 from visuomotor.train.runner import train_run
 
 
@@ -15,7 +15,7 @@ def train(config: TrainConfig | None = None, **overrides) -> Path:
 
     >>> train(env="dmc/cartpole-swingup", algo="sac", steps=20_000, run_dir="runs/demo")
     """
-    cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+    cfg = dataclasses.replace(config or config_type()(), **overrides)
     if cfg.seeds is not None:
         from visuomotor.sweep.seeds import train_seeds
 

@@ -1,4 +1,8 @@
-"""The ``visuomotor`` command: train | eval | export | play | collect | import-minari | sweep | report | list."""
+"""The ``visuomotor`` command: train | eval | export | play | collect | import-minari | sweep | report | list.
+
+The subcommand is picked from the first argument before anything heavy is imported, and only its own
+arguments are parsed (tyro): ``visuomotor --help`` and ``visuomotor list`` import no torch, and no
+subcommand imports JAX until a Playground env is built."""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from typing import Annotated, Literal
 import tyro
 
 from visuomotor.errors import VisuomotorError
-from visuomotor.train.config import TrainConfig
 
 
 @dataclass
@@ -193,7 +196,7 @@ class ListArgs:
     """Print the available environment ids and algorithms."""
 
 
-def cmd_train(cfg: TrainConfig) -> None:
+def cmd_train(cfg) -> None:
     from visuomotor.api import train
 
     train(cfg)
@@ -319,9 +322,8 @@ def cmd_list(_: ListArgs) -> None:
     from visuomotor.envs.registry import BACKENDS, USER
 
     print("algorithms:")
-    for name, (cls, _) in ALGORITHMS.items():
-        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        print(f"  {name:<8} {doc}")
+    for name in ALGORITHMS:
+        print(f"  {name:<8} {ALGORITHMS.summary(name)}")
     for backend in BACKENDS.values():
         ids = backend.ids()
         print(f"\n{backend.heading(len(ids))}{':' if ids else ''}")
@@ -330,40 +332,63 @@ def cmd_list(_: ListArgs) -> None:
     print(f"\n{USER.heading(0)}")
 
 
+TRAIN_SUMMARY = "Train an agent (writes a run directory: config, metrics, evals, checkpoints, episodes, videos, curves)."
+"""`visuomotor train`'s docstring (RunConfig's: tests/test_cli.py holds them equal), for the root help."""
+
+
+def _train_config_type():
+    from visuomotor.train.config import config_type
+
+    return config_type()
+
+
+COMMANDS = {  # name -> (the arguments' class, or a function returning it; what runs them)
+    "train": (_train_config_type, cmd_train),
+    "eval": (EvalArgs, cmd_eval),
+    "export": (ExportArgs, cmd_export),
+    "play": (PlayArgs, cmd_play),
+    "collect": (CollectArgs, cmd_collect),
+    "import-minari": (ImportMinariArgs, cmd_import_minari),
+    "sweep": (SweepArgs, cmd_sweep),
+    "report": (ReportArgs, cmd_report),
+    "list": (ListArgs, cmd_list),
+}
+DESCRIPTION = "visuomotor: reinforcement learning for robot control on MuJoCo tasks."
+
+
+def root_help() -> str:
+    """`visuomotor --help`: the subcommands, each with the first line of its description."""
+    lines = [f"usage: visuomotor {{{','.join(COMMANDS)}}} [OPTIONS]", "", DESCRIPTION, "", "subcommands:"]
+    for name, (args_cls, _) in COMMANDS.items():
+        doc = TRAIN_SUMMARY if name == "train" else " ".join((args_cls.__doc__ or "").split("\n\n")[0].split())
+        doc = doc.split(". ")[0].rstrip(".")  # the first sentence, up to its colon when long
+        lines.append(f"  {name:<14} {doc.split(': ')[0] if len(doc) > 110 else doc}")
+    lines += ["", "`visuomotor COMMAND --help` lists a command's options."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parsed = tyro.cli(
-        Annotated[TrainConfig, tyro.conf.subcommand("train", prefix_name=False)]
-        | Annotated[EvalArgs, tyro.conf.subcommand("eval", prefix_name=False)]
-        | Annotated[ExportArgs, tyro.conf.subcommand("export", prefix_name=False)]
-        | Annotated[PlayArgs, tyro.conf.subcommand("play", prefix_name=False)]
-        | Annotated[CollectArgs, tyro.conf.subcommand("collect", prefix_name=False)]
-        | Annotated[ImportMinariArgs, tyro.conf.subcommand("import-minari", prefix_name=False)]
-        | Annotated[SweepArgs, tyro.conf.subcommand("sweep", prefix_name=False)]
-        | Annotated[ReportArgs, tyro.conf.subcommand("report", prefix_name=False)]
-        | Annotated[ListArgs, tyro.conf.subcommand("list", prefix_name=False)],
-        args=argv,
-        prog="visuomotor",
-        description="visuomotor: reinforcement learning for robot control on MuJoCo tasks.",
-    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(root_help(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    name, rest = argv[0], [str(a) for a in argv[1:]]
+    if name not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        print(f"visuomotor: error: unknown command {name!r}; {hint}choose one of: {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    args_cls, run = COMMANDS[name]
+    if name == "train":
+        args_cls = args_cls()
+    import tyro
+
+    parsed = tyro.cli(args_cls, args=rest, prog=f"visuomotor {name}")
     try:
-        if isinstance(parsed, TrainConfig):
-            cmd_train(parsed)
-        elif isinstance(parsed, EvalArgs):
-            cmd_eval(parsed)
-        elif isinstance(parsed, ExportArgs):
-            cmd_export(parsed)
-        elif isinstance(parsed, PlayArgs):
-            cmd_play(parsed)
-        elif isinstance(parsed, CollectArgs):
-            cmd_collect(parsed)
-        elif isinstance(parsed, ImportMinariArgs):
-            cmd_import_minari(parsed)
-        elif isinstance(parsed, SweepArgs):
-            cmd_sweep(parsed)
-        elif isinstance(parsed, ReportArgs):
-            cmd_report(parsed)
-        else:
-            cmd_list(parsed)
+        run(parsed)
     except VisuomotorError as e:
         print(f"visuomotor: error: {e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from visuomotor.errors import VisuomotorError
-from visuomotor.train.config import TrainConfig, flatten, from_dict, to_dict
+from visuomotor.train.config import TrainConfig, config_type, flatten, from_dict, to_dict
 
 # fields a sweep owns itself: a trial's seed, run directory and label come from the grid
 _SWEEP_OWNED = {"seed", "seeds", "run_dir", "resume", "restart", "workers", "label"}
@@ -75,7 +75,7 @@ def _field_paths(cls=TrainConfig, prefix: str = "") -> dict[str, typing.Any]:
 
 
 def _check_keys(keys, where: str) -> None:
-    paths = _field_paths()
+    paths = _field_paths(config_type())
     for k in keys:
         if k in _SWEEP_OWNED:
             raise VisuomotorError(f"{where}: {k!r} is set by the sweep itself (use seeds/algos/envs)")
@@ -189,7 +189,7 @@ class SweepSpec:
         from visuomotor.train.config import validate
 
         keys = list(self.grid)
-        paths = _field_paths()
+        paths = _field_paths(config_type())
         out = []
         for env, algo, values in itertools.product(self.envs, self.algos, itertools.product(*self.grid.values())):
             point = dict(zip(keys, values))
@@ -197,13 +197,13 @@ class SweepSpec:
             tag = "__".join(_slug(f"{k}={v}") for k, v in point.items())
             for seed in self.seeds:
                 name = "__".join(filter(None, [_slug(env.replace("/", "-")), algo, tag, f"s{seed}"]))
-                data = to_dict(TrainConfig(algo=algo)) if algo in _algos() else {"algo": algo}
+                data = to_dict(config_type()(algo=algo)) if algo in _algos() else {"algo": algo}
                 for k, v in {**self.base, **point}.items():
                     _set_dotted(data, k, _convert(k, paths[k], v))
                 data.update(env=env, algo=algo, seed=seed, label=label, progress=False,
                             run_dir=str(Path(sweep_dir) / "trials" / name))
                 try:
-                    cfg = from_dict(TrainConfig, data)
+                    cfg = from_dict(config_type(), data)
                     validate(cfg)
                 except (TypeError, ValueError) as e:
                     raise VisuomotorError(f"trial {name}: {e}") from None

@@ -1,4 +1,9 @@
-"""The run configuration: loop settings plus one nested config per algorithm."""
+"""The run configuration: loop settings (``RunConfig``) plus one section per registered algorithm.
+
+``TrainConfig`` is built from the algorithm registry (``algos/registry.py``): each algorithm's Config
+becomes the section ``--NAME.*`` of the command line and ``NAME:`` of config.yaml; no algorithm is
+named here. An algorithm registered after this module is imported gets its section from
+``config_type()`` (the CLI and config.yaml loading use it)."""
 
 from __future__ import annotations
 
@@ -15,18 +20,8 @@ import torch
 import tyro
 import yaml
 
-from visuomotor.algos import ALGORITHMS
 from visuomotor.algos.base import Kind, Observes
-from visuomotor.algos.bc import BCConfig
-from visuomotor.algos.distill import DistillConfig
-from visuomotor.algos.drm import DrMConfig
-from visuomotor.algos.drqv2 import DrQv2Config
-from visuomotor.algos.fastsac import FastSACConfig
-from visuomotor.algos.fasttd3 import FastTD3Config
-from visuomotor.algos.ppo import PPOConfig
-from visuomotor.algos.sac import SACConfig
-from visuomotor.algos.td3 import TD3Config
-from visuomotor.algos.td3bc import TD3BCConfig
+from visuomotor.algos.registry import ALGORITHMS
 from visuomotor.envs.distract import DistractConfig
 from visuomotor.envs.randomization import RandomizationConfig
 
@@ -36,7 +31,7 @@ RESUME_MAY_CHANGE = frozenset({"steps", "online_steps", "resume", "restart", "ru
 
 
 @dataclass
-class TrainConfig:
+class RunConfig:
     """Train an agent (writes a run directory: config, metrics, evals, checkpoints, episodes, videos, curves)."""
 
     env: str = "dmc/cartpole-swingup"
@@ -131,39 +126,27 @@ class TrainConfig:
     scales 0.1 / 0.2 / 0.3): backgrounds, colours, camera pose; the kinds and the split: --distract.*."""
     distract_opts: Annotated[DistractConfig, tyro.conf.arg(name="distract")] = field(default_factory=DistractConfig)
     """Which distractions --distract turns on, static or dynamic, the split (train / held-out eval)."""
-    sac: SACConfig = field(default_factory=SACConfig)
-    """SAC hyperparameters (used with --algo sac)."""
-    drqv2: DrQv2Config = field(default_factory=DrQv2Config)
-    """DrQ-v2 hyperparameters (used with --algo drqv2)."""
-    drm: DrMConfig = field(default_factory=DrMConfig)
-    """DrM hyperparameters (used with --algo drm): DrQ-v2's plus the dormant-ratio ones."""
-    bc: BCConfig = field(default_factory=BCConfig)
-    """Behaviour-cloning hyperparameters (used with --algo bc --data DIR)."""
-    td3: TD3Config = field(default_factory=TD3Config)
-    """TD3 hyperparameters (used with --algo td3)."""
-    td3bc: TD3BCConfig = field(default_factory=TD3BCConfig)
-    """TD3+BC hyperparameters (used with --algo td3bc --data DIR); --prdc and --mcep switch on PRDC and MCEP."""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    """PPO hyperparameters (used with --algo ppo); presets rsl_rl (default) and sb3."""
-    fasttd3: FastTD3Config = field(default_factory=FastTD3Config)
-    """FastTD3 hyperparameters (used with --algo fasttd3): presets cpu (16 envs) and gpu (1,024 envs)."""
-    fastsac: FastSACConfig = field(default_factory=FastSACConfig)
-    """FastSAC hyperparameters (used with --algo fastsac): presets cpu (16 envs) and gpu (1,024 envs)."""
-    distill: DistillConfig = field(default_factory=DistillConfig)
-    """Distillation hyperparameters (used with --algo distill --teacher RUN): DAgger's schedule, the loss."""
     algo_configs: tyro.conf.Suppress[dict] = field(default_factory=dict)
-    """The configs of registered algorithms that have no section above (an algorithm added in its own
-    file and registered in ``algos.ALGORITHMS``), by name; Python API and config.yaml only."""
+    """Configs of algorithms this config's class has no section for (registered after it was built), by
+    name; Python API only (``config_type()`` gives such an algorithm its section)."""
+
+    def __post_init__(self):
+        # a config given in algo_configs for an algorithm this class has a section for goes there
+        own = {k: v for k, v in self.algo_configs.items() if k in sections(type(self))}
+        if own:
+            self.algo_configs = {k: v for k, v in self.algo_configs.items() if k not in own}
+            for k, v in own.items():
+                setattr(self, k, v)
 
     def algo_config(self):
         """The chosen algorithm's config: its section, or its entry in ``algo_configs`` (else defaults)."""
-        if self.algo in SECTIONS:
+        if self.algo in sections(type(self)):
             return getattr(self, self.algo)
         return self.algo_configs.get(self.algo) or ALGORITHMS[self.algo][1]()
 
     def with_algo_config(self, acfg) -> TrainConfig:
         """This config with the chosen algorithm's config replaced by ``acfg``."""
-        if self.algo in SECTIONS:
+        if self.algo in sections(type(self)):
             return dataclasses.replace(self, **{self.algo: acfg})
         return dataclasses.replace(self, algo_configs={**self.algo_configs, self.algo: acfg})
 
@@ -192,8 +175,41 @@ class TrainConfig:
         return self.dr if self.dr.enabled else None
 
 
-SECTIONS = frozenset(f.name for f in dataclasses.fields(TrainConfig) if f.name in ALGORITHMS)
-"""The algorithms with a section of TrainConfig (their --<algo>.* flags)."""
+def sections(cls: type) -> frozenset[str]:
+    """The algorithms with a section in the config class ``cls`` (their --<algo>.* flags)."""
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("algorithm_section"))
+
+
+def _with_sections(base: type, names) -> type:
+    """A subclass of ``base`` with one section per algorithm in ``names``: its Config, defaults, flags
+    documented by the Config's docstring."""
+    fields = []
+    for name in names:
+        config = ALGORITHMS[name][1]
+        doc = " ".join((config.__doc__ or f"{name} hyperparameters.").split())
+        fields.append((name, Annotated[config, tyro.conf.arg(help=f"{doc} (used with --algo {name})")],
+                       field(default_factory=config, metadata={"algorithm_section": True})))
+    cls = dataclasses.make_dataclass("TrainConfig", fields, bases=(base,))
+    cls.__module__, cls.__qualname__, cls.__doc__ = __name__, "TrainConfig", RunConfig.__doc__
+    return cls
+
+
+TrainConfig = _with_sections(RunConfig, list(ALGORITHMS))
+"""The run configuration with a section for every algorithm registered when this module was imported."""
+
+_EXTENDED: dict[tuple, type] = {}
+
+
+def config_type() -> type:
+    """``TrainConfig``, with a section for every algorithm registered since (the CLI parses into this
+    class, and config.yaml loads into it)."""
+    extra = tuple(n for n in ALGORITHMS if n not in sections(TrainConfig))
+    if not extra:
+        return TrainConfig
+    key = tuple((n, ALGORITHMS[n][1]) for n in extra)
+    if key not in _EXTENDED:
+        _EXTENDED[key] = _with_sections(TrainConfig, extra)
+    return _EXTENDED[key]
 
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
@@ -393,11 +409,12 @@ def to_dict(cfg: TrainConfig) -> dict:
         return value
 
     out = {}
+    own = sections(type(cfg))
     for f in dataclasses.fields(cfg):
-        if (f.name in SECTIONS and f.name != cfg.algo) or f.name == "algo_configs":
+        if (f.name in own and f.name != cfg.algo) or f.name == "algo_configs":
             continue
         out[f.name] = plain(getattr(cfg, f.name))
-    if cfg.algo not in SECTIONS and cfg.algo in ALGORITHMS:
+    if cfg.algo not in own and cfg.algo in ALGORITHMS:
         out[cfg.algo] = plain(cfg.algo_config())
     return out
 
@@ -431,9 +448,6 @@ def from_dict(cls, data: dict):
     hints = typing.get_type_hints(cls, include_extras=False)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: _coerce(hints[k], v) for k, v in data.items() if k in names}
-    if cls is TrainConfig:  # sections of registered algorithms without a field of their own
-        kwargs["algo_configs"] = {k: from_dict(ALGORITHMS[k][1], v) for k, v in data.items()
-                                  if k not in names and k in ALGORITHMS and isinstance(v, dict)}
     return cls(**kwargs)
 
 
@@ -455,7 +469,7 @@ def load_config(path: Path) -> tuple[TrainConfig, dict]:
     if not isinstance(data, dict) or "algo" not in data:
         raise VisuomotorError(f"run config {path} is not a visuomotor config")
     resolved = data.pop("resolved", {}) or {}
-    return from_dict(TrainConfig, data), resolved
+    return from_dict(config_type(), data), resolved
 
 
 def config_differences(stored: TrainConfig, given: TrainConfig) -> list[str]:

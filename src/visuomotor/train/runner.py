@@ -37,7 +37,7 @@ from visuomotor.evaluate.plots import plot_run
 from visuomotor.evaluate.rollout import evaluate
 from visuomotor.fileio import DirLock, remove_stale_temps
 from visuomotor.train.checkpoint import load_agent_state, load_checkpoint, nonfinite, save_checkpoint
-from visuomotor.train.config import (TrainConfig, load_config, resolve, resolve_device, save_config, to_dict,
+from visuomotor.train.config import (TrainConfig, config_type, load_config, resolve, resolve_device, save_config, to_dict,
                                      validate)
 from visuomotor.train.logger import Logger
 from visuomotor.train.rundir import prepare_run_dir, versions
@@ -370,7 +370,7 @@ def stop_on_sigterm():
 
 def train_run(config: TrainConfig | None = None, **overrides) -> Path:
     """Train one run from a config (and/or keyword overrides of its fields); returns the run directory."""
-    cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+    cfg = dataclasses.replace(config or config_type()(), **overrides)
     if cfg.run_dir is not None:
         cfg = dataclasses.replace(cfg, run_dir=Path(cfg.run_dir))
     if cfg.seeds is not None:
