@@ -63,7 +63,7 @@ def prepare(work: Path, source_steps: int, guide_steps: int, threads: int) -> No
     import shutil
 
     from visuomotor import BCConfig, TrainConfig, train
-    from visuomotor.evaluate.collect import collect
+    from visuomotor.runs.collect import collect
 
     work.mkdir(parents=True, exist_ok=True)
     src = work / "source"
@@ -188,7 +188,7 @@ def _ci(values: list[float], reps: int = 2000) -> tuple[float, float, float]:
     numpy's global RNG, seeded here as the report seeds it, so the table reprints the same)."""
     from rliable import library as rly
 
-    from visuomotor.evaluate.report import seeded_numpy
+    from visuomotor.runs.report import seeded_numpy
 
     scores = {"m": np.asarray(values, np.float64).reshape(-1, 1)}
     with seeded_numpy(0):

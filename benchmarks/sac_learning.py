@@ -145,7 +145,7 @@ def _kept_policy(path: Path):
 
         return f"sb3 {path.name}", SB3Policy(SB3SAC.load(path / "model.zip", device="cpu"))
     if (path / "config.yaml").is_file():
-        from visuomotor.evaluate import load_agent
+        from visuomotor import load_agent
 
         agent, _, step = load_agent(path)
         return f"ours {path.name} (step {step})", agent

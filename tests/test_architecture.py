@@ -41,3 +41,99 @@ def test_no_agent_is_probed_outside_algos():
                 if re.search(r"agent|learner|\bguide\b", target):
                     suspects.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
     assert not suspects, suspects
+
+
+LAYERS = [  # lowest first (docs/architecture.md, "Layers"); a package imports only from layers below its own
+    {"errors", "_gl", "_malloc"},
+    {"fileio"},
+    {"envs", "nets"},
+    {"buffers", "evaluate"},  # storage; policy rollouts and plots (the runner's and distillation's)
+    {"algos"},
+    {"train"},
+    {"deploy", "sweep", "runs"},  # what reads run directories
+    {"api"},  # visuomotor.train(...)
+    {"cli", "visuomotor"},  # the command line; the root package's names
+    {"__main__"},
+]
+
+
+def package_edges(src: Path) -> set[tuple[str, str]]:
+    """(package, package) for every import statement between two of visuomotor's top-level packages or
+    modules (function-level imports included), from scripts/import_cycles.py's graph."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import import_cycles
+    finally:
+        sys.path.pop(0)
+    mods = import_cycles.modules(src)
+    top = lambda m: m.split(".")[1] if "." in m else m  # noqa: E731
+    return {(top(m), top(t)) for m, p in mods.items() for t in import_cycles.imports(m, p, set(mods))
+            if top(m) != top(t)}
+
+
+def upward(edges) -> list[str]:
+    layer = {p: i for i, ps in enumerate(LAYERS) for p in ps}
+    missing = {p for e in edges for p in e} - set(layer)
+    assert not missing, f"packages with no layer in LAYERS: {missing}"
+    return sorted(f"{a} -> {b}" for a, b in edges if layer[a] <= layer[b])
+
+
+def test_packages_import_only_downward():
+    assert upward(package_edges(SRC)) == []
+
+
+def test_the_layer_check_finds_an_upward_import(tmp_path):
+    pkg = tmp_path / "visuomotor"
+    for sub in ("buffers", "train"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "train" / "config.py").write_text("X = 1\n")
+    (pkg / "buffers" / "datasets.py").write_text("def f():\n    from visuomotor.train.config import X\n")
+    assert upward(package_edges(pkg)) == ["buffers -> train"]
+
+
+def private_env_reads(src: Path) -> list[str]:
+    """Outside envs/, reads of an env's (or its wrappers' / unwrapped adapter's) private attributes:
+    ``env._x``, ``env.unwrapped._x``, ``getattr(base, "_x")`` on a name bound to an env."""
+    found = []
+    envish = re.compile(r"\benv\b|\benvs\b|unwrapped|\bbase\b|\bpixels\b|\bwrapper\b|\bdm_env\b")
+    for path in src.rglob("*.py"):
+        if "envs" in path.relative_to(src).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                target = ast.unparse(node.value)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+                  and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                  and str(node.args[1].value).startswith("_") and not str(node.args[1].value).startswith("__")):
+                target = ast.unparse(node.args[0])
+            else:
+                continue
+            if envish.search(target):
+                found.append(f"{path.relative_to(src)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_nothing_outside_envs_reads_an_envs_private_attributes():
+    """What other packages need from a simulator is envs/simulator.py's declared contract."""
+    assert private_env_reads(SRC) == []
+
+
+def test_the_private_read_check_finds_one(tmp_path):
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "contract.py").write_text(
+        "def f(env):\n    base = env.unwrapped\n    return base._act_low, getattr(base, '_env', None)\n")
+    assert len(private_env_reads(tmp_path)) == 2
+
+
+def test_no_module_imports_anothers_private_names():
+    """``from visuomotor.x import _name`` nowhere: what modules share is public (e.g. DrQ-v2's trunk is
+    nets.conv.trunk; FastTD3 and FastSAC share algos/fast_common.py)."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("visuomotor"):
+                found += [f"{path.relative_to(SRC)}:{node.lineno}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

@@ -13,7 +13,7 @@ import yaml
 from scipy import stats
 
 from visuomotor.errors import VisuomotorError
-from visuomotor.evaluate.report import aggregate, load_report_data, parse_score_ranges, scores_at, write_report
+from visuomotor.runs.report import aggregate, load_report_data, parse_score_ranges, scores_at, write_report
 
 
 def make_run(root: Path, env: str, label: str, seed: int, returns, steps=None, **cfg_extra) -> Path:

@@ -272,7 +272,7 @@ def cmd_play(args: PlayArgs) -> None:
 
 
 def cmd_collect(args: CollectArgs) -> None:
-    from visuomotor.evaluate.collect import collect
+    from visuomotor.runs.collect import collect
 
     if args.env is not None:
         from visuomotor.envs import validate_env_id
@@ -311,7 +311,7 @@ def cmd_sweep(args: SweepArgs) -> None:
 
 
 def cmd_report(args: ReportArgs) -> None:
-    from visuomotor.evaluate.report import write_report
+    from visuomotor.runs.report import write_report
 
     write_report(args.runs, args.output, budgets=args.budgets, x=args.x, score_ranges=args.score_range,
                  reps=args.reps)

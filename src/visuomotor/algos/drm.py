@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from visuomotor.algos.drqv2 import DRQV2_TASKS, Actor, Critic, DrQv2, DrQv2Config, _trunk, clipped_noise_action
-from visuomotor.nets.conv import ConvEncoder, orthogonal_init
+from visuomotor.algos.drqv2 import DRQV2_TASKS, Actor, Critic, DrQv2, DrQv2Config, clipped_noise_action
+from visuomotor.nets.conv import ConvEncoder, orthogonal_init, trunk
 
 
 @dataclass
@@ -95,7 +95,7 @@ def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
 class ValueNet(nn.Module):
     def __init__(self, repr_dim: int, feature_dim: int, hidden_dim: int):
         super().__init__()
-        self.trunk = _trunk(repr_dim, feature_dim)
+        self.trunk = trunk(repr_dim, feature_dim)
         self.v = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim),
                                nn.ReLU(), nn.Linear(hidden_dim, 1))
         self.apply(orthogonal_init)

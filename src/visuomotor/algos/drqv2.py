@@ -31,7 +31,7 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, Observes, OffPolicyConfig, Policy
 from visuomotor.nets import hardware
-from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift
+from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift, trunk
 from visuomotor.nets.mlp import EnsembleMLP
 from visuomotor.nets.schedules import parse_schedule
 
@@ -138,14 +138,10 @@ DRQV2_TASKS: tuple[tuple[str, dict, dict], ...] = (
 DrQv2Config.TASK_PRESETS = DRQV2_TASKS
 
 
-def _trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(repr_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
-
-
 class Actor(nn.Module):
     def __init__(self, repr_dim: int, act_dim: int, feature_dim: int, hidden_dim: int):
         super().__init__()
-        self.trunk = _trunk(repr_dim, feature_dim)
+        self.trunk = trunk(repr_dim, feature_dim)
         self.policy = nn.Sequential(nn.Linear(feature_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim),
                                     nn.ReLU(), nn.Linear(hidden_dim, act_dim))
         self.apply(orthogonal_init)
@@ -166,7 +162,7 @@ class Actor(nn.Module):
 class Critic(nn.Module):
     def __init__(self, repr_dim: int, act_dim: int, feature_dim: int, hidden_dim: int, num_critics: int = 2):
         super().__init__()
-        self.trunk = _trunk(repr_dim, feature_dim)
+        self.trunk = trunk(repr_dim, feature_dim)
         self.q = EnsembleMLP(num_critics, feature_dim + act_dim, (hidden_dim, hidden_dim), 1)
         self.apply(orthogonal_init)
         for layer in self.q.layers:  # orthogonal per member, zero bias, as nn.Linear members would be

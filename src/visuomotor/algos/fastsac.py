@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.fasttd3 import FastAgent, FastConfig, FastPolicy
-from visuomotor.nets import distributional, simba
+from visuomotor.algos.fast_common import FastAgent, FastConfig, FastPolicy
+from visuomotor.nets import distributional
 from visuomotor.nets.distributions import squashed_gaussian_from_noise
-from visuomotor.nets.mlp import EnsembleMLP, mlp
+from visuomotor.nets.mlp import mlp
 
 
 @dataclass
@@ -109,16 +109,12 @@ FastSACConfig.TASK_PRESETS = (
 )
 
 
-class Actor(nn.Module):
-    """Normalized s -> (mean, log_std) of the pre-squash Gaussian; zero-initialized output layers."""
+class AuthorsActorNet(nn.Module):
+    """The authors' actor network: a SiLU trunk of ``actor_hidden`` (LayerNorms with ``layer_norm``), then
+    zero-initialized mean and log-std heads (returned as a pair)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden, layer_norm: bool, log_std_min: float, log_std_max: float,
-                 net: str = "mlp", width: int = 128, blocks: int = 1):
+    def __init__(self, obs_dim: int, act_dim: int, hidden, layer_norm: bool):
         super().__init__()
-        self.log_std_min, self.log_std_max = log_std_min, log_std_max
-        self.body = simba.build(net, obs_dim, width, blocks, (act_dim, act_dim)) if net != "mlp" else None
-        if self.body is not None:  # a simba net: its two heads
-            return
         self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1], nn.SiLU, layer_norm)
         self.trunk.append(nn.LayerNorm(hidden[-1]) if layer_norm else nn.Identity())
         self.trunk.append(nn.SiLU())
@@ -128,11 +124,30 @@ class Actor(nn.Module):
             nn.init.zeros_(head.bias)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.body is not None:
-            mean, log_std = self.body(obs).float().chunk(2, -1)
-        else:
-            h = self.trunk(obs)
-            mean, log_std = self.mean(h).float(), self.log_std(h).float()
+        h = self.trunk(obs)
+        return self.mean(h), self.log_std(h)
+
+
+class Actor(nn.Module):
+    """Normalized s -> (mean, log_std) of the pre-squash Gaussian: the config's network family with two
+    heads (the authors': ``AuthorsActorNet``), the log std squashed by a tanh into [min, max]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: FastSACConfig):
+        super().__init__()
+        self.log_std_min, self.log_std_max = cfg.log_std_min, cfg.log_std_max
+        self.body = cfg.family().actor(cfg, obs_dim, (act_dim, act_dim), lambda: AuthorsActorNet(
+            obs_dim, act_dim, cfg.actor_hidden, cfg.layer_norm))
+        self._register_load_state_dict_pre_hook(self._from_before_families)
+
+    @staticmethod
+    def _from_before_families(state_dict, prefix, *args) -> None:
+        """Checkpoints written before the network families kept the authors' net's modules at the top."""
+        for key in [k for k in state_dict if k.startswith(tuple(prefix + m for m in ("trunk.", "mean.", "log_std.")))]:
+            state_dict[prefix + "body." + key[len(prefix):]] = state_dict.pop(key)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.body(obs)  # (the heads as a pair, or side by side)
+        mean, log_std = (o.float() for o in out) if isinstance(out, tuple) else out.float().chunk(2, -1)
         log_std = torch.tanh(log_std)
         return mean, self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
 
@@ -153,12 +168,9 @@ class FastSAC(FastAgent):
                  num_envs: int = 1):
         super().__init__(observation_space, action_space, cfg, device, num_envs)
         cfg = self.cfg
-        self.actor = Actor(self.obs_dim, self.act_dim, cfg.actor_hidden, cfg.layer_norm, cfg.log_std_min,
-                           cfg.log_std_max, cfg.net, cfg.widths[0], cfg.blocks[0]).to(self.device)
-        dims = (cfg.num_critics, self.obs_dim + self.act_dim, cfg.critic_hidden, cfg.num_atoms, cfg.layer_norm, "silu")
-        self.critic, self.critic_target = (
-            (EnsembleMLP(*dims) if cfg.net == "mlp" else self.simba_critics(cfg.num_critics)).to(self.device)
-            for _ in range(2))
+        self.actor = Actor(self.obs_dim, self.act_dim, cfg).to(self.device)
+        self.critic, self.critic_target = (self.make_critics(cfg.num_critics, cfg.layer_norm, "silu")
+                                           for _ in range(2))
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.z = distributional.support(cfg.v_min, cfg.v_max, cfg.num_atoms, self.device)

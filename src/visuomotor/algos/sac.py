@@ -57,12 +57,13 @@ from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
-from visuomotor.nets.mlp import mlp, relu_mlp_forward
+from visuomotor.nets.families import FAMILIES, NetConfig, ValueSupportConfig
+from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_forward
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
-class SACConfig(OffPolicyConfig):
+class SACConfig(OffPolicyConfig, NetConfig, ValueSupportConfig):
     """SAC hyperparameters; defaults from Haarnoja et al. 2018 (table 1). Fields left None take the
     preset's value: ``sac`` (the paper) or ``rlpd`` (Ball et al. 2023, for learning with prior data)."""
 
@@ -89,19 +90,6 @@ class SACConfig(OffPolicyConfig):
     """Adam's epsilon (the authors' TensorFlow default, and SB3's for SAC: torch's own default)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the policy and of each critic (mlp)."""
-    net: Literal["mlp", "simba", "simbav2"] = "mlp"
-    """The policy's and critics' networks (nets/simba.py): mlp (the paper's ReLU MLPs of ``hidden``),
-    simba (pre-LayerNorm residual blocks) or simbav2 (weights and features on the unit hypersphere, a
-    distributional critic learning from scaled rewards). The simba nets take their papers' settings for
-    the fields left None."""
-    widths: tuple[int, int] = (128, 512)
-    """simba, simbav2: the width of the policy and of each critic (the papers' 128 and 512)."""
-    blocks: tuple[int, int] = (1, 2)
-    """simba, simbav2: residual blocks of the policy and of each critic (the papers' 1 and 2)."""
-    num_atoms: int = 101
-    """simbav2: atoms of each critic's value distribution."""
-    g_max: float = 5.0
-    """simbav2: the value support is [-g_max, g_max], and rewards are scaled so that returns stay in it."""
     obs_normalization: bool | None = None
     """Normalize observations by running mean and variance (kept with the policy and exported); None = on
     with simba and simbav2, off with mlp."""
@@ -157,8 +145,12 @@ class SACConfig(OffPolicyConfig):
     threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
     def fill_defaults(self) -> SACConfig:
-        """A copy with every None filled from the preset, then from the network's settings."""
-        values = {**NET_DEFAULTS[self.net], **SAC_PRESETS[self.preset]} if self.net in NET_DEFAULTS else {}
+        """A copy with every None filled from the preset, then from the network family's papers' settings
+        (a family with none of its own takes the paper's, mlp's), then from the family itself."""
+        if self.net not in FAMILIES or self.preset not in SAC_PRESETS:
+            return self  # (validate names the bad value)
+        values = {**NET_DEFAULTS.get(self.net, NET_DEFAULTS["mlp"]), **SAC_PRESETS[self.preset],
+                  "obs_normalization": self.family().running_normalization}
         fill = {k: v for k, v in values.items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
@@ -177,14 +169,14 @@ class SACConfig(OffPolicyConfig):
 
     def manual_grad_applies(self) -> bool:
         """Whether the hand-derived update covers these settings (of a resolved config)."""
-        return not (self.layer_norm or self.parallel_update or self.net != "mlp" or self.obs_normalization
-                    or self.weight_decay)
+        return not (self.layer_norm or self.parallel_update or not self.family().hand_derived
+                    or self.obs_normalization or self.weight_decay)
 
     def validate(self) -> None:
         if self.preset not in SAC_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(SAC_PRESETS)}, got {self.preset!r}")
-        if self.net not in NET_DEFAULTS:
-            raise ValueError(f"net must be one of {', '.join(NET_DEFAULTS)}, got {self.net!r}")
+        self.validate_net()
+        self.validate_support()
         r = self.resolved()
         super(SACConfig, r).validate()
         if not 0 <= r.critic_subset <= r.num_critics:
@@ -192,14 +184,9 @@ class SACConfig(OffPolicyConfig):
         if self.manual_grad and not r.manual_grad_applies():
             raise ValueError("manual_grad covers mlp networks without LayerNorm, observation normalization or "
                              "weight decay, and no parallel_update; set manual_grad False (or None) with those")
-        if self.net != "mlp" and (self.compile or self.parallel_update):
+        if not self.family().hand_derived and (self.compile or self.parallel_update):
             raise ValueError(f"compile and parallel_update are speed switches of the mlp networks; "
                              f"turn them off with net {self.net}")
-        if any(x <= 0 for x in (*self.widths, *self.blocks)) or len(self.widths) != 2 or len(self.blocks) != 2:
-            raise ValueError(f"widths and blocks must be two positive numbers (policy, critic), got "
-                             f"{self.widths}, {self.blocks}")
-        if self.num_atoms < 2 or not self.g_max > 0:
-            raise ValueError(f"need num_atoms >= 2 and g_max > 0, got {self.num_atoms}, {self.g_max}")
         if r.weight_decay < 0 or not 0 < r.lr_final_ratio <= 1:
             raise ValueError(f"need weight_decay >= 0 and lr_final_ratio in (0, 1], got {r.weight_decay}, "
                              f"{r.lr_final_ratio}")
@@ -225,37 +212,35 @@ SAC_PRESETS: dict[str, dict] = {
     "sac": dict(updates_per_step=1, num_critics=2, critic_subset=0, actor_q="min", layer_norm=False),
     "rlpd": dict(updates_per_step=20, num_critics=10, critic_subset=2, actor_q="mean", layer_norm=True),
 }
-_SIMBA = dict(actor_lr=1e-4, critic_lr=1e-4, alpha_lr=1e-4, init_alpha=0.01, log_std_min=-10.0,
-              obs_normalization=True)
-NET_DEFAULTS: dict[str, dict] = {  # each network's papers' settings for the fields left None
+_SIMBA = dict(actor_lr=1e-4, critic_lr=1e-4, alpha_lr=1e-4, init_alpha=0.01, log_std_min=-10.0)
+NET_DEFAULTS: dict[str, dict] = {  # each network family's papers' settings for the fields left None
     "mlp": dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, init_alpha=1.0, log_std_min=-20.0,
-                obs_normalization=False, weight_decay=0.0, lr_final_ratio=1.0),
+                weight_decay=0.0, lr_final_ratio=1.0),
     "simba": dict(_SIMBA, weight_decay=0.01, lr_final_ratio=1.0),  # SimBa: AdamW, constant lr
     "simbav2": dict(_SIMBA, weight_decay=0.0, lr_final_ratio=0.5),  # SimbaV2: Adam, lr 1e-4 -> 5e-5
 }
+ENTROPY_RATIO: dict[str, float] = {"simba": 0.5, "simbav2": 0.5}
+"""The default entropy target -ratio |A| per network family (the simba papers' -|A|/2; else the paper's -|A|)."""
 # SimbaV2 takes clipped double Q only where episodes terminate (the authors' use_cdq = env.episodic):
 # one critic on DMC tasks, which never terminate.
 SACConfig.TASK_PRESETS = (("dmc/*", {"num_critics": 1}, {"net": "simbav2"}),)
 
 
 class Actor(nn.Module):
-    """s -> (mean, log_std) of the pre-squash Gaussian."""
+    """s -> (mean, log_std) of the pre-squash Gaussian: the config's network family with two heads (the
+    paper's: a ReLU MLP of ``hidden``)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden, log_std_min: float, log_std_max: float,
-                 net: str = "mlp", width: int = 128, blocks: int = 1):
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig):
         super().__init__()
-        self.kind = net
-        if net == "mlp":
-            self.net = mlp(obs_dim, hidden, 2 * act_dim)
-        else:  # the mean and log-std heads of a simba net
-            self.net = simba.build(net, obs_dim, width, blocks, (act_dim, act_dim))
+        self.family, self.kind = cfg.family(), cfg.net
+        self.net = self.family.actor(cfg, obs_dim, (act_dim, act_dim), lambda: mlp(obs_dim, cfg.hidden, 2 * act_dim))
         self._names = [name for name, _ in self.net.named_parameters()]
-        self.log_std_min, self.log_std_max = log_std_min, log_std_max
-        self.autocast = False  # simba nets: compute under bf16 autocast
+        self.log_std_min, self.log_std_max = cfg.log_std_min, cfg.log_std_max
+        self.autocast = False  # compute under bf16 autocast (families without hand-derived gradients)
 
     def forward(self, obs: torch.Tensor, params: list[torch.Tensor] | None = None):
         """``params`` (in ``parameters()`` order) replaces the module's own, e.g. a bf16 copy."""
-        if self.kind == "mlp":
+        if self.family.hand_derived:  # a ReLU MLP, whose bf16 copies the speed path hands in
             out = relu_mlp_forward(obs, list(self.net.parameters()) if params is None else params)[0]
         else:
             with torch.autocast(obs.device.type, dtype=torch.bfloat16, enabled=self.autocast):
@@ -268,7 +253,7 @@ class Actor(nn.Module):
     def head(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's output -> (mean, log_std)."""
         mean, log_std = out.float().chunk(2, dim=-1)
-        if self.kind != "mlp":  # the simba papers' tanh squash into [min, max]
+        if self.family.bounded_log_std:  # the simba papers' tanh squash into [min, max]
             return mean, self.log_std_min + (self.log_std_max - self.log_std_min) * 0.5 * (1 + torch.tanh(log_std))
         # clipped as in the authors' code (so a fresh policy starts near std 1, exploring widely);
         # a tanh rescale into [-5, 2] instead starts near std 0.22 and learned visibly slower here
@@ -312,18 +297,18 @@ class SAC(Agent):
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
         self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.log_std_min, cfg.log_std_max, cfg.net, cfg.widths[0],
-                           cfg.blocks[0]).to(self.device)
+        self.family = cfg.family()
+        self.actor = Actor(obs_dim, act_dim, cfg).to(self.device)
         self.critic, self.critic_target = (self.make_critic().to(self.device) for _ in range(2))
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
-        self.distributional = cfg.net == "simbav2"
+        self.distributional = self.family.distributional
         self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
         self.normalizer = (EmpiricalNormalizer(obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
         self.reward_scaler = simba.RewardScaler(cfg.gamma, cfg.g_max).to(self.device) if self.distributional else None
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)), device=self.device))
         self.log_alpha.requires_grad_(cfg.autotune_alpha)
-        default_entropy = -act_dim if cfg.net == "mlp" else -act_dim / 2
+        default_entropy = -act_dim * ENTROPY_RATIO.get(cfg.net, 1.0)
         self.target_entropy = float(cfg.target_entropy if cfg.target_entropy is not None else default_entropy)
 
         groups = [
@@ -351,17 +336,19 @@ class SAC(Agent):
         self.policy_noise = torch.Generator(device=self.device)
         self.seed(int(torch.randint(0, 2**62, (1,))))
         self.bf16 = hardware.use_bf16(cfg.bf16, self.device)
-        if cfg.net != "mlp":  # simba nets compute under bf16 autocast (the mlp's switch is in sac_fast)
+        if not self.family.hand_derived:  # bf16 by autocast (the mlp's switch is in sac_fast)
             self.actor.autocast = self.critic.autocast = self.critic_target.autocast = self.bf16
         from visuomotor.algos import sac_fast  # the speed switches (they wrap the losses below)
 
         self._update_fn = sac_fast.build_update(self)
 
     def make_critic(self) -> nn.Module:
-        """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with simbav2 its logits over the atoms."""
-        c = self.cfg
-        return simba.critic_ensemble(c.net, c.num_critics, self.obs_dim + self.act_dim, c.hidden, c.layer_norm,
-                                     c.widths[1], c.blocks[1], c.num_atoms)
+        """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with a distributional family its logits
+        over the atoms (the paper's: ReLU MLPs of ``hidden``, one batched matmul per layer)."""
+        c, in_dim = self.cfg, self.obs_dim + self.act_dim
+        out = c.num_atoms if self.family.distributional else 1
+        return self.family.critics(c, c.num_critics, in_dim, out,
+                                   lambda: EnsembleMLP(c.num_critics, in_dim, c.hidden, out, c.layer_norm))
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -398,12 +385,7 @@ class SAC(Agent):
     def zero_policy_output(self) -> None:
         """Zero the rows of the policy's output layer that give the action mean: the deterministic
         action is then tanh(0) = 0 for every input (the residual learner's start)."""
-        if self.cfg.net != "mlp":
-            raise ValueError(f"a residual learner starts from a zeroed mlp output layer; got net {self.cfg.net}")
-        head = self.actor.net[-1]
-        with torch.no_grad():
-            head.weight[: self.act_dim].zero_()
-            head.bias[: self.act_dim].zero_()
+        self.family.zero_output(self.actor.net, slice(0, self.act_dim))
 
     # ---- the losses -----------------------------------------------------------------------------
     def weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
@@ -527,11 +509,10 @@ class SAC(Agent):
         return self.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     def optimizer_step(self) -> None:
-        """One optimizer step; simbav2's weight rows back onto the unit sphere after it."""
+        """One optimizer step, then the network family's after-step (SimbaV2: weight rows back on the sphere)."""
         self.optimizer.step()
-        if self.cfg.net == "simbav2":
-            simba.project_weights_(self.actor)
-            simba.project_weights_(self.critic)
+        self.family.after_step(self.actor)
+        self.family.after_step(self.critic)
 
     @torch.no_grad()
     def polyak(self) -> None:

@@ -47,7 +47,7 @@ def build_update(agent):
         raise ValueError("parallel_update needs simultaneous_update (the halves must be independent)")
     agent.parallel = cfg.parallel_update
     agent.manual_grad = cfg.manual_grad if cfg.manual_grad is not None else cfg.manual_grad_applies()
-    if agent.bf16 and cfg.net == "mlp":  # (simba nets run under autocast instead)
+    if agent.bf16 and agent.family.hand_derived:  # (other families run under autocast instead)
         agent.weights = lambda: bf16_weights(agent)
     if agent.manual_grad:
         return HandDerivedUpdate(agent, compile=bool(cfg.compile)).update

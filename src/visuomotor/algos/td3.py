@@ -35,7 +35,6 @@ import copy
 import dataclasses
 from dataclasses import dataclass
 
-from typing import Literal
 
 import numpy as np
 import torch
@@ -44,12 +43,13 @@ from torch import nn
 from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, simba
-from visuomotor.nets.mlp import mlp
+from visuomotor.nets.families import NetConfig, ValueSupportConfig
+from visuomotor.nets.mlp import EnsembleMLP, mlp
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
-class TD3Config(OffPolicyConfig):
+class TD3Config(OffPolicyConfig, NetConfig, ValueSupportConfig):
     """TD3 hyperparameters; defaults from Fujimoto et al. 2018 (the authors' repository)."""
 
     learning_starts: int = 25_000
@@ -66,18 +66,6 @@ class TD3Config(OffPolicyConfig):
     """Adam learning rate of the critics."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden widths of the policy and of each critic (mlp)."""
-    net: Literal["mlp", "simba", "simbav2"] = "mlp"
-    """The policy's and critics' networks (nets/simba.py): mlp (the authors' MLPs of ``hidden``), simba
-    (pre-LayerNorm residual blocks) or simbav2 (hyperspherical, distributional critics on scaled rewards);
-    simba nets learn from observations normalized by running statistics."""
-    widths: tuple[int, int] = (128, 512)
-    """simba, simbav2: the width of the policy and of each critic."""
-    blocks: tuple[int, int] = (1, 2)
-    """simba, simbav2: residual blocks of the policy and of each critic."""
-    num_atoms: int = 101
-    """simbav2: atoms of each critic's value distribution."""
-    g_max: float = 5.0
-    """simbav2: the value support is [-g_max, g_max], and rewards are scaled so that returns stay in it."""
     num_critics: int = 2
     """Critics in the ensemble; the target takes the min over all of them, the policy follows the first."""
     layer_norm: bool = False
@@ -109,13 +97,8 @@ class TD3Config(OffPolicyConfig):
             raise ValueError(f"gamma must be in [0, 1] and tau in (0, 1], got {self.gamma}, {self.tau}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
-        if self.net not in simba.NET_KINDS:
-            raise ValueError(f"net must be one of {', '.join(simba.NET_KINDS)}, got {self.net!r}")
-        if any(x <= 0 for x in (*self.widths, *self.blocks)) or len(self.widths) != 2 or len(self.blocks) != 2:
-            raise ValueError(f"widths and blocks must be two positive numbers (policy, critic), got "
-                             f"{self.widths}, {self.blocks}")
-        if self.num_atoms < 2 or not self.g_max > 0:
-            raise ValueError(f"need num_atoms >= 2 and g_max > 0, got {self.num_atoms}, {self.g_max}")
+        self.validate_net()
+        self.validate_support()
 
 
 class StateNormalizer(nn.Module):
@@ -163,13 +146,14 @@ class TD3(Agent):
         obs_dim, act_dim = int(observation_space.shape[0]), int(np.prod(action_space.shape))
         self.obs_dim, self.act_dim = obs_dim, act_dim
         # simba nets: running statistics; mlp: fixed ones (the identity, or TD3+BC's dataset statistics)
-        self.running_norm = cfg.net != "mlp"
+        self.family = cfg.family()
+        self.running_norm = self.family.running_normalization
         self.normalizer = (EmpiricalNormalizer(obs_dim) if self.running_norm else StateNormalizer(obs_dim)).to(self.device)
         self.actor = self.make_policy()
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic = self.make_critic().to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.distributional = cfg.net == "simbav2"
+        self.distributional = self.family.distributional
         self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
         self.reward_scaler = simba.RewardScaler(cfg.gamma, cfg.g_max).to(self.device) if self.distributional else None
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
@@ -181,17 +165,18 @@ class TD3(Agent):
         self._last_policy = {k: zero for k in self.policy_metric_keys()}
 
     def make_policy(self) -> nn.Module:
-        """s -> a in [-1, 1]: the network with a tanh output."""
+        """s -> a in [-1, 1]: the network family's with a tanh output (the authors': a ReLU MLP of ``hidden``)."""
         c = self.cfg
-        net = (mlp(self.obs_dim, c.hidden, self.act_dim) if c.net == "mlp"
-               else simba.build(c.net, self.obs_dim, c.widths[0], c.blocks[0], (self.act_dim,)))
+        net = self.family.actor(c, self.obs_dim, (self.act_dim,), lambda: mlp(self.obs_dim, c.hidden, self.act_dim))
         return nn.Sequential(net, nn.Tanh()).to(self.device)
 
     def make_critic(self) -> nn.Module:
-        """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with simbav2 its logits over the atoms."""
-        c = self.cfg
-        return simba.critic_ensemble(c.net, c.num_critics, self.obs_dim + self.act_dim, c.hidden, c.layer_norm,
-                                     c.widths[1], c.blocks[1], c.num_atoms)
+        """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with a distributional family its logits
+        over the atoms (the authors': ReLU MLPs of ``hidden``, one batched matmul per layer)."""
+        c, in_dim = self.cfg, self.obs_dim + self.act_dim
+        out = c.num_atoms if self.family.distributional else 1
+        return self.family.critics(c, c.num_critics, in_dim, out,
+                                   lambda: EnsembleMLP(c.num_critics, in_dim, c.hidden, out, c.layer_norm))
 
     def observe(self, t) -> None:
         """Store the step; running observation statistics and (simbav2) the reward scale take it in."""
@@ -227,13 +212,8 @@ class TD3(Agent):
     def zero_policy_output(self) -> None:
         """Zero the policy's output layer (and its target's): pi(s) = tanh(0) = 0 for every s, the
         residual learner's start (gradients still reach the layer through its inputs)."""
-        if self.cfg.net != "mlp":
-            raise ValueError(f"a residual learner starts from a zeroed mlp output layer; got net {self.cfg.net}")
         for policy in (self.actor, self.actor_target):
-            head = policy[0][-1]
-            with torch.no_grad():
-                head.weight.zero_()
-                head.bias.zero_()
+            self.family.zero_output(policy[0], slice(None))
 
     # ---- learning -----------------------------------------------------------------------------
     def q(self, critic: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -281,8 +261,7 @@ class TD3(Agent):
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_opt.step()
-        if self.cfg.net == "simbav2":
-            simba.project_weights_(self.actor)
+        self.family.after_step(self.actor)
         return metrics
 
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
@@ -295,8 +274,7 @@ class TD3(Agent):
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
-        if cfg.net == "simbav2":
-            simba.project_weights_(self.critic)
+        self.family.after_step(self.critic)
 
         self.updates += 1
         if self.updates % cfg.policy_freq == 0:

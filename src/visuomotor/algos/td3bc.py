@@ -73,9 +73,9 @@ class TD3BCConfig(TD3Config):
         if self.action_l2 != 0:
             raise ValueError(f"action_l2 is TD3's pull toward action 0; td3bc pulls toward the data's actions "
                              f"(alpha), got action_l2 {self.action_l2}")
-        if self.net != "mlp":
-            raise ValueError(f"td3bc normalizes states by its dataset's statistics with mlp networks; got net "
-                             f"{self.net}")
+        if self.family().running_normalization:
+            raise ValueError(f"td3bc normalizes states by its dataset's statistics; net {self.net} learns from "
+                             f"running statistics (use net mlp)")
 
 
 class DatasetKDTree:

@@ -63,12 +63,13 @@ class DataSource:
             raise VisuomotorError(f"data {self.path} holds no episodes")
 
 
-def load_replay(paths, agent, env_id: str, env_kwargs: dict, seed: int, extra_capacity: int = 0):
+def load_replay(paths, agent, env_id: str, env_kwargs: dict, seed: int, extra_capacity: int = 0, open_run=None):
     """Every dataset in ``paths`` checked against ``agent``'s spaces and ``env_id`` (all of them before
     anything is read), then all their episodes in one new replay from ``agent.make_replay``, sized to
-    hold them and ``extra_capacity`` more transitions. Returns (replay, episodes, transitions)."""
-    sources = [open_dataset(p) for p in paths]
-    kw = _env_kwargs(env_kwargs)
+    hold them and ``extra_capacity`` more transitions. Returns (replay, episodes, transitions).
+    ``open_run`` reads a run directory given as a dataset (``train.rundir.open_run``)."""
+    sources = [open_dataset(p, open_run) for p in paths]
+    kw = env_kwargs_of_data(env_kwargs)
     for src in sources:
         src.check(env_id, agent.observation_space, agent.action_space, kw)
     episodes = [ep for src in sources for ep in src.episodes()]
@@ -80,12 +81,13 @@ def load_replay(paths, agent, env_id: str, env_kwargs: dict, seed: int, extra_ca
     return replay, len(episodes), transitions
 
 
-def open_dataset(path: str | Path) -> DataSource:
-    """A dataset directory (manifest.json + episodes/) as a DataSource."""
+def open_dataset(path: str | Path, open_run=None) -> DataSource:
+    """A dataset directory (manifest.json + episodes/) as a DataSource; a run directory through
+    ``open_run`` (``train.rundir.open_run``: reading a run's config is the training layer's)."""
     path = Path(path)
     mpath = path / "manifest.json"
     if not mpath.is_file():
-        if (path / "config.yaml").is_file():
+        if (path / "config.yaml").is_file() and open_run is not None:
             return open_run(path)
         raise VisuomotorError(f"{path} is not a dataset (no manifest.json) or run directory (no config.yaml)")
     try:
@@ -101,21 +103,7 @@ def open_dataset(path: str | Path) -> DataSource:
                       m.get("env_kwargs", {}), files)
 
 
-def open_run(path: str | Path) -> DataSource:
-    """A training run's stored episodes as a DataSource (replay across experiments)."""
-    from visuomotor.train.config import load_config, resolve
-
-    path = Path(path)
-    if not (path / "config.yaml").is_file():
-        raise VisuomotorError(f"{path} is not a run directory (no config.yaml)")
-    cfg, resolved = load_config(path / "config.yaml")
-    cfg = resolve(cfg)
-    files = [p for _, _, p in list_episodes(path / "episodes")]
-    return DataSource(path, cfg.env, tuple(resolved.get("observation_shape", ())),
-                      tuple(resolved.get("action_shape", ())), _env_kwargs(cfg.env_kwargs()), files)
-
-
-def _env_kwargs(kw: dict) -> dict:
+def env_kwargs_of_data(kw: dict) -> dict:
     """The env settings that change what an observation or a step is."""
     out = {"action_repeat": kw.get("action_repeat", 1), "pixels": bool(kw.get("pixels", False))}
     if out["pixels"]:
@@ -128,7 +116,7 @@ def write_manifest(path: Path, env_id: str, env_kwargs: dict, observation_space,
     from visuomotor.fileio import atomic_write_text
 
     r = np.asarray(returns, dtype=np.float64)
-    m = {"format": FORMAT, "env": env_id, "env_kwargs": _env_kwargs(env_kwargs),
+    m = {"format": FORMAT, "env": env_id, "env_kwargs": env_kwargs_of_data(env_kwargs),
          "observation_shape": list(observation_space.shape), "observation_dtype": str(observation_space.dtype),
          "action_shape": list(action_space.shape), "episodes": len(r), "transitions": int(transitions),
          "returns": {"mean": float(r.mean()), "std": float(r.std()), "min": float(r.min()), "max": float(r.max())}

@@ -20,17 +20,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from visuomotor.envs.mjmodel import mujoco_model  # noqa: F401  (the env's MjModel; play uses it from here)
+from visuomotor.envs import simulator
+from visuomotor.envs.simulator import native_action_bounds as native_bounds
 from visuomotor.envs.wrappers import find_wrapper as _find
-
-
-def native_bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
-    """The bounds of the actions the simulator receives (the policy's [-1, 1] maps affinely onto them)."""
-    base = env.unwrapped
-    if hasattr(base, "_act_low"):  # dm_control behind DMCEnv
-        return np.asarray(base._act_low, np.float64), np.asarray(base._act_high, np.float64)  # noqa: SLF001
-    space = base.action_space
-    return np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
 
 
 def to_native(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -42,7 +34,7 @@ def to_native(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarr
 def env_contract(env: gym.Env, env_id: str) -> dict:
     """What a deployment of a policy for ``env`` (built by ``make_env``) must reproduce; see the module doc."""
     base = env.unwrapped
-    model, _ = mujoco_model(env)
+    model, _ = simulator.mujoco_handles(env)
     obs_space = env.observation_space
     stack, pixels = _find(env, "FrameStack"), _find(env, "PixelObservation")
     if pixels is not None:
@@ -52,7 +44,7 @@ def env_contract(env: gym.Env, env_id: str) -> dict:
             "frame_stack": stack.k if stack is not None else 1, "channels": "RGB per frame, frames oldest first; "
             "an episode's first frame fills the stack", "size": pixels.size, "camera_id": camera,
             "camera_name": _name(model, "camera", camera) if camera is not None else None,
-            "render": {"shadow": False, "reflection": False, "offsamples": 0} if pixels._dmc or pixels._fast_gym  # noqa: SLF001
+            "render": {"shadow": False, "reflection": False, "offsamples": 0} if pixels.fixed_render
             else "the env's own render()",
         }
         distraction = _find(env, "Distraction")
@@ -65,10 +57,10 @@ def env_contract(env: gym.Env, env_id: str) -> dict:
     else:
         observation = {"kind": "state", "shape": list(obs_space.shape), "dtype": "float32",
                        "size": int(np.prod(obs_space.shape))}
-        dm_env = getattr(base, "_env", None)
-        if dm_env is not None and hasattr(dm_env, "observation_spec"):
-            observation["keys"] = [{"name": k, "shape": list(v.shape), "size": int(np.prod(v.shape)) if v.shape else 1}
-                                   for k, v in dm_env.observation_spec().items()]
+        keys = simulator.observation_keys(env)
+        if keys is not None:
+            observation["keys"] = [{"name": k, "shape": list(shape), "size": int(np.prod(shape)) if shape else 1}
+                                   for k, shape in keys]
             observation["order"] = "the keys in this order, each flattened (C order), concatenated"
         else:
             observation["order"] = "the env's own observation vector"
@@ -85,13 +77,8 @@ def env_contract(env: gym.Env, env_id: str) -> dict:
               "policy_range": [-1.0, 1.0], "to_native": "low + (a + 1) / 2 * (high - low)"}
     repeat = _find(env, "ActionRepeat")
     k = repeat.k if repeat is not None else 1
-    control = None
-    dm_env = getattr(base, "_env", None)
-    if dm_env is not None and hasattr(dm_env, "control_timestep"):
-        control = float(dm_env.control_timestep())
-    elif hasattr(base, "dt"):
-        control = float(base.dt)
-    limit = getattr(base, "max_episode_steps", None) or (env.spec.max_episode_steps if env.spec else None)
+    control = simulator.control_timestep(env)
+    limit = simulator.time_limit(env)
     timing = {"physics_timestep": float(model.opt.timestep) if model is not None else None,
               "control_timestep": control, "action_repeat": k,
               "policy_period": control * k if control is not None else None,

@@ -21,9 +21,9 @@ def _viewer(env, wanted: bool):
     """MuJoCo's passive viewer on the env's model, or None (headless, not asked for, or unavailable)."""
     if not wanted or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return None
-    from visuomotor.deploy.contract import mujoco_model
+    from visuomotor.envs.simulator import mujoco_handles
 
-    model, data = mujoco_model(env)
+    model, data = mujoco_handles(env)
     if model is None:
         return None
     try:

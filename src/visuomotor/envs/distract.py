@@ -183,7 +183,7 @@ class Distraction(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def __init__(self, env: gym.Env, level: str, cfg: DistractConfig | None = None, camera_id: int | None = None,
                  seed: int = 0):
-        from visuomotor.envs.mjmodel import mujoco_model
+        from visuomotor.envs.simulator import mujoco_handles
 
         cfg = cfg or DistractConfig()
         cfg.validate(level)
@@ -192,7 +192,7 @@ class Distraction(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, level=level, camera_id=camera_id, seed=seed)
         gym.Wrapper.__init__(self, env)
         self.level, self.cfg, self.scale = level, cfg, LEVELS[level]
-        self.model, _ = mujoco_model(env)
+        self.model, _ = mujoco_handles(env)
         if self.model is None:
             raise VisuomotorError(f"--distract needs a MuJoCo env (dm_control or gymnasium MuJoCo); "
                                   f"{type(env.unwrapped).__name__} has no MuJoCo model")

@@ -15,13 +15,14 @@ import gymnasium as gym
 import numpy as np
 
 from visuomotor.envs.backend import Backend, unknown_id
+from visuomotor.envs.simulator import SimulatorEnv
 
 
 def _flat_size(spec) -> int:
     return int(np.prod(spec.shape)) if spec.shape else 1
 
 
-class DMCEnv(gym.Env):
+class DMCEnv(gym.Env, SimulatorEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(
@@ -85,6 +86,22 @@ class DMCEnv(gym.Env):
     @property
     def max_episode_steps(self) -> int:
         return int(self._env._step_limit)  # noqa: SLF001 - dm_control exposes no public getter
+
+    # ---- the declared contract (envs/simulator.py) ----
+    def mujoco_handles(self):
+        return self._env.physics.model.ptr, self._env.physics.data.ptr
+
+    def native_action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._act_low, self._act_high
+
+    def observation_keys(self) -> list[tuple[str, tuple[int, ...]]]:
+        return [(k, tuple(v.shape)) for k, v in self._env.observation_spec().items()]
+
+    def control_timestep(self) -> float:
+        return float(self._env.control_timestep())
+
+    def renders_pixels(self) -> bool:
+        return True
 
     def _flatten(self, observation) -> np.ndarray:
         parts = [np.asarray(v, dtype=np.float32).ravel() for v in observation.values()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium
 
 from visuomotor.envs.backend import Backend, unknown_id
+from visuomotor.errors import VisuomotorError
 
 
 class GymBackend(Backend):
@@ -33,3 +34,19 @@ class GymBackend(Backend):
                 kwargs["camera_id"] = camera_id
             render_mode = "rgb_array"
         return gymnasium.make(env_id[len(self.prefix):], render_mode=render_mode, **kwargs)
+
+    def make_vec(self, env_id, num_envs, seed, vectorization, threads, device, **env_kwargs):
+        """``mujoco``: the batched MuJoCo path (``envs/batched.py``) for the locomotion tasks it supports,
+        every copy stepped in one ``mujoco.rollout`` call (with ``randomization``, one randomized model
+        per copy); other vectorizations: None (N copies of ``make_env``)."""
+        if vectorization != "mujoco":
+            return None
+        from visuomotor.envs.batched import BatchedMujocoEnv
+
+        randomization = env_kwargs.pop("randomization", None)
+        other = {k: v for k, v in env_kwargs.items() if v not in (None, False, 1) and k not in (
+            "pixel_size", "frame_stack")}
+        if other:
+            raise VisuomotorError(f"--vectorization mujoco steps the plain task (and --dr); it does not support "
+                                  f"{', '.join(sorted(other))} (use sync or async)")
+        return BatchedMujocoEnv(env_id, num_envs, seed=seed, threads=threads, randomization=randomization)

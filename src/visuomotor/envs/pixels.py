@@ -20,6 +20,8 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 
+from visuomotor.envs.simulator import renders_pixels
+
 
 class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """obs -> uint8 [3, size, size] frame of the scene."""
@@ -33,13 +35,15 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         self.state_info = bool(state_info)  # the replaced state observation in info["state"] (privileged)
         self.state_space = env.observation_space if state_info else None
         self.camera_id = camera_id
-        self._dmc = hasattr(env.unwrapped, "render_pixels")
+        self._dmc = renders_pixels(env)
         self.observation_space = gym.spaces.Box(0, 255, shape=(3, self.size, self.size), dtype=np.uint8)
         # gymnasium MuJoCo envs: the same fast path as DMC's (no multisampling, shadows or
         # reflections; 12 -> 137 frames/s at 84x84 for HalfCheetah on a software GL)
         self._fast_gym = fast_render and not self._dmc and hasattr(env.unwrapped, "mujoco_renderer")
         if self._fast_gym:
             env.unwrapped.model.vis.quality.offsamples = 0
+        self.fixed_render = self._dmc or self._fast_gym
+        """Frames render without shadows, reflections or multisampling (else: the env's own render())."""
         self._flags_set = False
 
     def frame(self) -> np.ndarray:

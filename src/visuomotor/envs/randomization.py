@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from visuomotor.envs import simulator
 from visuomotor.errors import VisuomotorError
 
 
@@ -57,15 +58,13 @@ class RandomizationConfig:
 
 
 def mujoco_handles(env: gym.Env):
-    """(mujoco.MjModel, mujoco.MjData) behind a dm_control or gymnasium MuJoCo env."""
-    u = env.unwrapped
-    physics = getattr(u, "physics", None)
-    if physics is not None and hasattr(physics.model, "ptr"):
-        return physics.model.ptr, physics.data.ptr
-    model, data = getattr(u, "model", None), getattr(u, "data", None)
-    if model is not None and data is not None and type(model).__name__ == "MjModel":
-        return model, data
-    raise VisuomotorError(f"domain randomization needs a MuJoCo env; {type(u).__name__} exposes no MuJoCo model")
+    """(mujoco.MjModel, mujoco.MjData) behind a dm_control or gymnasium MuJoCo env (``envs.simulator``);
+    a one-line error when there is none."""
+    model, data = simulator.mujoco_handles(env)
+    if model is None or data is None:
+        raise VisuomotorError(f"domain randomization needs a MuJoCo env; {type(env.unwrapped).__name__} exposes "
+                              f"no MuJoCo model")
+    return model, data
 
 
 def root_translation_dofs(model) -> np.ndarray:

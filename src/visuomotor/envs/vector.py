@@ -14,7 +14,6 @@ import functools
 from typing import Literal
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from visuomotor.envs.registry import backend_of, make_env
@@ -26,12 +25,11 @@ VECTORIZATION = ("sync", "async", "mujoco")
 def make_vec_env(env_id: str, num_envs: int, seed: int = 0,
                  vectorization: Literal["sync", "async", "mujoco"] = "sync", threads: int | None = None,
                  device=None, **env_kwargs) -> gym.vector.VectorEnv:
-    """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset, as the env's
-    backend batches them: ``sync`` (this process) or ``async`` (a worker process each); ``mujoco`` the
-    batched MuJoCo path (``visuomotor.envs.batched``) for the gymnasium locomotion tasks it supports,
-    stepping every copy in one ``mujoco.rollout`` call on ``threads`` threads (with ``randomization``,
-    one randomized model per copy); ``playground/<EnvName>`` ids always one jitted JAX batch that
-    returns torch tensors on ``device`` (``visuomotor.envs.playground``)."""
+    """N copies of ``make_env(env_id, seed=seed + i, **env_kwargs)`` with same-step autoreset: the env's
+    backend's own batch when it has one (``Backend.make_vec``: ``mujoco`` for gym/ ids, the batched
+    MuJoCo path of ``visuomotor.envs.batched``, stepping every copy in one ``mujoco.rollout`` call on
+    ``threads`` threads; ``playground/<EnvName>`` ids always one jitted JAX batch returning torch
+    tensors on ``device``), else ``sync`` (this process) or ``async`` (a worker process each)."""
     if num_envs < 1:
         raise VisuomotorError(f"--num-envs must be >= 1, got {num_envs}")
     if vectorization not in VECTORIZATION:
@@ -42,31 +40,10 @@ def make_vec_env(env_id: str, num_envs: int, seed: int = 0,
     if own is not None:
         return own
     if vectorization == "mujoco":
-        from visuomotor.envs.batched import BatchedMujocoEnv
-
-        randomization = env_kwargs.pop("randomization", None)
-        other = {k: v for k, v in env_kwargs.items() if v not in (None, False, 1) and k not in (
-            "pixel_size", "frame_stack")}
-        if other:
-            raise VisuomotorError(f"--vectorization mujoco steps the plain task (and --dr); it does not support "
-                                  f"{', '.join(sorted(other))} (use sync or async)")
-        return BatchedMujocoEnv(env_id, num_envs, seed=seed, threads=threads, randomization=randomization)
+        raise VisuomotorError(f"--vectorization mujoco is the batched MuJoCo path of gym/ ids; {env_id!r} has none "
+                              f"(use sync or async)")
     fns = [functools.partial(make_env, env_id, seed=seed + i, **env_kwargs) for i in range(num_envs)]
     if vectorization == "sync":
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
     # forkserver: workers do not inherit this process's torch/OpenMP threads or GL context
     return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP, context="forkserver")
-
-
-def final_observations(next_obs: np.ndarray, info: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(observations after this step as the episodes saw them [N, D], mask of envs whose episode ended).
-
-    Where an episode ended, ``next_obs`` holds the next episode's first observation; this puts the
-    ended episode's real last observation in its place."""
-    mask = np.asarray(info.get("_final_obs", np.zeros(len(next_obs), bool)), dtype=bool)
-    if not mask.any():
-        return next_obs, mask
-    final = np.array(next_obs, copy=True)
-    for i in np.flatnonzero(mask):  # only the envs that just ended (a handful per step)
-        final[i] = info["final_obs"][i]
-    return final, mask

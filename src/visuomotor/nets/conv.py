@@ -43,6 +43,11 @@ class ConvEncoder(nn.Module):
         return self.convnet(x).flatten(1)
 
 
+def trunk(repr_dim: int, feature_dim: int) -> nn.Sequential:
+    """DrQ-v2's trunk after the encoder: Linear -> LayerNorm -> tanh, the features the actor and critic share."""
+    return nn.Sequential(nn.Linear(repr_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+
+
 def random_shift(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None,
                  shifts: torch.Tensor | None = None) -> torch.Tensor:
     """Shift each image [B, C, H, W] (float, square) by an integer offset in [-pad, pad] per axis,

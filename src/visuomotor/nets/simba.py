@@ -1,4 +1,5 @@
-"""Simba and SimbaV2 networks for off-policy actors and critics (``--sac.net simba|simbav2``).
+"""Simba and SimbaV2 networks for off-policy actors and critics (``--sac.net simba|simbav2``; the families
+of ``nets/families.py``).
 
 **Simba** (Lee et al. 2024, "SimBa: Simplicity Bias for Scaling Up Parameters in Deep Reinforcement
 Learning"): the input (normalized by running statistics, in the agent) goes through a linear embedding,
@@ -30,14 +31,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-NetKind = Literal["mlp", "simba", "simbav2"]
-NET_KINDS = ("mlp", "simba", "simbav2")
 EPS = 1e-8
 
 
@@ -173,18 +171,6 @@ class SimbaNet(nn.Module):
         return self.head(self.norm(self.blocks(self.embed(x))))
 
 
-def critic_ensemble(kind: NetKind, n: int, in_dim: int, hidden: Sequence[int], layer_norm: bool,
-                    width: int, blocks: int, num_atoms: int) -> nn.Module:
-    """``n`` critics [n, B, out]: the mlp ensemble of ``hidden`` (Q), or simba nets of ``width`` and
-    ``blocks`` (simba: Q; simbav2: logits over ``num_atoms`` atoms)."""
-    from visuomotor.nets.mlp import EnsembleMLP
-
-    if kind == "mlp":
-        return EnsembleMLP(n, in_dim, hidden, 1, layer_norm)
-    out = num_atoms if kind == "simbav2" else 1
-    return NetEnsemble(n, lambda: build(kind, in_dim, width, blocks, (out,)))
-
-
 def take_in(t, normalizer: nn.Module | None, reward_scaler: RewardScaler | None, obs_dim: int, device) -> None:
     """One env step's ``Transitions`` into the running statistics: the observations into ``normalizer``
     (an ``EmpiricalNormalizer``), the rewards and episode ends into ``reward_scaler`` (either may be None)."""
@@ -197,7 +183,7 @@ def take_in(t, normalizer: nn.Module | None, reward_scaler: RewardScaler | None,
         reward_scaler.observe(torch.as_tensor(np.asarray(t.reward), device=device), torch.as_tensor(ended, device=device))
 
 
-def build(kind: NetKind, in_dim: int, width: int, blocks: int, heads: Sequence[int]) -> nn.Module:
+def build(kind: str, in_dim: int, width: int, blocks: int, heads: Sequence[int]) -> nn.Module:
     """A ``simba`` or ``simbav2`` network from ``in_dim`` to ``sum(heads)`` outputs."""
     if kind == "simbav2":
         return SimbaV2Net(in_dim, width, blocks, heads)

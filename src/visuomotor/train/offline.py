@@ -18,6 +18,7 @@ from visuomotor.algos.base import EnvSpec
 from visuomotor.buffers.datasets import load_replay
 from visuomotor.train.build import build_agent
 from visuomotor.train.driver import Driver
+from visuomotor.train.rundir import open_run
 
 
 class OfflineDriver(Driver):
@@ -31,7 +32,7 @@ class OfflineDriver(Driver):
         self.agent = build_agent(cfg, self.spec, runner.device)
         replay, self.episodes, self.transitions = load_replay(
             cfg.data, self.agent, cfg.env, runner.env_kw, cfg.seed,
-            extra_capacity=cfg.online_steps)  # room for the online phase's transitions
+            extra_capacity=cfg.online_steps, open_run=open_run)  # room for the online phase's transitions
         self.agent.use_storage(replay)
         print(f"[visuomotor] dataset: {self.episodes} episodes, {self.transitions} transitions from "
               f"{', '.join(map(str, cfg.data))}", file=sys.stderr)

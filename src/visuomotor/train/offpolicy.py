@@ -94,16 +94,17 @@ class OffPolicyDriver(Driver):
     def _open_prior_data(self) -> None:
         """Check every --prior-data / --prior-runs source against this run's env (before any work) and
         give the agent the prior data's replay; the prior runs' episodes are loaded in ``prepare``."""
-        from visuomotor.buffers.datasets import _env_kwargs, load_replay, open_run
+        from visuomotor.buffers.datasets import env_kwargs_of_data, load_replay
+        from visuomotor.train.rundir import open_run
 
         cfg, spec = self.cfg, self.spec
         self.prior_runs = [open_run(p) for p in cfg.prior_runs]
         for src in self.prior_runs:
-            src.check(cfg.env, spec.observation_space, spec.action_space, _env_kwargs(self.runner.env_kw))
+            src.check(cfg.env, spec.observation_space, spec.action_space, env_kwargs_of_data(self.runner.env_kw))
         if not cfg.prior_data:
             return
         self.prior, episodes, n = load_replay(cfg.prior_data, self.agent, cfg.env, self.runner.env_kw,
-                                              cfg.seed + 1_000_003)
+                                              cfg.seed + 1_000_003, open_run=open_run)
         self.agent.add_prior_data(self.prior, self.acfg.prior_fraction)
         print(f"[visuomotor] prior data: {episodes} episodes, {n} transitions from "
               f"{', '.join(map(str, cfg.prior_data))}; {self.acfg.prior_fraction:.0%} of each batch",

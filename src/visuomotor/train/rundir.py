@@ -24,7 +24,9 @@ import torch
 
 from visuomotor.errors import VisuomotorError
 from visuomotor.fileio import LOCK_NAME, is_empty
-from visuomotor.train.config import TrainConfig, config_differences, load_config
+from visuomotor.buffers.datasets import DataSource, env_kwargs_of_data
+from visuomotor.buffers.episodes import list_episodes
+from visuomotor.train.config import TrainConfig, config_differences, load_config, resolve
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -122,3 +124,15 @@ def set_aside(episode_dir: Path, paths: list[Path], why: str) -> None:
     for p in paths:
         os.replace(p, dest / p.name)
     print(f"[visuomotor] moved {len(paths)} episode file(s) to {dest}: {why}", file=sys.stderr)
+
+
+def open_run(path: str | Path) -> DataSource:
+    """A training run's stored episodes as a DataSource (replay across experiments)."""
+    path = Path(path)
+    if not (path / "config.yaml").is_file():
+        raise VisuomotorError(f"{path} is not a run directory (no config.yaml)")
+    cfg, resolved = load_config(path / "config.yaml")
+    cfg = resolve(cfg)
+    files = [p for _, _, p in list_episodes(path / "episodes")]
+    return DataSource(path, cfg.env, tuple(resolved.get("observation_shape", ())),
+                      tuple(resolved.get("action_shape", ())), env_kwargs_of_data(cfg.env_kwargs()), files)
