@@ -12,14 +12,45 @@ torch.set_num_threads(1)
 TINY_SAC = ["--sac.hidden", "32", "32", "--sac.batch-size", "32", "--sac.learning-starts", "300"]
 
 
-def run_cli(*args, timeout=600, check=False):
-    """Run `python -m visuomotor ARGS`; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, "-m", "visuomotor", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+def run_cli(*args, timeout=600, check=False, fresh=False):
+    """Run `visuomotor ARGS`; returns a CompletedProcess (returncode, stdout, stderr). By default in this
+    process, through the CLI's ``main`` (its output captured, warnings ignored as PYTHONWARNINGS=ignore
+    does; an exception that escapes ``main`` is exit 1 with its traceback, as Python's), which saves a
+    fresh interpreter's imports per call; ``fresh=True``: `python -m visuomotor ARGS` in a new process."""
+    argv = [str(a) for a in args]
+    if fresh:
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        proc = subprocess.run([sys.executable, "-m", "visuomotor", *argv], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    else:
+        proc = _in_process(argv)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def _in_process(argv: list[str]) -> subprocess.CompletedProcess:
+    import contextlib
+    import io
+    import traceback
+    import warnings
+
+    from visuomotor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = main(argv)
+        except SystemExit as e:  # tyro's usage errors and --help
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except Exception:  # noqa: BLE001 - what the interpreter would print and exit 1 with
+            traceback.print_exc()
+            code = 1
+        finally:
+            torch.set_num_threads(threads)  # (a run sets its --threads for the process)
+    return subprocess.CompletedProcess(["visuomotor", *argv], code, out.getvalue(), err.getvalue())
 
 
 def random_data_and_bc(tmp_path, env: str, episodes: int, eval_episodes: int):

@@ -137,3 +137,29 @@ def test_no_module_imports_anothers_private_names():
                 found += [f"{path.relative_to(SRC)}:{node.lineno}: {a.name}" for a in node.names
                           if a.name.startswith("_") and not a.name.startswith("__")]
     assert found == []
+
+
+def family_branches(src: Path) -> list[str]:
+    """Outside nets/, comparisons with a network family's name (``net == "simbav2"``, ``kind != "mlp"``)."""
+    from visuomotor.nets.families import FAMILIES
+
+    found = []
+    for path in src.rglob("*.py"):
+        if "nets" in path.relative_to(src).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(isinstance(c, ast.Constant) and c.value in FAMILIES
+                                                     for c in [node.left, *node.comparators]):
+                found.append(f"{path.relative_to(src)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_branch_on_a_network_family_outside_nets():
+    """An algorithm asks its config's family for networks and reads what the family declares."""
+    assert family_branches(SRC) == []
+
+
+def test_the_family_branch_check_finds_one(tmp_path):
+    (tmp_path / "algos").mkdir()
+    (tmp_path / "algos" / "x.py").write_text("def f(cfg):\n    return cfg.net != 'mlp'\n")
+    assert len(family_branches(tmp_path)) == 1

@@ -82,21 +82,21 @@ def _final_actor(run):
 def test_sigkill_then_resume_continues_exactly(tmp_path):
     steps = 4000
     straight = tmp_path / "straight"
-    run_cli(*_train_args(straight, steps, env=STOP_ENV), check=True)
+    run_cli(*_train_args(straight, steps, "--no-video", env=STOP_ENV), check=True)
 
     killed = tmp_path / "killed"
     # killed at training step 2500 (after evaluations of 1000 steps at 0, 1000 and 2000): mid-episode,
     # past the checkpoint at 2000
-    proc = _stopped_at(SIGKILL_AT_2500, *_train_args(killed, steps, env=STOP_ENV))
+    proc = _stopped_at(SIGKILL_AT_2500, *_train_args(killed, steps, "--no-video", env=STOP_ENV))
     assert proc.returncode == -signal.SIGKILL
     ckpt = killed / "checkpoints" / "latest.pt"
     stopped_at = torch.load(ckpt, weights_only=True)["step"]
     assert stopped_at == 2000
 
     # the same command with --resume; refusing without it
-    again = run_cli(*_train_args(killed, steps, env=STOP_ENV))
+    again = run_cli(*_train_args(killed, steps, "--no-video", env=STOP_ENV))
     assert again.returncode != 0 and "--resume" in again.stderr
-    run_cli(*_train_args(killed, steps, "--resume", env=STOP_ENV), check=True)
+    run_cli(*_train_args(killed, steps, "--resume", "--no-video", env=STOP_ENV), check=True)
     final = torch.load(ckpt, weights_only=True)
     assert final["step"] == steps
     eps = sorted(p.name for p in (killed / "episodes").glob("ep_*.npz"))
@@ -144,14 +144,14 @@ def test_sigterm_checkpoints_the_open_episode_and_resume_keeps_it(tmp_path):
     run = tmp_path / "termed"
     # SIGTERM from inside training step 1300 (after the evaluations at 0 and 1000, 1000 steps each): the
     # step ends, then the run checkpoints with the open episode's 300 steps
-    proc = _stopped_at("SIGTERM@3300", *_train_args(run, 4000, env=STOP_ENV))
+    proc = _stopped_at("SIGTERM@3300", *_train_args(run, 4000, "--no-video", env=STOP_ENV))
     assert proc.returncode == 143 and "terminated (SIGTERM)" in proc.stderr, proc.stderr
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     stopped_at = state["step"]
     assert stopped_at == 1300
     done = stopped_at // 1000  # episodes finished before the signal (1000 steps each)
     assert done == 1 and len(state["partial_episode"]["action"]) == stopped_at % 1000 == 300
-    run_cli(*_train_args(run, stopped_at + 500, "--resume", env=STOP_ENV), check=True)
+    run_cli(*_train_args(run, stopped_at + 500, "--resume", "--no-video", env=STOP_ENV), check=True)
     # the open episode became an episode file of its own (a later resume rebuilds it too)
     eps = sorted(p.name for p in (run / "episodes").glob("ep_*.npz"))
     assert eps == [f"ep_{i:06d}_{(i + 1) * 1000:09d}.npz" for i in range(done)] + [

@@ -153,7 +153,7 @@ def test_pixel_run_through_cli_writes_run_dir_and_resumes(tmp_path, cli):
     assert ev.returncode == 0 and "return  mean" in ev.stdout
     # prior data from pixels: the run's stored frames as RLPD-style prior data and as a prior run
     prior = cli("train", "--env", "dmc/cartpole-swingup", "--steps", "70", "--eval-every", "70", "--run-dir",
-                tmp_path / "prior", "--prior-data", run, "--prior-runs", run, *TINY_DRQ, timeout=900)
+                tmp_path / "prior", "--prior-data", run, "--prior-runs", run, *TINY_DRQ, "--no-video", timeout=900)
     assert prior.returncode == 0, prior.stderr
     # (the finished episodes: 125 steps and the 25-step piece; the last 50 steps wait in the checkpoint)
     assert "prior data: 2 episodes, 150 transitions" in prior.stderr and "replay starts with 150" in prior.stderr
