@@ -1,5 +1,5 @@
 # visuomotor: the two set-up commands of the README.
-#   make demo   install everything, then train SAC on dmc/cartpole-swingup (~2 min on 2 CPU cores)
+#   make demo   install everything, then train SAC on dmc/cartpole-swingup (1.5-3.5 min on 2 CPU cores)
 #   make test   install everything (with test extras), then run the test suite on 2 processes (pytest-xdist)
 .PHONY: setup setup-test demo test bench
 
