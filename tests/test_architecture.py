@@ -29,22 +29,26 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
     assert proc.returncode == 1 and "pkg.a <-> pkg.b" in proc.stdout
 
 
-def test_no_agent_is_probed_outside_algos():
-    """Outside algos/, getattr/hasattr never take an agent (or a name bound to one) as their object."""
-    suspects = []
-    for path in SRC.rglob("*.py"):
-        if "algos" in path.relative_to(SRC).parts:
+def nodes(src: Path, outside: str | None = None):
+    """(where, node) for every AST node of every module under ``src``, except those in the package
+    ``outside``; ``where`` is "path:line"."""
+    for path in src.rglob("*.py"):
+        if outside is not None and outside in path.relative_to(src).parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"):
-                target = ast.unparse(node.args[0])
-                if re.search(r"agent|learner|\bguide\b", target):
-                    suspects.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
+            yield f"{path.relative_to(src)}:{getattr(node, 'lineno', 0)}", node
+
+
+def test_no_agent_is_probed_outside_algos():
+    """Outside algos/, getattr/hasattr never take an agent (or a name bound to one) as their object."""
+    suspects = [f"{where}: {ast.unparse(node)}" for where, node in nodes(SRC, outside="algos")
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+                and re.search(r"agent|learner|\bguide\b", ast.unparse(node.args[0]))]
     assert not suspects, suspects
 
 
 LAYERS = [  # lowest first (docs/architecture.md, "Layers"); a package imports only from layers below its own
-    {"errors", "_gl", "_malloc"},
+    {"errors", "_gl", "_malloc", "_lazy"},
     {"fileio"},
     {"envs", "nets"},
     {"buffers", "evaluate"},  # storage; policy rollouts and plots (the runner's and distillation's)
@@ -96,22 +100,19 @@ def test_the_layer_check_finds_an_upward_import(tmp_path):
 def private_env_reads(src: Path) -> list[str]:
     """Outside envs/, reads of an env's (or its wrappers' / unwrapped adapter's) private attributes:
     ``env._x``, ``env.unwrapped._x``, ``getattr(base, "_x")`` on a name bound to an env."""
-    found = []
     envish = re.compile(r"\benv\b|\benvs\b|unwrapped|\bbase\b|\bpixels\b|\bwrapper\b|\bdm_env\b")
-    for path in src.rglob("*.py"):
-        if "envs" in path.relative_to(src).parts:
+    private = lambda name: name.startswith("_") and not name.startswith("__")  # noqa: E731
+    found = []
+    for where, node in nodes(src, outside="envs"):
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            target = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+              and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and private(str(node.args[1].value))):
+            target = node.args[0]
+        else:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
-                target = ast.unparse(node.value)
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
-                  and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-                  and str(node.args[1].value).startswith("_") and not str(node.args[1].value).startswith("__")):
-                target = ast.unparse(node.args[0])
-            else:
-                continue
-            if envish.search(target):
-                found.append(f"{path.relative_to(src)}:{node.lineno}: {ast.unparse(node)}")
+        if envish.search(ast.unparse(target)):
+            found.append(f"{where}: {ast.unparse(node)}")
     return found
 
 
@@ -130,12 +131,9 @@ def test_the_private_read_check_finds_one(tmp_path):
 def test_no_module_imports_anothers_private_names():
     """``from visuomotor.x import _name`` nowhere: what modules share is public (e.g. DrQ-v2's trunk is
     nets.conv.trunk; FastTD3 and FastSAC share algos/fast_common.py)."""
-    found = []
-    for path in SRC.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("visuomotor"):
-                found += [f"{path.relative_to(SRC)}:{node.lineno}: {a.name}" for a in node.names
-                          if a.name.startswith("_") and not a.name.startswith("__")]
+    found = [f"{where}: {a.name}" for where, node in nodes(SRC)
+             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("visuomotor")
+             for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
     assert found == []
 
 
@@ -143,15 +141,9 @@ def family_branches(src: Path) -> list[str]:
     """Outside nets/, comparisons with a network family's name (``net == "simbav2"``, ``kind != "mlp"``)."""
     from visuomotor.nets.families import FAMILIES
 
-    found = []
-    for path in src.rglob("*.py"):
-        if "nets" in path.relative_to(src).parts:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+    return [f"{where}: {ast.unparse(node)}" for where, node in nodes(src, outside="nets")
             if isinstance(node, ast.Compare) and any(isinstance(c, ast.Constant) and c.value in FAMILIES
-                                                     for c in [node.left, *node.comparators]):
-                found.append(f"{path.relative_to(src)}:{node.lineno}: {ast.unparse(node)}")
-    return found
+                                                     for c in [node.left, *node.comparators])]
 
 
 def test_no_branch_on_a_network_family_outside_nets():

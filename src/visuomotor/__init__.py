@@ -11,9 +11,8 @@ command line starts at once.
 
 __version__ = "0.1.0"
 
-import importlib
-
 from visuomotor._gl import select_gl_backend
+from visuomotor._lazy import lazy_getattr
 
 select_gl_backend()
 
@@ -53,12 +52,7 @@ def evaluate(agent, env, episodes, *args, **kwargs):
     return _evaluate(agent, env, episodes, *args, **kwargs)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'visuomotor' has no attribute {name!r}")
+__getattr__ = lazy_getattr(globals(), _LAZY)
 
 
 def __dir__():

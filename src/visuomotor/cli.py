@@ -384,8 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     args_cls, run = COMMANDS[name]
     if name == "train":
         args_cls = args_cls()
-    import tyro
-
     parsed = tyro.cli(args_cls, args=rest, prog=f"visuomotor {name}")
     try:
         run(parsed)

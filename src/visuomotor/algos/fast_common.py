@@ -16,8 +16,7 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy
 from visuomotor.nets import hardware
-from visuomotor.nets.families import NetConfig
-from visuomotor.nets.mlp import EnsembleMLP
+from visuomotor.nets.families import NetConfig, critic_ensemble
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
@@ -213,13 +212,13 @@ class FastAgent(Agent):
     def make_critics(self, n: int, layer_norm: bool = False, activation: str = "relu") -> nn.Module:
         """``n`` critics of the config's network family, each ending in the logits over the support (the
         authors': MLPs of ``critic_hidden``, ``activation`` between layers, one batched matmul per layer)."""
-        c, in_dim = self.cfg, self.obs_dim + self.act_dim
-        return self.family.critics(c, n, in_dim, c.num_atoms, lambda: EnsembleMLP(
-            n, in_dim, c.critic_hidden, c.num_atoms, layer_norm, activation)).to(self.device)
+        c = self.cfg
+        return critic_ensemble(c, n, self.obs_dim + self.act_dim, c.num_atoms, c.critic_hidden, layer_norm,
+                               activation).to(self.device)
 
     def step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module | None) -> None:
-        """One optimizer step on ``loss`` (its gradient norm clipped with max_grad_norm; simbav2's weight rows
-        back on the unit sphere after it)."""
+        """One optimizer step on ``loss`` (its gradient norm clipped with max_grad_norm), then the network
+        family's after-step (simbav2: weight rows back on the unit sphere)."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if module is not None and self.cfg.max_grad_norm > 0:

@@ -57,8 +57,8 @@ from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, hardware, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
-from visuomotor.nets.families import FAMILIES, NetConfig, ValueSupportConfig
-from visuomotor.nets.mlp import EnsembleMLP, mlp, relu_mlp_forward
+from visuomotor.nets.families import FAMILIES, NetConfig, ValueSupportConfig, critic_ensemble
+from visuomotor.nets.mlp import mlp, relu_mlp_forward
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
@@ -345,10 +345,9 @@ class SAC(Agent):
     def make_critic(self) -> nn.Module:
         """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with a distributional family its logits
         over the atoms (the paper's: ReLU MLPs of ``hidden``, one batched matmul per layer)."""
-        c, in_dim = self.cfg, self.obs_dim + self.act_dim
-        out = c.num_atoms if self.family.distributional else 1
-        return self.family.critics(c, c.num_critics, in_dim, out,
-                                   lambda: EnsembleMLP(c.num_critics, in_dim, c.hidden, out, c.layer_norm))
+        c = self.cfg
+        return critic_ensemble(c, c.num_critics, self.obs_dim + self.act_dim,
+                               c.num_atoms if self.family.distributional else 1, c.hidden, c.layer_norm)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.inference_mode()

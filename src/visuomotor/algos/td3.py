@@ -43,8 +43,8 @@ from torch import nn
 from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, simba
-from visuomotor.nets.families import NetConfig, ValueSupportConfig
-from visuomotor.nets.mlp import EnsembleMLP, mlp
+from visuomotor.nets.families import NetConfig, ValueSupportConfig, critic_ensemble
+from visuomotor.nets.mlp import mlp
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
@@ -173,10 +173,9 @@ class TD3(Agent):
     def make_critic(self) -> nn.Module:
         """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with a distributional family its logits
         over the atoms (the authors': ReLU MLPs of ``hidden``, one batched matmul per layer)."""
-        c, in_dim = self.cfg, self.obs_dim + self.act_dim
-        out = c.num_atoms if self.family.distributional else 1
-        return self.family.critics(c, c.num_critics, in_dim, out,
-                                   lambda: EnsembleMLP(c.num_critics, in_dim, c.hidden, out, c.layer_norm))
+        c = self.cfg
+        return critic_ensemble(c, c.num_critics, self.obs_dim + self.act_dim,
+                               c.num_atoms if self.family.distributional else 1, c.hidden, c.layer_norm)
 
     def observe(self, t) -> None:
         """Store the step; running observation statistics and (simbav2) the reward scale take it in."""

@@ -2,16 +2,13 @@
 
 Names are imported when first used (``from visuomotor.evaluate import evaluate``)."""
 
-import importlib
+from visuomotor._lazy import lazy_getattr
 
 _LAZY = {"plot_run": "visuomotor.evaluate.plots", **{n: "visuomotor.evaluate.rollout" for n in (
     "EvalResult", "episode_seed", "evaluate", "write_video")}}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(globals(), _LAZY)
 
 
 __all__ = ["EvalResult", "episode_seed", "evaluate", "plot_run", "write_video"]

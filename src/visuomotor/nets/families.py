@@ -28,6 +28,7 @@ from typing import ClassVar
 from torch import nn
 
 from visuomotor.nets import simba
+from visuomotor.nets.mlp import EnsembleMLP
 
 
 @dataclass
@@ -140,6 +141,14 @@ class SimbaV2(Simba):
 
     def after_step(self, module):
         simba.project_weights_(module)
+
+
+def critic_ensemble(cfg: NetConfig, n: int, in_dim: int, out_dim: int, hidden: Sequence[int], layer_norm: bool = False,
+                    activation: str = "relu") -> nn.Module:
+    """``n`` critics [n, B, out_dim] of ``cfg``'s family; the algorithm's own (mlp) are an ``EnsembleMLP``
+    of ``hidden`` (LayerNorms with ``layer_norm``, ``activation`` between layers)."""
+    return cfg.family().critics(cfg, n, in_dim, out_dim,
+                                lambda: EnsembleMLP(n, in_dim, hidden, out_dim, layer_norm, activation))
 
 
 FAMILIES: dict[str, NetFamily] = {"mlp": MLP(), "simba": Simba(), "simbav2": SimbaV2()}

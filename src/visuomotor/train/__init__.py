@@ -3,15 +3,12 @@
 
 Names are imported when first used (``from visuomotor.train import TrainConfig``)."""
 
-import importlib
+from visuomotor._lazy import lazy_getattr
 
 _LAZY = {"TrainConfig": "visuomotor.train.config", "load_config": "visuomotor.train.config"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(globals(), _LAZY)
 
 
 __all__ = ["TrainConfig", "load_config"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -175,6 +176,7 @@ class RunConfig:
         return self.dr if self.dr.enabled else None
 
 
+@functools.cache
 def sections(cls: type) -> frozenset[str]:
     """The algorithms with a section in the config class ``cls`` (their --<algo>.* flags)."""
     return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("algorithm_section"))
