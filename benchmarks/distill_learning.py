@@ -178,7 +178,7 @@ def cmd_speed(a) -> None:
     g = torch.Generator().manual_seed(0)
     batch = argparse.Namespace(obs=torch.randint(0, 256, (256, 9, 84, 84), dtype=torch.uint8, generator=g),
                                action=torch.rand(256, 6, generator=g) * 2 - 1)
-    agents = {name: Distill(obs, act, DistillConfig(bf16=bf16)) for name, bf16 in (("float32", False), ("bf16", True))}
+    agents = {name: Distill(obs, act, DistillConfig(bf16=bf16).resolved()) for name, bf16 in (("float32", False), ("bf16", True))}
     times: dict[str, list[float]] = {name: [] for name in agents}
     for agent in agents.values():
         agent.update(batch)  # (first-call set-up)

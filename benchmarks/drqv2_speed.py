@@ -108,7 +108,7 @@ def run(args) -> list[dict]:
     rows = []
     for bf16 in (False, True):
         torch.manual_seed(0)
-        agent = DrQv2(obs_space, act_space, DrQv2Config(bf16=bf16), dev)
+        agent = DrQv2(obs_space, act_space, DrQv2Config(bf16=bf16).resolved(), dev)
         rb = FrameReplay(args.replay_frames + 10, (3, 84, 84), args.act_dim, device="cpu")
         fill_replay(rb, args.replay_frames, args.act_dim)
         for batch in args.batch:

@@ -35,13 +35,13 @@ def agents(obs_dim: int, act_dim: int, dtypes=(False, True)):
     for bf16 in dtypes:
         tag = "bf16" if bf16 else "fp32"
         for net in ("mlp", "simba", "simbav2"):
-            out[f"sac {net} {tag}"] = (SAC(obs, act, SACConfig(net=net, bf16=bf16, compile=False)), 256)
-        out[f"fasttd3 cpu {tag}"] = (FastTD3(obs, act, FastTD3Config(bf16=bf16), num_envs=16), 1024)
-        out[f"fastsac cpu {tag}"] = (FastSAC(obs, act, FastSACConfig(bf16=bf16), num_envs=16), 1024)
-        authors = FastSACConfig(bf16=bf16, actor_hidden=(512, 256, 128), critic_hidden=(768, 384, 192))
+            out[f"sac {net} {tag}"] = (SAC(obs, act, SACConfig(net=net, bf16=bf16, compile=False).resolved()), 256)
+        out[f"fasttd3 cpu {tag}"] = (FastTD3(obs, act, FastTD3Config(bf16=bf16).resolved(), num_envs=16), 1024)
+        out[f"fastsac cpu {tag}"] = (FastSAC(obs, act, FastSACConfig(bf16=bf16).resolved(), num_envs=16), 1024)
+        authors = FastSACConfig(bf16=bf16, actor_hidden=(512, 256, 128), critic_hidden=(768, 384, 192)).resolved()
         out[f"fastsac cpu authors-nets {tag}"] = (FastSAC(obs, act, authors, num_envs=16), 1024)
         if hardware.cpp_compiler() is not None:  # the compiled losses (compile, on for long runs)
-            td3, sac = FastTD3Config(bf16=bf16, compile=True), FastSACConfig(bf16=bf16, compile=True)
+            td3, sac = FastTD3Config(bf16=bf16, compile=True).resolved(), FastSACConfig(bf16=bf16, compile=True).resolved()
             out[f"fasttd3 cpu {tag} compiled"] = (FastTD3(obs, act, td3, num_envs=16), 1024)
             out[f"fastsac cpu {tag} compiled"] = (FastSAC(obs, act, sac, num_envs=16), 1024)
     return out

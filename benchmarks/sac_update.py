@@ -81,7 +81,7 @@ def main() -> None:
              " compiled": dict(manual_grad=True, compile=True)}
     if args.no_compile:
         del kinds[" compiled"]
-    agents = {f"{prec}{kind}": SAC(obs_space, act_space, SACConfig(bf16=prec == "bf16", **kw))
+    agents = {f"{prec}{kind}": SAC(obs_space, act_space, SACConfig(bf16=prec == "bf16", **kw).resolved())
               for kind, kw in kinds.items() for prec in ("fp32", "bf16")}
     shapes = gemm_shapes(args.obs_dim, args.act_dim, (256, 256), args.batch)
     times: dict[str, list[float]] = {k: [] for k in [*agents, "gemm fp32", "gemm bf16"]}

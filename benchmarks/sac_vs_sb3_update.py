@@ -90,7 +90,7 @@ def compare(env_id: str = "dmc/cartpole-swingup", updates: int = 200, batch: int
                    ent_coef="auto", policy_kwargs={"net_arch": [256, 256]}, device="cpu", seed=0)
     model.set_logger(configure(None, []))
     ours = SAC(env.observation_space, env.action_space,  # SB3's log(1 - tanh^2 + 1e-6)
-               SACConfig(bf16=False, log_prob_epsilon=1e-6, manual_grad=manual_grad))
+               SACConfig(bf16=False, log_prob_epsilon=1e-6, manual_grad=manual_grad).resolved())
     copy_sb3_weights(model, ours)
     patches: list[tuple[object, str, object]] = []
     if dtype == torch.float64:  # both libraries in double precision, ours without its float32 hidden-layer cast

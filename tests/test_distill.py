@@ -47,7 +47,7 @@ def _student(share: str, mixing: str = "step") -> Distill:
     obs = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
     act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     torch.manual_seed(0)
-    agent = Distill(obs, act, DistillConfig(student_share=share, mixing=mixing, bf16=False))
+    agent = Distill(obs, act, DistillConfig(student_share=share, mixing=mixing, bf16=False).resolved())
     agent.set_teacher(Constant(0.75, 2), {})
     last = agent.policy_net.net[-1]  # the student answers tanh(atanh(-0.5)) = -0.5 everywhere
     torch.nn.init.zeros_(last.weight)

@@ -47,7 +47,7 @@ def _agent(**kw):
     obs = gym.spaces.Box(0, 255, (9, 32, 32), np.uint8)
     act = gym.spaces.Box(-1, 1, (2,), np.float32)
     torch.manual_seed(0)
-    return DrM(obs, act, DrMConfig(hidden_dim=32, feature_dim=8, bf16=False, **kw))
+    return DrM(obs, act, DrMConfig(hidden_dim=32, feature_dim=8, bf16=False, **kw).resolved())
 
 
 def _batch(n=16, seed=0):
@@ -127,7 +127,7 @@ def test_per_task_settings_follow_the_authors_configs():
     assert cheetah.drm.perturb_max == 0.9 and cheetah.drm.preset == "medium"
     assert resolve(TrainConfig(env="dmc/dog-walk", algo="drm", drm=DrMConfig(perturb_max=1.0))).drm.perturb_max == 1.0
     with pytest.raises(ValueError, match="perturb_min <= perturb_max"):
-        DrMConfig(perturb_min=0.5, perturb_max=0.3).validate()
+        DrMConfig(perturb_min=0.5, perturb_max=0.3).check()
 
 
 def test_update_measures_the_dormant_ratio_of_the_agents_own_actor():

@@ -48,7 +48,7 @@ def test_schedules():
     with pytest.raises(ValueError, match="not understood"):
         parse_schedule("cosine(1,0,10)")
     with pytest.raises(ValueError, match="stddev_schedule|not understood"):
-        DrQv2Config(stddev_schedule="linear(1,0)").validate()
+        DrQv2Config(stddev_schedule="linear(1,0)").check()
 
 
 def test_clipped_noise_action():
@@ -67,7 +67,7 @@ def _agent(**kw):
     obs = gym.spaces.Box(0, 255, (9, 32, 32), np.uint8)
     act = gym.spaces.Box(-1, 1, (2,), np.float32)
     torch.manual_seed(0)
-    return DrQv2(obs, act, DrQv2Config(hidden_dim=32, feature_dim=8, bf16=False, **kw))
+    return DrQv2(obs, act, DrQv2Config(hidden_dim=32, feature_dim=8, bf16=False, **kw).resolved())
 
 
 def _batch(n=8, seed=0):
@@ -121,7 +121,7 @@ def test_state_roundtrip_gives_same_updates():
 def test_rejects_state_observations():
     obs = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
     with pytest.raises(ValueError, match="--pixels"):
-        DrQv2(obs, gym.spaces.Box(-1, 1, (2,), np.float32), DrQv2Config())
+        DrQv2(obs, gym.spaces.Box(-1, 1, (2,), np.float32), DrQv2Config().resolved())
 
 
 TINY_DRQ = ["--algo", "drqv2", "--action-repeat", "8", "--drqv2.learning-starts", "60", "--drqv2.batch-size", "8",
@@ -188,7 +188,7 @@ def test_presets_and_per_task_overrides_resolve_before_the_run():
     sac = resolve(TrainConfig(env="dmc/walker-walk", algo="sac"))
     assert sac.steps == 100_000 and sac.action_repeat == 1 and not sac.pixels
     with pytest.raises(ValueError, match="preset"):
-        DrQv2Config(preset="extreme").validate()
+        DrQv2Config(preset="extreme").check()
 
 
 def test_update_target_and_critic_loss_by_hand_with_fixed_shifts_and_noise():

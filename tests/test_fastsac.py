@@ -22,7 +22,7 @@ def _agent(**kw) -> FastSAC:
     act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     torch.manual_seed(0)
     cfg = FastSACConfig(critic_hidden=(16,), actor_hidden=(16, 8), num_atoms=11, batch_size=8, bf16=False,
-                        v_min=-5.0, v_max=5.0, **kw)
+                        v_min=-5.0, v_max=5.0, **kw).resolved()
     return FastSAC(obs, act, cfg, num_envs=4)
 
 
@@ -132,7 +132,7 @@ def test_fast_agents_take_simba_networks():
     for cls, cfg_cls in ((FastTD3, FastTD3Config), (FastSAC, FastSACConfig)):
         torch.manual_seed(0)
         agent = cls(obs, act, cfg_cls(net="simbav2", widths=(8, 16), blocks=(1, 1), num_atoms=11, batch_size=8,
-                                      bf16=False, policy_frequency=1), num_envs=2)
+                                      bf16=False, policy_frequency=1).resolved(), num_envs=2)
         assert isinstance(agent.critic, simba.NetEnsemble) and agent.critic(torch.zeros(5, 5)).shape == (2, 5, 11)
         for i in range(2):
             agent.update(_batch(i))

@@ -23,7 +23,7 @@ def _agent(num_envs=64, **kw) -> FastTD3:
     obs = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
     act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     torch.manual_seed(0)
-    cfg = FastTD3Config(critic_hidden=(16,), actor_hidden=(16,), num_atoms=11, batch_size=8, bf16=False, **kw)
+    cfg = FastTD3Config(critic_hidden=(16,), actor_hidden=(16,), num_atoms=11, batch_size=8, bf16=False, **kw).resolved()
     return FastTD3(obs, act, cfg, num_envs=num_envs)
 
 

@@ -35,7 +35,7 @@ def _dataset(n=300, seed=0) -> ReplayBuffer:
 def test_kdtree_penalty_target_is_the_brute_force_nearest_neighbour():
     rb = _dataset()
     torch.manual_seed(0)
-    agent = TD3BC(OBS, ACT, TD3BCConfig(prdc=True, beta=2.0, hidden=(16, 16)))
+    agent = TD3BC(OBS, ACT, TD3BCConfig(prdc=True, beta=2.0, hidden=(16, 16)).resolved())
     agent.use_storage(rb)
     agent.fit_dataset(fresh=True)
     s = agent.normalizer(rb.obs)  # the tree holds (beta * normalized s, a)
@@ -54,7 +54,7 @@ def test_kdtree_penalty_target_is_the_brute_force_nearest_neighbour():
 def test_td3bc_normalizes_with_dataset_statistics_and_its_policy_loss_matches_the_paper():
     rb = _dataset()
     torch.manual_seed(1)
-    agent = TD3BC(OBS, ACT, TD3BCConfig(hidden=(16, 16)))
+    agent = TD3BC(OBS, ACT, TD3BCConfig(hidden=(16, 16)).resolved())
     agent.use_storage(rb)
     agent.fit_dataset(fresh=True)
     torch.testing.assert_close(agent.normalizer.mean, rb.obs.mean(0))
@@ -78,7 +78,7 @@ def test_td3bc_normalizes_with_dataset_statistics_and_its_policy_loss_matches_th
 def test_mcep_evaluation_policy_acts_and_never_feeds_the_critic():
     rb = _dataset()
     torch.manual_seed(2)
-    agent = TD3BC(OBS, ACT, TD3BCConfig(mcep=True, hidden=(16, 16)))
+    agent = TD3BC(OBS, ACT, TD3BCConfig(mcep=True, hidden=(16, 16)).resolved())
     agent.use_storage(rb)
     agent.fit_dataset(fresh=True)
     for _ in range(4):
@@ -89,7 +89,7 @@ def test_mcep_evaluation_policy_acts_and_never_feeds_the_critic():
         np.testing.assert_allclose(agent.act(o, explore=False), agent.eval_actor(agent.normalizer(rb.obs[:5])).numpy())
         assert not np.allclose(agent.act(o, explore=False), agent.actor(agent.normalizer(rb.obs[:5])).numpy())
     # the critic's update is the same whatever the evaluation policy is: perturb it, compare critics
-    twin = TD3BC(OBS, ACT, TD3BCConfig(mcep=True, hidden=(16, 16)))
+    twin = TD3BC(OBS, ACT, TD3BCConfig(mcep=True, hidden=(16, 16)).resolved())
     twin.load_state_dict(copy.deepcopy(agent.state_dict()))  # (a checkpoint's copy: no shared Adam step tensors)
     twin.use_storage(rb)
     twin.fit_dataset(fresh=True)
@@ -148,7 +148,7 @@ class _Linear(Policy):
 def test_residual_policy_equals_the_base_policy_at_initialization_and_learns_the_applied_residual(learner):
     torch.manual_seed(3)
     base = _Linear()
-    cls, cfg = (SAC, SACConfig(hidden=(16, 16))) if learner == "sac" else (TD3, TD3Config(hidden=(16, 16)))
+    cls, cfg = (SAC, SACConfig(hidden=(16, 16)).resolved()) if learner == "sac" else (TD3, TD3Config(hidden=(16, 16)).resolved())
     agent = ResidualAgent(base, OBS, ACT, cls, cfg, "cpu", scale=0.1)
     obs = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
     np.testing.assert_array_equal(agent.act(obs, explore=False), base.act(obs))
@@ -224,7 +224,8 @@ class _Const:
 
     def __init__(self, value):
         self.value = value
-        self.observation_space, self.action_space, self.cfg, self.device = OBS, ACT, None, torch.device("cpu")
+        self.observation_space, self.action_space, self.device = OBS, ACT, torch.device("cpu")
+        self.cfg = TD3Config()  # (resolved as built: nothing to fill)
 
     def act(self, obs, explore=False):
         return np.full(2, self.value, np.float32)

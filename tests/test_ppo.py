@@ -201,15 +201,15 @@ def test_normalizer_streamed_and_merged_statistics_equal_one_pass():
 def test_normalizer_travels_in_the_agent_state():
     space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
     act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    a = PPO(space, act, PPOConfig(), "cpu")
+    a = PPO(space, act, PPOConfig().resolved(), "cpu")
     a.explore(torch.randn(64, 3) * 4 + 2)
-    b = PPO(space, act, PPOConfig(), "cpu")
+    b = PPO(space, act, PPOConfig().resolved(), "cpu")
     b.load_state_dict(a.state_dict())
     obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     np.testing.assert_array_equal(a.act(obs, explore=False), b.act(obs, explore=False))
     assert torch.equal(a.model.obs_norm.mean, b.model.obs_norm.mean)
     # the policy checkpoint (best.pt, eval, export) carries the statistics too
-    c = PPO(space, act, PPOConfig(), "cpu")
+    c = PPO(space, act, PPOConfig().resolved(), "cpu")
     c.load_state_dict(a.policy_state_dict())
     np.testing.assert_array_equal(a.act(obs, explore=False), c.act(obs, explore=False))
 
@@ -225,12 +225,12 @@ def test_return_scaler_matches_hand_computation_and_travels_in_the_agent_state()
     assert sc(torch.tensor([1.0, 0.0]), torch.tensor([False, False]))[0] == 10.0
     space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
     act = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    a = PPO(space, act, PPOConfig(normalize_rewards=True), "cpu")
+    a = PPO(space, act, PPOConfig(normalize_rewards=True).resolved(), "cpu")
     a.scale_rewards(torch.randn(8) * 5, torch.zeros(8, dtype=torch.bool))
-    b = PPO(space, act, PPOConfig(normalize_rewards=True), "cpu")
+    b = PPO(space, act, PPOConfig(normalize_rewards=True).resolved(), "cpu")
     b.load_state_dict(a.state_dict())  # a resumed run keeps the statistics
     assert torch.equal(a.reward_scaler.stats.var, b.reward_scaler.stats.var) and b.reward_scaler.stats.count == 8
-    assert PPO(space, act, PPOConfig(), "cpu").scale_rewards(torch.ones(2), torch.zeros(2, dtype=torch.bool)).eq(1).all()
+    assert PPO(space, act, PPOConfig().resolved(), "cpu").scale_rewards(torch.ones(2), torch.zeros(2, dtype=torch.bool)).eq(1).all()
 
 
 def test_collect_stores_scaled_rewards_and_bootstraps_in_their_units(tmp_path):
@@ -279,21 +279,21 @@ def test_first_minibatch_has_ratio_one_and_adaptive_lr_follows_kl():
     torch.manual_seed(0)
     # one epoch, one minibatch: the update's policy is the rollout's, so KL 0 and nothing clipped,
     # and the adaptive rule raises the learning rate by 1.5 (KL < desired / 2)
-    agent = PPO(space, act, PPOConfig(epochs=1, num_minibatches=1), "cpu")
+    agent = PPO(space, act, PPOConfig(epochs=1, num_minibatches=1).resolved(), "cpu")
     m = agent.update(_filled_storage(agent))
     assert m["ppo/kl"].item() == pytest.approx(0.0, abs=1e-7)
     assert m["ppo/clip_fraction"].item() == 0.0
     assert agent.lr.item() == pytest.approx(1.5e-3)
     assert agent.optimizer.param_groups[0]["lr"] is agent.lr
     # a huge step size makes KL explode on the next minibatches: the rate drops by 1.5 per minibatch
-    agent = PPO(space, act, PPOConfig(epochs=3, num_minibatches=1, learning_rate=5e-3, max_grad_norm=100.0), "cpu")
+    agent = PPO(space, act, PPOConfig(epochs=3, num_minibatches=1, learning_rate=5e-3, max_grad_norm=100.0).resolved(), "cpu")
     agent.update(_filled_storage(agent))
     assert agent.lr.item() < 5e-3 * 1.5
     # fixed: never changes; schedule: follows the env step
-    agent = PPO(space, act, PPOConfig(lr_schedule="fixed"), "cpu")
+    agent = PPO(space, act, PPOConfig(lr_schedule="fixed").resolved(), "cpu")
     agent.update(_filled_storage(agent))
     assert agent.lr.item() == pytest.approx(1e-3)
-    agent = PPO(space, act, PPOConfig(lr_schedule="linear(1e-3,0,1000)"), "cpu")
+    agent = PPO(space, act, PPOConfig(lr_schedule="linear(1e-3,0,1000)").resolved(), "cpu")
     agent.set_step(500)
     assert agent.lr.item() == pytest.approx(5e-4)
 
@@ -307,7 +307,7 @@ def test_loss_and_clipped_gradient_by_hand_on_four_samples():
     torch.manual_seed(0)
     cfg = PPOConfig(epochs=1, num_minibatches=1, num_steps=4, hidden=(8,), lr_schedule="fixed", clip=0.2,
                     value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.05, advantage_norm="none",
-                    normalize_obs=False, init_noise_std=0.5)
+                    normalize_obs=False, init_noise_std=0.5).resolved()
     agent = PPO(space, act, cfg, "cpu")
     obs = torch.tensor([[0.1, -0.2], [0.5, 0.3], [-0.4, 0.8], [0.0, 1.0]])
     actions = torch.tensor([[0.2], [-0.3], [0.5], [0.1]])
@@ -374,8 +374,8 @@ def test_presets_and_validation():
     s = PPOConfig(preset="sb3").resolved()
     assert (s.num_steps, s.epochs, s.minibatch_size, s.learning_rate, s.hidden, s.activation) == (
         2048, 10, 64, 3e-4, (64, 64), "tanh")
-    assert PPOConfig(preset="sb3").minibatches_for(1) == 32 and PPOConfig(preset="sb3").minibatches_for(4) == 128
-    assert PPOConfig(preset="sb3", num_minibatches=8).minibatches_for(4) == 8  # explicit beats the preset
+    assert PPOConfig(preset="sb3").resolved().minibatches_for(1) == 32 and PPOConfig(preset="sb3").resolved().minibatches_for(4) == 128
+    assert PPOConfig(preset="sb3", num_minibatches=8).resolved().minibatches_for(4) == 8  # explicit beats the preset
     # initial std: RSL-RL's 1.0 on Playground, 0.5 on envs whose actions span the actuator range; SB3's 1.0
     from visuomotor.train.config import TrainConfig, resolve
 
@@ -384,9 +384,9 @@ def test_presets_and_validation():
     assert PPOConfig(preset="sb3").resolved("gym/Ant-v5").init_noise_std == 1.0
     assert PPOConfig(init_noise_std=0.3).resolved("gym/Ant-v5").init_noise_std == 0.3
     with pytest.raises(ValueError, match="not both"):
-        PPOConfig(num_minibatches=2, minibatch_size=64).validate()
+        PPOConfig(num_minibatches=2, minibatch_size=64).check()
     with pytest.raises(ValueError, match="schedule 'warp"):
-        PPOConfig(lr_schedule="warp(1)").validate()
+        PPOConfig(lr_schedule="warp(1)").check()
 
 
 def test_update_is_deterministic():
@@ -395,7 +395,7 @@ def test_update_is_deterministic():
     out = []
     for _ in range(2):
         torch.manual_seed(3)
-        agent = PPO(space, act, PPOConfig(), "cpu")
+        agent = PPO(space, act, PPOConfig().resolved(), "cpu")
         m = agent.update(_filled_storage(agent))
         out.append((m["losses/value"].item(), m["losses/surrogate"].item(),
                     next(iter(agent.model.parameters())).detach().clone()))

@@ -44,7 +44,7 @@ def _tiny(**kw):
     act = gym.spaces.Box(-1, 1, (1,), np.float32)
     torch.manual_seed(0)
     kw.setdefault("bf16", False)
-    return SAC(obs, act, SACConfig(hidden=(3,), **kw))
+    return SAC(obs, act, SACConfig(hidden=(3,), **kw).resolved())
 
 
 def _batch():
@@ -196,7 +196,7 @@ def _space_agent(obs_dim=5, act_dim=2, **kw):
     act = gym.spaces.Box(-1, 1, (act_dim,), np.float32)
     torch.manual_seed(0)
     kw.setdefault("bf16", False)
-    return SAC(obs, act, SACConfig(hidden=(32, 32), **kw))
+    return SAC(obs, act, SACConfig(hidden=(32, 32), **kw).resolved())
 
 
 def _random_batch(n=64, obs_dim=5, act_dim=2, seed=0):
@@ -215,7 +215,7 @@ def test_parallel_update_equals_serial_update():
         serial = _space_agent(simultaneous_update=True, manual_grad=False)  # the same autograd code in turn
         torch.set_num_threads(2)
         parallel = _space_agent(simultaneous_update=True, parallel_update=True)
-        assert parallel.parallel and not serial.parallel
+        assert parallel.speed.parallel and not serial.speed.parallel
         for i in range(5):
             b = _random_batch(seed=i)
             torch.set_num_threads(1)
@@ -235,7 +235,7 @@ def test_parallel_update_equals_serial_update():
 
 
 def test_parallel_update_options():
-    assert not _space_agent().parallel
+    assert not _space_agent().speed.parallel
     with pytest.raises(ValueError, match="compile"):
         _space_agent(simultaneous_update=True, parallel_update=True, compile=True)
     with pytest.raises(ValueError, match="needs simultaneous_update"):
@@ -251,11 +251,11 @@ def test_sequential_update_steps_policy_against_updated_critics():
         ref.load_state_dict(agent.state_dict())
         metrics = agent.update(batch)
         # recompute the policy loss from the reference: with the critics before or after their step
+        alpha = ref.log_alpha.exp().detach()
         if not simultaneous:
-            ref.critic_step(batch, *ref.weights(), ref.log_alpha.exp().detach())
+            ref.critic_loss(batch, alpha)[0].backward()
             ref.optimizer.step()
-        w = ref.weights()
-        actor_loss, _, _ = ref.policy_losses(batch, w[0], [x.detach() for x in w[1]], ref.log_alpha.exp().detach())
+        actor_loss, _, _ = ref.policy_losses(batch, alpha)
         torch.testing.assert_close(metrics["losses/actor"], actor_loss.detach(), rtol=0, atol=0)
 
 
@@ -339,7 +339,7 @@ def test_manual_gradients_equal_autograd(kw):
     runs = {}
     for manual in (False, True):
         agent = _space_agent(manual_grad=manual, **kw)
-        assert agent.manual_grad is manual
+        assert agent.speed.manual_grad is manual
         agent.seed(5)
         grads = _recorded_grads(agent)
         metrics = [agent.update(_random_batch(seed=i)) for i in range(3)]
@@ -352,13 +352,13 @@ def test_manual_gradients_equal_autograd(kw):
 
 
 def test_manual_grad_default_and_limits():
-    assert _space_agent().manual_grad  # the plain SAC update
-    assert not _space_agent(preset="rlpd").manual_grad  # LayerNorm critics: autograd
+    assert _space_agent().speed.manual_grad  # the plain SAC update
+    assert not _space_agent(preset="rlpd").speed.manual_grad  # LayerNorm critics: autograd
     with pytest.raises(ValueError, match="manual_grad"):
         _space_agent(preset="rlpd", manual_grad=True)
     with pytest.raises(ValueError, match="manual_grad"):
         _space_agent(manual_grad=True, simultaneous_update=True, parallel_update=True)
-    assert not _space_agent(simultaneous_update=True, parallel_update=True).manual_grad
+    assert not _space_agent(simultaneous_update=True, parallel_update=True).speed.manual_grad
 
 
 def test_bf16_none_follows_the_hardware_and_emulated_bf16_warns(monkeypatch):
@@ -370,11 +370,11 @@ def test_bf16_none_follows_the_hardware_and_emulated_bf16_warns(monkeypatch):
     for flags, native in ((frozenset({"avx2", "fma"}), False), (frozenset({"avx2", "amx_bf16"}), True),
                           (frozenset({"avx512_bf16"}), True)):
         monkeypatch.setattr(hardware, "_cpu_flags", lambda flags=flags: flags)
-        assert _space_agent(bf16=None).bf16 is native
+        assert _space_agent(bf16=None).speed.bf16 is native
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            assert _space_agent(bf16=True).bf16 is True
-            assert _space_agent(bf16=False).bf16 is False
+            assert _space_agent(bf16=True).speed.bf16 is True
+            assert _space_agent(bf16=False).speed.bf16 is False
         emulated = [w for w in caught if "no native bf16" in str(w.message)]
         assert len(emulated) == (0 if native else 1), [str(w.message) for w in caught]
 
@@ -430,19 +430,19 @@ def test_auto_compile(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     n = hardware.AUTO_COMPILE_UPDATES
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: "/usr/bin/g++")
-    assert SACConfig().for_run(n, cpu).compile is True
-    assert SACConfig().for_run(n - 1, cpu).compile is False
-    assert SACConfig().for_run(n, cuda).compile is False
-    assert SACConfig(compile=False).for_run(n, cpu).compile is False
-    assert SACConfig(compile=True).for_run(1, cpu).compile is True
-    assert SACConfig(manual_grad=False).for_run(n, cpu).compile is False  # autograd: not compiled by default
-    assert SACConfig(preset="rlpd").for_run(n, cpu).compile is False  # LayerNorm critics: autograd
+    assert SACConfig().resolved().for_run(n, cpu).compile is True
+    assert SACConfig().resolved().for_run(n - 1, cpu).compile is False
+    assert SACConfig().resolved().for_run(n, cuda).compile is False
+    assert SACConfig(compile=False).resolved().for_run(n, cpu).compile is False
+    assert SACConfig(compile=True).resolved().for_run(1, cpu).compile is True
+    assert SACConfig(manual_grad=False).resolved().for_run(n, cpu).compile is False  # autograd: not compiled by default
+    assert SACConfig(preset="rlpd").resolved().for_run(n, cpu).compile is False  # LayerNorm critics: autograd
     monkeypatch.setattr(hardware, "cpp_compiler", lambda: None)
-    assert SACConfig().for_run(n, cpu).compile is False
+    assert SACConfig().resolved().for_run(n, cpu).compile is False
     with pytest.raises(ValueError, match="C\\+\\+ compiler"):
         _space_agent(compile=True)
     agent = _space_agent()  # built directly (no run length known): eager
-    assert agent.cfg.compile is None and not hasattr(agent._update_fn.__self__.critic_fn, "wrapped")
+    assert agent.cfg.compile is None and not hasattr(agent.speed.fn.__self__.critic_fn, "wrapped")
 
 
 def test_training_run_resolves_compile(tmp_path, monkeypatch):
@@ -458,7 +458,7 @@ def test_training_run_resolves_compile(tmp_path, monkeypatch):
         agent = Runner(cfg).agent
         assert agent.cfg.compile is expect and agent.describe()["compile"] is expect
         assert cfg.sac.compile is None  # the stored config keeps the user's choice (a resume may run longer)
-        assert hasattr(agent._update_fn.__self__.critic_fn, "wrapped") is expect  # wrapped by torch.compile
+        assert hasattr(agent.speed.fn.__self__.critic_fn, "wrapped") is expect  # wrapped by torch.compile
 
 
 def test_update_matches_sb3_in_float64():
@@ -505,3 +505,18 @@ def test_relu_mlp_backward_matches_autograd(ensemble, dtype):
         torch.testing.assert_close(g.float(), p.grad, rtol=tol, atol=tol * p.grad.abs().max().item())
     dx = dx.float().sum(0) if ensemble else dx.float()
     torch.testing.assert_close(dx, x.grad[:, 5:], rtol=tol, atol=tol * x.grad.abs().max().item())
+
+
+def test_an_agent_is_built_from_a_resolved_config():
+    """Configs are resolved once (train.config.resolve, or cfg.resolved(env_id) in Python): a constructor
+    given an unresolved one refuses it in one line naming what is left to fill, and validates the rest."""
+    obs = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    act = gym.spaces.Box(-1, 1, (1,), np.float32)
+    with pytest.raises(ValueError, match=r"SACConfig is not resolved \(updates_per_step, actor_lr.*cfg\.resolved"):
+        SAC(obs, act, SACConfig())
+    with pytest.raises(ValueError, match="tau must be in"):
+        SAC(obs, act, SACConfig(tau=0.0).resolved())
+    with pytest.raises(ValueError, match="preset must be one of sac, rlpd"):
+        SACConfig(preset="nope").check()
+    resolved = SACConfig(net="simbav2").resolved("dmc/walker-walk")
+    assert resolved.unresolved() == [] and resolved.num_critics == 1 and resolved.resolved() == resolved

@@ -57,7 +57,7 @@ def test_scaler_learns_at_the_rate_its_scale_sets():
 
 def test_simbav2_weight_rows_stay_on_the_unit_sphere_after_optimizer_steps():
     torch.manual_seed(0)
-    agent = SAC(OBS, ACT, SACConfig(net="simbav2", **TINY))
+    agent = SAC(OBS, ACT, SACConfig(net="simbav2", **TINY).resolved())
     for module in (agent.actor, agent.critic):
         for w in hyper_weights(module).values():
             torch.testing.assert_close(w.norm(dim=1), torch.ones(w.shape[0]))
@@ -90,11 +90,10 @@ def test_reward_scaler_by_hand():
 
 def test_simbav2_critic_learns_the_projected_soft_target_of_the_lower_target_critic():
     torch.manual_seed(1)
-    agent = SAC(OBS, ACT, SACConfig(net="simbav2", num_critics=2, bf16=False, **TINY))
+    agent = SAC(OBS, ACT, SACConfig(net="simbav2", num_critics=2, bf16=False, **TINY).resolved())
     b, alpha = batch(), torch.tensor(0.3)
-    actor_w, critic_w, target_w = agent.weights()
     state = agent.target_noise.get_state()
-    loss, _ = agent.critic_loss(b, actor_w, critic_w, target_w, alpha)
+    loss, _ = agent.critic_loss(b, alpha)
     agent.target_noise.set_state(state)  # the same draws, by hand
     eps = torch.randn((16, 2), generator=agent.target_noise)
     with torch.no_grad():
@@ -125,14 +124,14 @@ def test_the_papers_settings_fill_what_is_left_unset():
     assert gym_v2.num_critics == 2  # episodes that terminate: clipped double Q
     v1 = resolve(TrainConfig(env="dmc/walker-walk", algo="sac", sac=SACConfig(net="simba"))).sac
     assert (v1.weight_decay, v1.lr_final_ratio, v1.num_critics) == (0.01, 1.0, 2)
-    assert SAC(OBS, ACT, SACConfig(net="simba", **TINY)).target_entropy == -1.0  # -|A| / 2
-    assert isinstance(SAC(OBS, ACT, SACConfig(net="simba", **TINY)).optimizer, torch.optim.AdamW)
+    assert SAC(OBS, ACT, SACConfig(net="simba", **TINY).resolved()).target_entropy == -1.0  # -|A| / 2
+    assert isinstance(SAC(OBS, ACT, SACConfig(net="simba", **TINY).resolved()).optimizer, torch.optim.AdamW)
     with pytest.raises(ValueError, match="net must be one of mlp, simba, simbav2, got 'resnet'"):
-        SACConfig(net="resnet").validate()
+        SACConfig(net="resnet").check()
 
 
 def test_learning_rates_decay_linearly_then_stay():
-    agent = SAC(OBS, ACT, SACConfig(net="simbav2", lr_decay_updates=4, **TINY))
+    agent = SAC(OBS, ACT, SACConfig(net="simbav2", lr_decay_updates=4, **TINY).resolved())
     lrs = []
     for _ in range(6):
         agent.update(batch())
@@ -142,7 +141,7 @@ def test_learning_rates_decay_linearly_then_stay():
 
 def test_observations_are_normalized_for_acting_learning_and_the_policy():
     torch.manual_seed(0)
-    agent = SAC(OBS, ACT, SACConfig(net="simba", **TINY))
+    agent = SAC(OBS, ACT, SACConfig(net="simba", **TINY).resolved())
     x = torch.tensor([[10.0, 0, 0, 0, 0], [20.0, 0, 0, 0, 2]])
     agent.normalizer.update(x)
     torch.testing.assert_close(agent.normalizer(x)[:, 0], torch.tensor([-1.0, 1.0]), atol=1e-6, rtol=0)
@@ -157,7 +156,7 @@ def test_td3_with_simbav2_networks_keeps_the_sphere_and_learns_the_projected_tar
     from visuomotor.algos.td3 import TD3, TD3Config
 
     torch.manual_seed(2)
-    agent = TD3(OBS, ACT, TD3Config(net="simbav2", widths=(8, 16), blocks=(1, 1), num_atoms=11, policy_freq=1))
+    agent = TD3(OBS, ACT, TD3Config(net="simbav2", widths=(8, 16), blocks=(1, 1), num_atoms=11, policy_freq=1).resolved())
     b = batch()
     obs, next_obs = agent.normalizer(b.obs), agent.normalizer(b.next_obs)
     state = agent.noise.get_state()

@@ -26,7 +26,7 @@ def _batch(b=16, seed=0, discount=None) -> Batch:
 
 def _agent(**kw) -> TD3:
     torch.manual_seed(0)
-    return TD3(OBS, ACT, TD3Config(hidden=(8, 8), **kw))
+    return TD3(OBS, ACT, TD3Config(hidden=(8, 8), **kw).resolved())
 
 
 def _q(critic, s, a):
@@ -81,7 +81,7 @@ def test_action_l2_pulls_the_policy_toward_zero_against_the_scaled_q_term():
     with pytest.raises(ValueError, match="action_l2"):
         from visuomotor.algos.td3bc import TD3BCConfig
 
-        TD3BCConfig(action_l2=0.1).validate()
+        TD3BCConfig(action_l2=0.1).check()
 
 
 def test_policy_and_targets_move_only_every_policy_freq_updates_and_after_the_critic_warmup():
@@ -143,7 +143,7 @@ def test_same_seed_same_first_losses():
                                           ("num_critics", 0), ("n_step", 0), ("tau", 0.0)])
 def test_bad_config_rejected(field, value):
     with pytest.raises(ValueError, match=field if field != "tau" else "tau"):
-        TD3Config(**{field: value}).validate()
+        TD3Config(**{field: value}).check()
 
 
 def test_td3_through_the_cli_trains_resumes_and_learns_a_residual(tmp_path):

@@ -160,8 +160,26 @@ class AlgoConfig:
         """Envs a run steps when --num-envs is not given."""
         return 1
 
+    def validate_names(self) -> None:
+        """Raise ValueError for a name that resolving reads (a preset, a network family) and that names
+        nothing: checked before ``resolved``; none here."""
+
     def validate(self) -> None:
-        """Raise ValueError naming a bad field and what is allowed."""
+        """Raise ValueError naming a bad field of this resolved config and what is allowed."""
+
+    def check(self, env_id: str = "") -> None:
+        """Validate a config as a user wrote it: the names resolving reads, then the config resolved for
+        ``env_id`` (what a run of it would use)."""
+        self.validate_names()
+        r = self.resolved(env_id)
+        r.for_envs(r.default_num_envs()).validate()
+
+    def unresolved(self) -> list[str]:
+        """The fields ``resolved`` would still fill (none: this config is resolved)."""
+        import dataclasses
+
+        filled = self.fill_defaults()
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(filled, f.name)]
 
 
 @dataclass
@@ -191,6 +209,28 @@ class OffPolicyConfig(AlgoConfig):
             raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
 
 
+@dataclass
+class TDConfig:
+    """The fields of learning critics by temporal differences against target networks, shared by the
+    algorithms that do (an algorithm whose paper differs redeclares the default)."""
+
+    gamma: float = 0.99
+    """Discount factor."""
+    n_step: int = 1
+    """Returns over n steps in the critic's target (1 = the one-step target; ResFiT's residual learner uses
+    3): y = sum_{k<m} gamma^k r_k + gamma^m V(s_m), m <= n cut at the episode's end (see buffers.replay)."""
+    tau: float = 0.005
+    """Polyak step of the target networks per update."""
+
+    def validate_td(self) -> None:
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.n_step < 1:
+            raise ValueError(f"n_step must be >= 1, got {self.n_step}")
+
+
 class Agent(ABC):
     """What the runner sees of an algorithm (see the module docstring)."""
 
@@ -209,6 +249,13 @@ class Agent(ABC):
     """An offline agent that continues online in the same run (--online-steps)."""
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.spaces.Box, cfg, device: torch.device):
+        """``cfg``: the algorithm's config, resolved (``cfg.resolved(env_id)``; a run's comes from
+        ``train.config.resolve``, the one place configs are resolved); it is validated here."""
+        missing = cfg.unresolved()
+        if missing:
+            raise ValueError(f"{type(cfg).__name__} is not resolved ({', '.join(missing)} left to fill): build the "
+                             f"agent from cfg.resolved(env_id)")
+        cfg.validate()
         self.observation_space = observation_space
         self.action_space = action_space
         self.cfg = cfg

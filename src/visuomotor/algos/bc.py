@@ -124,9 +124,7 @@ class BC(Agent):
     kind = Kind.OFFLINE
     observes = Observes.EITHER  # states, or --pixels (then a conv encoder)
 
-    def __init__(self, observation_space, action_space, cfg: BCConfig | None = None, device="cpu"):
-        cfg = cfg or BCConfig()
-        cfg.validate()
+    def __init__(self, observation_space, action_space, cfg: BCConfig, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
         self.obs_shape = tuple(observation_space.shape)
         self.policy_net = BCPolicy(self.obs_shape, int(np.prod(action_space.shape)), cfg).to(self.device)

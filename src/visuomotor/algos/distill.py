@@ -112,8 +112,8 @@ class Distill(BC):
     sees_state = True
     learns_from_teacher = True
 
-    def __init__(self, observation_space, action_space, cfg: DistillConfig | None = None, device="cpu"):
-        super().__init__(observation_space, action_space, cfg or DistillConfig(), device)
+    def __init__(self, observation_space, action_space, cfg: DistillConfig, device="cpu"):
+        super().__init__(observation_space, action_space, cfg, device)
         self.bf16 = hardware.use_bf16(self.cfg.bf16, self.device)
         self.share = parse_schedule(self.cfg.student_share)
         self.mix = torch.Generator()  # who acts (on the CPU: one draw per step)

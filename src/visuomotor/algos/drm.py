@@ -68,9 +68,8 @@ class DrMConfig(DrQv2Config):
             raise ValueError(f"dormant_threshold must be in (0, 1), got {self.dormant_threshold}")
         if self.perturb_every < 0:
             raise ValueError(f"perturb_every must be >= 0, got {self.perturb_every}")
-        r = self.resolved()
-        if not 0.0 <= r.perturb_min <= r.perturb_max <= 1.0:
-            raise ValueError(f"need 0 <= perturb_min <= perturb_max <= 1, got {r.perturb_min}, {r.perturb_max}")
+        if not 0.0 <= self.perturb_min <= self.perturb_max <= 1.0:
+            raise ValueError(f"need 0 <= perturb_min <= perturb_max <= 1, got {self.perturb_min}, {self.perturb_max}")
         if not 0.0 < self.expectile < 1.0:
             raise ValueError(f"expectile must be in (0, 1), got {self.expectile}")
 
@@ -114,8 +113,7 @@ def shrink_perturb(net: nn.Module, fresh: nn.Module, a: float) -> None:
 class DrM(DrQv2):
     collect_actor_outputs = True
 
-    def __init__(self, observation_space, action_space, cfg: DrMConfig | None = None, device="cpu"):
-        cfg = cfg or DrMConfig()
+    def __init__(self, observation_space, action_space, cfg: DrMConfig, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
         cfg = self.cfg
         self.value = ValueNet(self.encoder.repr_dim, cfg.feature_dim, cfg.hidden_dim).to(self.device)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, Observes, OffPolicyConfig, Policy
+from visuomotor.algos.base import Agent, Observes, OffPolicyConfig, Policy, TDConfig
 from visuomotor.nets import hardware
 from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift, trunk
 from visuomotor.nets.mlp import EnsembleMLP
@@ -37,7 +37,7 @@ from visuomotor.nets.schedules import parse_schedule
 
 
 @dataclass
-class DrQv2Config(OffPolicyConfig):
+class DrQv2Config(OffPolicyConfig, TDConfig):
     """DrQ-v2 hyperparameters; defaults from the paper (the task's difficulty preset) and the authors' code."""
 
     preset: Literal["easy", "medium", "hard"] | None = None
@@ -54,8 +54,6 @@ class DrQv2Config(OffPolicyConfig):
     """Env steps between updates."""
     action_repeat: int = 2
     """Default action repeat of a DrQ-v2 run (--action-repeat overrides it)."""
-    gamma: float = 0.99
-    """Discount factor."""
     n_step: int | None = None
     """n-step returns; None = the paper's: 3, 1 on walker tasks."""
     lr: float | None = None
@@ -99,25 +97,23 @@ class DrQv2Config(OffPolicyConfig):
         """Policy steps of the preset's frame budget."""
         return PRESETS[self.preset or "medium"][0] // action_repeat
 
-    def validate(self) -> None:
+    def validate_names(self) -> None:
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
-        r = self.resolved()
-        super(DrQv2Config, r).validate()
-        for name in ("n_step", "feature_dim"):
-            if getattr(r, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
-        if r.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {r.lr}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+
+    def validate(self) -> None:
+        self.validate_names()
+        super().validate()
+        self.validate_td()
+        if self.feature_dim < 1:
+            raise ValueError(f"feature_dim must be >= 1, got {self.feature_dim}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {self.action_repeat}")
         if self.augment_pad < 0:
             raise ValueError(f"augment_pad must be >= 0, got {self.augment_pad}")
-        parse_schedule(r.stddev_schedule)
+        parse_schedule(self.stddev_schedule)
 
 
 # preset -> (training frames, exploration schedule horizon in policy steps), from the paper
@@ -221,10 +217,7 @@ class DrQv2(Agent):
     observes = Observes.PIXELS  # a run with --algo drqv2 renders frames
     collect_actor_outputs = False  # DrM reads the actor's Linear outputs in the update
 
-    def __init__(self, observation_space, action_space, cfg: DrQv2Config | None = None, device="cpu"):
-        cfg = cfg or DrQv2Config()
-        cfg.validate()
-        cfg = cfg.resolved()  # (the loop passes a config already resolved for its task)
+    def __init__(self, observation_space, action_space, cfg: DrQv2Config, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
         shape = tuple(observation_space.shape)
         if len(shape) != 3 or observation_space.dtype != np.uint8:

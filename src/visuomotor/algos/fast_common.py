@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy
+from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy, TDConfig
 from visuomotor.nets import hardware
 from visuomotor.nets.families import NetConfig, critic_ensemble
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
-class FastConfig(OffPolicyConfig, NetConfig):
+class FastConfig(OffPolicyConfig, TDConfig, NetConfig):
     """What FastTD3 and FastSAC share: N parallel envs, large batches, distributional critics. Fields left
     None take the preset's (``cpu`` or ``gpu``), the task's (``TASK_PRESETS``) or the algorithm's
     ``DEFAULTS``, or, where they depend on the number of envs, are set per run (``for_envs``)."""
@@ -99,25 +99,25 @@ class FastConfig(OffPolicyConfig, NetConfig):
         fill = {k: v for k, v in fill.items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
-    def validate(self) -> None:
+    def validate_names(self) -> None:
         if self.preset not in self.PRESETS:
             raise ValueError(f"preset must be one of {', '.join(self.PRESETS)}, got {self.preset!r}")
-        r = self.resolved().for_envs(self.resolved().default_num_envs())
-        super(FastConfig, r).validate()
-        if not r.v_max > r.v_min or r.num_atoms < 2:
-            raise ValueError(f"need v_max > v_min and num_atoms >= 2, got [{r.v_min}, {r.v_max}], {r.num_atoms}")
-        for name in ("policy_frequency", "n_step"):
-            if getattr(r, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
-        if not 0.0 < r.tau <= 1.0 or not 0.0 <= r.gamma <= 1.0:
-            raise ValueError(f"tau must be in (0, 1] and gamma in [0, 1], got {r.tau}, {r.gamma}")
-        for name in ("weight_decay", "max_grad_norm"):
-            if getattr(r, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(r, name)}")
-        for name in ("critic_hidden", "actor_hidden"):
-            if not getattr(r, name) or any(h <= 0 for h in getattr(r, name)):
-                raise ValueError(f"{name} must be positive widths, got {getattr(r, name)}")
         self.validate_net()
+
+    def validate(self) -> None:
+        self.validate_names()
+        super().validate()
+        self.validate_td()
+        if not self.v_max > self.v_min or self.num_atoms < 2:
+            raise ValueError(f"need v_max > v_min and num_atoms >= 2, got [{self.v_min}, {self.v_max}], {self.num_atoms}")
+        if self.policy_frequency < 1:
+            raise ValueError(f"policy_frequency must be >= 1, got {self.policy_frequency}")
+        for name in ("weight_decay", "max_grad_norm"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("critic_hidden", "actor_hidden"):
+            if not getattr(self, name) or any(h <= 0 for h in getattr(self, name)):
+                raise ValueError(f"{name} must be positive widths, got {getattr(self, name)}")
 
 
 
@@ -153,9 +153,7 @@ class FastAgent(Agent):
 
     config_cls: ClassVar[type[FastConfig]]
 
-    def __init__(self, observation_space, action_space, cfg: FastConfig | None, device, num_envs: int):
-        cfg = (cfg or self.config_cls()).resolved()
-        cfg.validate()
+    def __init__(self, observation_space, action_space, cfg: FastConfig, device, num_envs: int):
         cfg = cfg.for_envs(num_envs)
         super().__init__(observation_space, action_space, cfg, device)
         self.obs_dim = int(np.prod(observation_space.shape))

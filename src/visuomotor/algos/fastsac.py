@@ -88,10 +88,9 @@ class FastSACConfig(FastConfig):
 
     def validate(self) -> None:
         super().validate()
-        r = self.resolved()
-        if r.alpha_init <= 0 or self.num_critics < 1 or not self.log_std_max > self.log_std_min:
+        if self.alpha_init <= 0 or self.num_critics < 1 or not self.log_std_max > self.log_std_min:
             raise ValueError(f"need alpha_init > 0, num_critics >= 1 and log_std_max > log_std_min, got "
-                             f"{r.alpha_init}, {self.num_critics}, [{self.log_std_min}, {self.log_std_max}]")
+                             f"{self.alpha_init}, {self.num_critics}, [{self.log_std_min}, {self.log_std_max}]")
 
 
 # The authors' temperature (from 0.001, target entropy 0) suits their humanoid rewards (values within
@@ -164,7 +163,7 @@ class FastSACPolicy(FastPolicy):
 class FastSAC(FastAgent):
     config_cls = FastSACConfig
 
-    def __init__(self, observation_space, action_space, cfg: FastSACConfig | None = None, device="cpu",
+    def __init__(self, observation_space, action_space, cfg: FastSACConfig, device="cpu",
                  num_envs: int = 1):
         super().__init__(observation_space, action_space, cfg, device, num_envs)
         cfg = self.cfg

@@ -74,12 +74,11 @@ class FastTD3Config(FastConfig):
 
     def validate(self) -> None:
         super().validate()
-        r = self.resolved()
-        if not 0.0 <= r.std_min <= r.std_max:
-            raise ValueError(f"need 0 <= std_min <= std_max, got {r.std_min}, {r.std_max}")
+        if not 0.0 <= self.std_min <= self.std_max:
+            raise ValueError(f"need 0 <= std_min <= std_max, got {self.std_min}, {self.std_max}")
         for name in ("policy_noise", "noise_clip", "init_scale"):
-            if getattr(r, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(r, name)}")
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 FASTTD3_PRESETS = FastTD3Config.PRESETS
@@ -117,7 +116,7 @@ class FastTD3Policy(FastPolicy):
 class FastTD3(FastAgent):
     config_cls = FastTD3Config
 
-    def __init__(self, observation_space, action_space, cfg: FastTD3Config | None = None, device="cpu",
+    def __init__(self, observation_space, action_space, cfg: FastTD3Config, device="cpu",
                  num_envs: int = 1):
         super().__init__(observation_space, action_space, cfg, device, num_envs)
         cfg = self.cfg

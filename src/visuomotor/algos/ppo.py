@@ -138,43 +138,44 @@ class PPOConfig(AlgoConfig):
         return self.total_steps
 
     def default_num_envs(self) -> int:
-        return self.resolved().num_envs
+        return self.num_envs
 
     def minibatches_for(self, num_envs: int) -> int:
         """Minibatches per pass for a rollout of num_steps x num_envs samples."""
-        r = self.resolved()
-        if r.num_minibatches is not None:
-            return r.num_minibatches
-        return max(1, (r.num_steps * num_envs) // r.minibatch_size)
+        if self.num_minibatches is not None:
+            return self.num_minibatches
+        return max(1, (self.num_steps * num_envs) // self.minibatch_size)
 
-    def validate(self) -> None:
+    def validate_names(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+
+    def validate(self) -> None:
+        self.validate_names()
         if self.num_minibatches is not None and self.minibatch_size is not None:
             raise ValueError("give num_minibatches or minibatch_size, not both")
-        r = self.resolved()
         for name in ("num_envs", "num_steps", "epochs"):
-            if getattr(r, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(r, name)}")
-        if r.num_minibatches is not None and r.num_minibatches < 1:
-            raise ValueError(f"num_minibatches must be >= 1, got {r.num_minibatches}")
-        if r.minibatch_size is not None and r.minibatch_size < 1:
-            raise ValueError(f"minibatch_size must be >= 1, got {r.minibatch_size}")
-        if not 0.0 <= r.gamma <= 1.0 or not 0.0 <= r.gae_lambda <= 1.0:
-            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {r.gamma}, {r.gae_lambda}")
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_minibatches is not None and self.num_minibatches < 1:
+            raise ValueError(f"num_minibatches must be >= 1, got {self.num_minibatches}")
+        if self.minibatch_size is not None and self.minibatch_size < 1:
+            raise ValueError(f"minibatch_size must be >= 1, got {self.minibatch_size}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma}, {self.gae_lambda}")
         for name in ("clip", "learning_rate", "desired_kl", "max_grad_norm", "init_noise_std", "obs_clip"):
-            if not getattr(r, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(r, name)}")
-        if r.value_coef < 0 or r.entropy_coef < 0:
-            raise ValueError(f"value_coef and entropy_coef must be >= 0, got {r.value_coef}, {r.entropy_coef}")
-        if not r.hidden or any(h <= 0 for h in r.hidden):
-            raise ValueError(f"hidden must be positive widths, got {r.hidden}")
-        if r.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {r.activation!r}")
-        if r.advantage_norm not in ("batch", "minibatch", "none"):
-            raise ValueError(f"advantage_norm must be batch, minibatch or none, got {r.advantage_norm!r}")
-        if r.lr_schedule not in ("adaptive", "fixed"):
-            parse_schedule(r.lr_schedule)
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.value_coef < 0 or self.entropy_coef < 0:
+            raise ValueError(f"value_coef and entropy_coef must be >= 0, got {self.value_coef}, {self.entropy_coef}")
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if self.advantage_norm not in ("batch", "minibatch", "none"):
+            raise ValueError(f"advantage_norm must be batch, minibatch or none, got {self.advantage_norm!r}")
+        if self.lr_schedule not in ("adaptive", "fixed"):
+            parse_schedule(self.lr_schedule)
         if self.total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {self.total_steps}")
 
@@ -250,8 +251,6 @@ class PPO(OnPolicyAgent):
     """The agent: acting in rollouts, the rollout's bootstrapping and GAE, and the PPO update."""
 
     def __init__(self, observation_space, action_space, cfg: PPOConfig, device, critic_obs_dim: int | None = None):
-        cfg = cfg.resolved()
-        cfg.validate()
         super().__init__(observation_space, action_space, cfg, device)
         self.obs_dim = int(np.prod(observation_space.shape))
         self.act_dim = int(np.prod(action_space.shape))

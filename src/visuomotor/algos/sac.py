@@ -8,43 +8,29 @@ Per update, on a batch (s, a, r, s', d) with d = 1 only at true terminations (no
                                    (with --sac.n-step n: the n-step return and gamma^m, see buffers.replay)
     J_Q  = sum_i 0.5 E[(Q_i(s, a) - y)^2]                             (twin critics, min target)
     a~ ~ pi(.|s) (reparameterized), J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)]
-    J_alpha = E[-log(alpha) (log pi(a~|s) + Hbar)], Hbar = -|A|        (temperature, on log alpha
-                                                                        as in the authors' code)
+    J_alpha = E[-log(alpha) (log pi(a~|s) + Hbar)], Hbar = -|A|        (on log alpha, as the authors' code)
     Qbar <- (1 - tau) Qbar + tau Q                                     (Polyak)
 
-The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean). As in the paper's
-Algorithm 1 (and softlearning, SB3, CleanRL) each update first steps the critics, then the policy
-and temperature against the updated critics; ``simultaneous_update`` takes all three losses from the
-same parameters instead (the authors' original TF1 code). The two critics are one ensemble evaluated
-with batched matmuls; one Adam serves all parameters.
+The policy is a tanh-squashed Gaussian; evaluation acts with tanh(mean). As in the paper's Algorithm 1
+(and softlearning, SB3, CleanRL) each update steps the critics, then the policy and temperature against
+the updated critics; ``simultaneous_update`` takes all three from the same parameters (the authors' TF1
+code). The critics are one ensemble (batched matmuls); one Adam serves all parameters.
 
-This file is the method, computed by autograd. The CPU speed path (hand-derived gradients, bf16
-hidden layers, torch.compile, the two halves on two threads) lives in ``algos/sac_fast.py``: it is
-switched on by the config's ``manual_grad``, ``bf16``, ``compile`` and ``parallel_update`` and computes
-these same losses (tested to give the same numbers).
+This file is the method, by autograd (``plain_update``). ``algos/sac_fast.py`` wraps that update from
+the outside (hand-derived gradients, bf16, torch.compile, two threads), tested to give its numbers.
 
-Networks (``--sac.net``): the paper's ReLU MLPs (``mlp``), or Simba's pre-LayerNorm residual blocks
-(``simba``) or SimbaV2's hyperspherical ones (``simbav2``), modules of ``nets/simba.py``, each with
-its papers' settings for the fields left None. Both normalize observations by running statistics.
-With ``simbav2`` the critics are distributional: each predicts logits q_i over the atoms z of
-[-g_max, g_max], learns by cross-entropy from the projection (``nets/distributional.py``) of
+Networks (``--sac.net``, ``nets/families.py``): the paper's ReLU MLPs, or Simba's or SimbaV2's with
+their papers' settings. SimbaV2's critics are distributional: logits over atoms z of [-g_max, g_max],
+learned by cross-entropy from the projection of r~ + gamma^n (1 - d) (z - alpha log pi(a'|s')) under
+the target critic of the lower mean, rewards scaled by the running discounted return.
 
-    r~ + gamma^n (1 - d) (z - alpha log pi(a'|s'))      under the target critic of the lower mean
-
-with rewards r~ = r / max(std(G), max|G| / g_max) scaled by the running discounted return G, and
-the policy maximizes the mean sum_j q_ij z_j; every weight row is put back on the unit sphere after
-each optimizer step, and the learning rates decay linearly over the run (1e-4 to 5e-5, the authors'
-config).
-
-Learning with prior data (``--prior-data``, the ``rlpd`` preset; Ball et al. 2023, "Efficient
-Online RL with Offline Data"): an ensemble of N LayerNorm critics, the target's min over a random
-subset of 2, the policy loss on their mean, many updates per env step; half of each batch comes
-from the prior data.
+The ``rlpd`` preset (Ball et al. 2023, "Efficient Online RL with Offline Data"; with --prior-data):
+N LayerNorm critics, the target's min over a random 2 of them, the policy loss on their mean, many
+updates per env step, half of each batch from the prior data.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Literal
@@ -53,17 +39,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
+from visuomotor.algos.base import Agent, OffPolicyConfig, Policy, TDConfig
+from visuomotor.algos.sac_fast import SACSpeedConfig, SpeedPath
 from visuomotor.buffers.replay import Batch
-from visuomotor.nets import distributional, hardware, simba
+from visuomotor.nets import distributional, simba
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
 from visuomotor.nets.families import FAMILIES, NetConfig, ValueSupportConfig, critic_ensemble
-from visuomotor.nets.mlp import mlp, relu_mlp_forward
+from visuomotor.nets.mlp import ReLUMLP
 from visuomotor.nets.normalizer import EmpiricalNormalizer
+from visuomotor.nets.switches import frozen
 
 
 @dataclass
-class SACConfig(OffPolicyConfig, NetConfig, ValueSupportConfig):
+class SACConfig(SACSpeedConfig, OffPolicyConfig, TDConfig, NetConfig, ValueSupportConfig):
     """SAC hyperparameters; defaults from Haarnoja et al. 2018 (table 1). Fields left None take the
     preset's value: ``sac`` (the paper) or ``rlpd`` (Ball et al. 2023, for learning with prior data)."""
 
@@ -73,13 +61,6 @@ class SACConfig(OffPolicyConfig, NetConfig, ValueSupportConfig):
     updates_per_step: int | None = None
     """Gradient updates per env step (the update-to-data ratio); sac 1, rlpd 20."""
 
-    gamma: float = 0.99
-    """Discount factor."""
-    n_step: int = 1
-    """Returns over n steps in the critic's target (1 = the paper's one-step target; ResFiT's residual
-    learner uses 3): y = sum_{k<m} gamma^k r_k + gamma^m V(s_m), m <= n cut at the episode's end."""
-    tau: float = 0.005
-    """Polyak step of the target critics per update."""
     actor_lr: float | None = None
     """Adam learning rate of the policy; None = 3e-4 (mlp) or 1e-4 (simba, simbav2)."""
     critic_lr: float | None = None
@@ -121,28 +102,9 @@ class SACConfig(OffPolicyConfig, NetConfig, ValueSupportConfig):
     """Upper bound of the policy's log std."""
     log_prob_epsilon: float = 0.0
     """0 = the exact tanh log-prob correction; e.g. 1e-6 = SB3/CleanRL's log(1 - tanh(u)^2 + 1e-6)."""
-    bf16: bool | None = None
-    """bfloat16 compute in the hidden layers, from float32 master weights (output layers, sampling,
-    log-probs, targets, losses and optimizer stay float32). None = on where the hardware does bf16
-    natively (CUDA; CPUs with AVX512-BF16 or AMX), off elsewhere."""
-    compile: bool | None = None
-    """torch.compile the update: the hand-derived gradients' two functions, each compiled whole (inductor
-    fuses their elementwise work; ~0.75x the eager update's time on a 2-core CPU, after ~15-30 s of
-    compiling on the first update), or with manual_grad False the autograd update. None = on for
-    training runs on CPU with at least ``hardware.AUTO_COMPILE_UPDATES`` updates of the hand-derived gradients
-    where a C++ compiler is found (decided per run by ``for_run``; an agent built directly stays eager)."""
-    manual_grad: bool | None = None
-    """Compute the update's gradients with hand-derived formulas (``algos/sac_fast.py``) instead of
-    autograd: the same losses and gradients up to float rounding (tested against autograd), without
-    building and walking a graph; faster on CPU. None = on wherever it applies (critics without
-    LayerNorm, no parallel_update); those settings use autograd."""
     simultaneous_update: bool = False
     """Take the policy and temperature losses from the critics before this update's critic step
     (the authors' TF1 code) instead of after it (Algorithm 1 of the paper, SB3, CleanRL)."""
-    parallel_update: bool = False
-    """With simultaneous_update: compute the update's two independent halves (the critic loss; the policy and temperature
-    losses, which read the same parameters) in two CPU threads at once, each with half the torch
-    threads, then take one optimizer step. Same numbers as computing them one after the other."""
 
     def fill_defaults(self) -> SACConfig:
         """A copy with every None filled from the preset, then from the network family's papers' settings
@@ -154,58 +116,30 @@ class SACConfig(OffPolicyConfig, NetConfig, ValueSupportConfig):
         fill = {k: v for k, v in values.items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
-    def for_run(self, updates: int, device: torch.device) -> SACConfig:
-        """``compile`` None decided for a run of ``updates`` updates on ``device``: on where compiling
-        pays for itself (see the field); ``lr_decay_updates`` None: all of them."""
-        cfg = self
-        if cfg.lr_decay_updates is None:
-            cfg = dataclasses.replace(cfg, lr_decay_updates=max(1, updates))
-        if cfg.compile is not None:
-            return cfg
-        r = cfg.resolved()
-        hand_derived = r.manual_grad is not False and r.manual_grad_applies()  # (compiling autograd's update was slower)
-        on = hand_derived and hardware.long_cpu_run_compiles(device, updates)
-        return dataclasses.replace(cfg, compile=on)
-
-    def manual_grad_applies(self) -> bool:
-        """Whether the hand-derived update covers these settings (of a resolved config)."""
-        return not (self.layer_norm or self.parallel_update or not self.family().hand_derived
-                    or self.obs_normalization or self.weight_decay)
-
-    def validate(self) -> None:
+    def validate_names(self) -> None:
         if self.preset not in SAC_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(SAC_PRESETS)}, got {self.preset!r}")
         self.validate_net()
+
+    def validate(self) -> None:
+        self.validate_names()
         self.validate_support()
-        r = self.resolved()
-        super(SACConfig, r).validate()
-        if not 0 <= r.critic_subset <= r.num_critics:
-            raise ValueError(f"critic_subset must be in [0, num_critics={r.num_critics}], got {r.critic_subset}")
-        if self.manual_grad and not r.manual_grad_applies():
-            raise ValueError("manual_grad covers mlp networks without LayerNorm, observation normalization or "
-                             "weight decay, and no parallel_update; set manual_grad False (or None) with those")
-        if not self.family().hand_derived and (self.compile or self.parallel_update):
-            raise ValueError(f"compile and parallel_update are speed switches of the mlp networks; "
-                             f"turn them off with net {self.net}")
-        if r.weight_decay < 0 or not 0 < r.lr_final_ratio <= 1:
-            raise ValueError(f"need weight_decay >= 0 and lr_final_ratio in (0, 1], got {r.weight_decay}, "
-                             f"{r.lr_final_ratio}")
+        self.validate_td()
+        super().validate()
+        if not 0 <= self.critic_subset <= self.num_critics:
+            raise ValueError(f"critic_subset must be in [0, num_critics={self.num_critics}], got {self.critic_subset}")
+        if self.weight_decay < 0 or not 0 < self.lr_final_ratio <= 1:
+            raise ValueError(f"need weight_decay >= 0 and lr_final_ratio in (0, 1], got {self.weight_decay}, "
+                             f"{self.lr_final_ratio}")
         if self.lr_decay_updates is not None and self.lr_decay_updates < 1:
             raise ValueError(f"lr_decay_updates must be >= 1, got {self.lr_decay_updates}")
-        if r.actor_q not in ("min", "mean"):
-            raise ValueError(f"actor_q must be min or mean, got {r.actor_q!r}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        if self.n_step < 1:
-            raise ValueError(f"n_step must be >= 1, got {self.n_step}")
-        if r.num_critics < 1:
-            raise ValueError(f"num_critics must be >= 1, got {r.num_critics}")
-        if r.init_alpha <= 0:
-            raise ValueError(f"init_alpha must be > 0, got {r.init_alpha}")
+        if self.actor_q not in ("min", "mean"):
+            raise ValueError(f"actor_q must be min or mean, got {self.actor_q!r}")
+        if self.num_critics < 1 or self.init_alpha <= 0:
+            raise ValueError(f"need num_critics >= 1 and init_alpha > 0, got {self.num_critics}, {self.init_alpha}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
+        self.validate_speed()
 
 
 SAC_PRESETS: dict[str, dict] = {
@@ -233,22 +167,11 @@ class Actor(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig):
         super().__init__()
         self.family, self.kind = cfg.family(), cfg.net
-        self.net = self.family.actor(cfg, obs_dim, (act_dim, act_dim), lambda: mlp(obs_dim, cfg.hidden, 2 * act_dim))
-        self._names = [name for name, _ in self.net.named_parameters()]
+        self.net = self.family.actor(cfg, obs_dim, (act_dim, act_dim), lambda: ReLUMLP(obs_dim, cfg.hidden, 2 * act_dim))
         self.log_std_min, self.log_std_max = cfg.log_std_min, cfg.log_std_max
-        self.autocast = False  # compute under bf16 autocast (families without hand-derived gradients)
 
-    def forward(self, obs: torch.Tensor, params: list[torch.Tensor] | None = None):
-        """``params`` (in ``parameters()`` order) replaces the module's own, e.g. a bf16 copy."""
-        if self.family.hand_derived:  # a ReLU MLP, whose bf16 copies the speed path hands in
-            out = relu_mlp_forward(obs, list(self.net.parameters()) if params is None else params)[0]
-        else:
-            with torch.autocast(obs.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                if params is None:
-                    out = self.net(obs)
-                else:
-                    out = torch.func.functional_call(self.net, dict(zip(self._names, params)), (obs,))
-        return self.head(out)
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.net(obs))
 
     def head(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's output -> (mean, log_std)."""
@@ -271,17 +194,8 @@ class SACPolicy(Policy):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.actor(self.normalizer(obs.float()))[0])
 
-    def float32(self) -> SACPolicy:
-        """Without the simba nets' bf16 autocast (export)."""
-        if not self.actor.autocast:
-            return self
-        actor = copy.copy(self.actor)  # (shares the parameters)
-        actor.autocast = False
-        return SACPolicy(actor, self.normalizer)
-
     def contents(self) -> dict:
-        out = {"squashing": "tanh of the Gaussian's mean", "network": self.actor.kind,
-               "trained_in_bf16": bool(self.actor.autocast)}
+        out = {"squashing": "tanh of the Gaussian's mean", "network": self.actor.kind}
         if isinstance(self.normalizer, EmpiricalNormalizer):
             out["normalizer"] = "(s - mean) / sqrt(var + 1e-8), clipped to +-10"
         return out
@@ -290,9 +204,7 @@ class SACPolicy(Policy):
 class SAC(Agent):
     learns_on_policies = True  # a residual learner (--base-policy) or JSRL's learner (--guide-policy)
 
-    def __init__(self, observation_space, action_space, cfg: SACConfig | None = None, device="cpu"):
-        cfg = (cfg or SACConfig()).resolved()
-        cfg.validate()
+    def __init__(self, observation_space, action_space, cfg: SACConfig, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
@@ -311,10 +223,8 @@ class SAC(Agent):
         default_entropy = -act_dim * ENTROPY_RATIO.get(cfg.net, 1.0)
         self.target_entropy = float(cfg.target_entropy if cfg.target_entropy is not None else default_entropy)
 
-        groups = [
-            {"params": list(self.actor.parameters()), "lr": cfg.actor_lr},
-            {"params": list(self.critic.parameters()), "lr": cfg.critic_lr},
-        ]
+        groups = [{"params": list(self.actor.parameters()), "lr": cfg.actor_lr},
+                  {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}]
         if cfg.autotune_alpha:
             groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr, "weight_decay": 0.0})
         fused = self.device.type in ("cpu", "cuda")
@@ -326,21 +236,12 @@ class SAC(Agent):
             self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=fused)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.updates = 0
-        # parameter lists the update reuses (in ``flat_params`` order, as the losses take them)
-        self._actor_params = list(self.actor.parameters())
-        self._online = self.critic.flat_params()
-        self._target = self.critic_target.flat_params()
-        # the update's noise has its own generators (one per half of the update, so computing the
-        # halves in two threads draws the same numbers); seeded from torch's global generator
+        # the update's noise: one generator for the target's draws and one for the policy's, so that
+        # each loss draws the same numbers in whatever order (or threads) the two are computed
         self.target_noise = torch.Generator(device=self.device)
         self.policy_noise = torch.Generator(device=self.device)
         self.seed(int(torch.randint(0, 2**62, (1,))))
-        self.bf16 = hardware.use_bf16(cfg.bf16, self.device)
-        if not self.family.hand_derived:  # bf16 by autocast (the mlp's switch is in sac_fast)
-            self.actor.autocast = self.critic.autocast = self.critic_target.autocast = self.bf16
-        from visuomotor.algos import sac_fast  # the speed switches (they wrap the losses below)
-
-        self._update_fn = sac_fast.build_update(self)
+        self.speed = SpeedPath(self)  # plain_update under the config's speed switches
 
     def make_critic(self) -> nn.Module:
         """The critic ensemble: Q(s, a) of each critic [n, B, 1], or with a distributional family its logits
@@ -372,8 +273,8 @@ class SAC(Agent):
         simba.take_in(t, normalizer, self.reward_scaler, self.obs_dim, self.device)
 
     def describe(self) -> dict:
-        return {"target_entropy": self.target_entropy, "bf16": self.bf16, "compile": self.cfg.compile,
-                "manual_grad": self.manual_grad, "lr_decay_updates": self.cfg.lr_decay_updates}
+        return {"target_entropy": self.target_entropy, **self.speed.describe(),
+                "lr_decay_updates": self.cfg.lr_decay_updates}
 
     def n_step(self) -> int:
         return self.cfg.n_step
@@ -387,11 +288,6 @@ class SAC(Agent):
         self.family.zero_output(self.actor.net, slice(0, self.act_dim))
 
     # ---- the losses -----------------------------------------------------------------------------
-    def weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        """The policy's, critics' and target critics' parameters as the losses take them (the speed
-        path's bf16 switch replaces this with copies whose hidden layers compute in bf16)."""
-        return self._actor_params, self._online, [w.detach() for w in self._target]
-
     def target_draws(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The critic target's randomness for a batch of ``n``: the next actions' noise and (RLPD) the
         critics its min is taken over (None = all), from the target generator."""
@@ -407,56 +303,50 @@ class SAC(Agent):
         return torch.randn(mean.shape, generator=self.policy_noise, dtype=mean.dtype, device=mean.device)
 
     @torch.no_grad()
-    def td_target(self, reward, bootstrap, next_obs, actor_w, target_w, alpha, eps, pick) -> torch.Tensor:
-        """y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s')), a' = tanh(mean + std eps)
-        for a' ~ pi(.|s'); ``bootstrap`` = gamma (1 - d) (or the n-step factor), ``eps``/``pick`` from
-        ``target_draws``."""
-        q_next, next_logp = self.target_at_next(next_obs, actor_w, target_w, eps, pick)
-        soft_v = q_next.squeeze(-1).amin(0) - alpha * next_logp  # (q_next [n, B, 1])
-        return reward + bootstrap * soft_v
-
-    @torch.no_grad()
-    def target_at_next(self, next_obs, actor_w, target_w, eps, pick) -> tuple[torch.Tensor, torch.Tensor]:
+    def target_at_next(self, next_obs, eps, pick) -> tuple[torch.Tensor, torch.Tensor]:
         """The target critics' outputs (float32; only those in ``pick`` when given) at (s', a') for
         a' = tanh(mean + std eps) ~ pi(.|s'), and log pi(a'|s')."""
-        next_mean, next_log_std = self.actor(next_obs, [w.detach() for w in actor_w])
+        next_mean, next_log_std = self.actor(next_obs)
         u = next_mean + next_log_std.exp() * eps
         next_logp = squashed_gaussian_log_prob(u, next_mean, next_log_std, eps, self.cfg.log_prob_epsilon)
-        out = self.critic_target(torch.cat([next_obs, torch.tanh(u)], -1), target_w).float()
+        out = self.critic_target(torch.cat([next_obs, torch.tanh(u)], -1)).float()
         return (out if pick is None else out.index_select(0, pick)), next_logp
 
-    def critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
-        """J_Q (summed over the ensemble) and the mean Q, from the given weights."""
-        if self.distributional:
-            return self.categorical_critic_loss(batch, actor_w, critic_w, target_w, alpha)
-        target = self.td_target(batch.reward, batch.bootstrap_discount(self.cfg.gamma), batch.next_obs, actor_w,
-                                target_w, alpha, *self.target_draws(batch.obs.shape[0]))
-        q = self.critic(torch.cat([batch.obs, batch.action], -1), critic_w).float().squeeze(-1)  # [n, B]
-        return 0.5 * (q - target).pow(2).mean(-1).sum(), q.detach().mean()
+    @torch.no_grad()
+    def td_target(self, reward, bootstrap, next_obs, alpha, eps, pick) -> torch.Tensor:
+        """y = r + gamma (1 - d) (min_i Qbar_i(s', a') - alpha log pi(a'|s')) for a' = tanh(mean + std eps);
+        ``bootstrap`` = gamma (1 - d) (or the n-step factor), ``eps``/``pick`` from ``target_draws``."""
+        q_next, next_logp = self.target_at_next(next_obs, eps, pick)
+        return reward + bootstrap * (q_next.squeeze(-1).amin(0) - alpha * next_logp)  # (q_next [n, B, 1])
 
-    def categorical_critic_loss(self, batch: Batch, actor_w, critic_w, target_w, alpha):
+    def critic_loss(self, batch: Batch, alpha) -> tuple[torch.Tensor, torch.Tensor]:
+        """J_Q (summed over the ensemble) and the mean Q."""
+        eps, pick = self.target_draws(batch.obs.shape[0])
+        if self.distributional:
+            return self.categorical_critic_loss(batch, alpha, eps, pick)
+        y = self.td_target(batch.reward, batch.bootstrap_discount(self.cfg.gamma), batch.next_obs, alpha, eps, pick)
+        q = self.critic(torch.cat([batch.obs, batch.action], -1)).float().squeeze(-1)  # [n, B]
+        return 0.5 * (q - y).pow(2).mean(-1).sum(), q.detach().mean()
+
+    def categorical_critic_loss(self, batch: Batch, alpha, eps, pick) -> tuple[torch.Tensor, torch.Tensor]:
         """simbav2: the cross-entropy of each critic's logits to the projection of
         r + gamma^n (1 - d) (z - alpha log pi(a'|s')) under the target critic of the lower mean."""
-        draws = self.target_draws(batch.obs.shape[0])
-        logits, next_logp = self.target_at_next(batch.next_obs, actor_w, target_w, *draws)
+        logits, next_logp = self.target_at_next(batch.next_obs, eps, pick)
         with torch.no_grad():
             probs = distributional.lower_mean(torch.softmax(logits, -1), self.z)  # per sample, of n critics
             d = batch.bootstrap_discount(self.cfg.gamma)
             target = distributional.project(probs, batch.reward - d * alpha * next_logp, d, self.z)
-        logits = self.critic(torch.cat([batch.obs, batch.action], -1), critic_w).float()
+        logits = self.critic(torch.cat([batch.obs, batch.action], -1)).float()
         loss = distributional.cross_entropy(logits, target.unsqueeze(0)).mean(-1).sum()
         return loss, distributional.expected(logits.detach(), self.z).mean()
 
-    def q_values(self, out: torch.Tensor) -> torch.Tensor:
-        """The critics' output [n, B, 1] (or logits [n, B, K]) -> Q [n, B]."""
-        return distributional.expected(out.float(), self.z) if self.distributional else out.float().squeeze(-1)
-
-    def policy_losses(self, batch: Batch, actor_w, critic_w, alpha) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """J_pi, J_alpha and the policy's entropy estimate, from the given weights."""
-        mean, log_std = self.actor(batch.obs, actor_w)
+    def policy_losses(self, batch: Batch, alpha) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """J_pi, J_alpha and the policy's entropy estimate."""
+        mean, log_std = self.actor(batch.obs)
         pi_a, logp = squashed_gaussian_sample(mean, log_std, self.policy_noise, self.cfg.log_prob_epsilon)
-        # the policy loss reaches the critics through detached weights: it moves only the policy
-        q_pi = self.q_values(self.critic(torch.cat([batch.obs, pi_a], -1), [w.detach() for w in critic_w]))
+        with frozen(self.critic):  # the policy loss reaches the critics' input, never their weights
+            out = self.critic(torch.cat([batch.obs, pi_a], -1)).float()
+        q_pi = distributional.expected(out, self.z) if self.distributional else out.squeeze(-1)  # [n, B]
         q_pi = q_pi.mean(0) if self.cfg.actor_q == "mean" else q_pi.amin(0)
         actor_loss = (alpha * logp - q_pi).mean()
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
@@ -470,42 +360,28 @@ class SAC(Agent):
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The three SAC losses (and diagnostics) on one batch, from the current parameters."""
-        actor_w, critic_w, target_w = self.weights()
         alpha = self.log_alpha.exp().detach()
-        critic_loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
-        actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
+        critic_loss, q_mean = self.critic_loss(batch, alpha)
+        actor_loss, alpha_loss, entropy = self.policy_losses(batch, alpha)
         return self.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
 
     # ---- the update -----------------------------------------------------------------------------
-    def critic_step(self, batch: Batch, actor_w, critic_w, target_w, alpha) -> tuple[torch.Tensor, torch.Tensor]:
-        """The critics' gradients of J_Q (J_Q and the mean Q returned)."""
-        loss, q_mean = self.critic_loss(batch, actor_w, critic_w, target_w, alpha)
-        loss.backward()
-        return loss.detach(), q_mean
-
-    def policy_step(self, batch: Batch, actor_w, critic_w, alpha):
-        """The policy's gradients of J_pi and log alpha's of J_alpha (J_pi, J_alpha, entropy returned)."""
-        actor_loss, alpha_loss, entropy = self.policy_losses(batch, actor_w, critic_w, alpha)
-        (actor_loss + alpha_loss if self.cfg.autotune_alpha else actor_loss).backward()
-        return actor_loss.detach(), alpha_loss.detach(), entropy
-
     def plain_update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One SAC update by autograd: critic step, then the policy and temperature against the stepped
+        """One SAC update by autograd: the critic step, then the policy and temperature against the stepped
         critics (Algorithm 1); with simultaneous_update one step of all three from the same parameters.
         (One Adam over all parameters: a step moves only those that hold gradients.)"""
-        self.optimizer.zero_grad(set_to_none=True)
-        actor_w, critic_w, target_w = self.weights()
         alpha = self.log_alpha.exp().detach()
-        critic_loss, q_mean = self.critic_step(batch, actor_w, critic_w, target_w, alpha)
+        self.optimizer.zero_grad(set_to_none=True)
+        critic_loss, q_mean = self.critic_loss(batch, alpha)
+        critic_loss.backward()
         if not self.cfg.simultaneous_update:
             self.optimizer_step()
             self.optimizer.zero_grad(set_to_none=True)
-            with torch.no_grad():  # the stepped critics (the policy loss detaches them anyway)
-                critic_w = self.weights()[1]
-        actor_loss, alpha_loss, entropy = self.policy_step(batch, actor_w, critic_w, alpha)
+        actor_loss, alpha_loss, entropy = self.policy_losses(batch, alpha)
+        (actor_loss + alpha_loss if self.cfg.autotune_alpha else actor_loss).backward()
         self.optimizer_step()
         self.polyak()
-        return self.metrics(critic_loss, actor_loss, alpha_loss, alpha, q_mean, entropy)
+        return self.metrics(critic_loss.detach(), actor_loss.detach(), alpha_loss.detach(), alpha, q_mean, entropy)
 
     def optimizer_step(self) -> None:
         """One optimizer step, then the network family's after-step (SimbaV2: weight rows back on the sphere)."""
@@ -516,7 +392,7 @@ class SAC(Agent):
     @torch.no_grad()
     def polyak(self) -> None:
         """Qbar <- (1 - tau) Qbar + tau Q."""
-        torch._foreach_lerp_(self._target, self._online, self.cfg.tau)
+        torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.cfg.tau)
 
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
         batch = self.sample() if batch is None else batch
@@ -530,7 +406,7 @@ class SAC(Agent):
             reward = batch.reward / self.reward_scaler.denominator() if self.reward_scaler is not None else batch.reward
             batch = dataclasses.replace(batch, obs=self.normalizer(batch.obs), next_obs=self.normalizer(batch.next_obs),
                                         reward=reward)
-        return self._update_fn(batch)
+        return self.speed(batch)
 
     def seed(self, seed: int) -> None:
         """Seed the update's two noise generators (next actions of the target; policy actions)."""
@@ -539,17 +415,10 @@ class SAC(Agent):
 
     # ---- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "log_alpha": self.log_alpha.detach().clone(),
-            "optimizer": self.optimizer.state_dict(),
-            "noise": [self.target_noise.get_state(), self.policy_noise.get_state()],
-            "normalizer": self.normalizer.state_dict(),
-            "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler is not None else {},
-            "updates": self.updates,
-        }
+        return {**{k: getattr(self, k).state_dict() for k in ("actor", "critic", "critic_target", "optimizer")},
+                "log_alpha": self.log_alpha.detach().clone(), "normalizer": self.normalizer.state_dict(),
+                "noise": [self.target_noise.get_state(), self.policy_noise.get_state()], "updates": self.updates,
+                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler is not None else {}}
 
     def policy_state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
@@ -557,14 +426,13 @@ class SAC(Agent):
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
         self.normalizer.load_state_dict(state.get("normalizer", {}))
-        if "critic" in state:
+        if "critic" in state:  # (a policy's state holds no more)
+            for k in ("critic", "critic_target", "optimizer"):
+                getattr(self, k).load_state_dict(state[k])
             if self.reward_scaler is not None:
                 self.reward_scaler.load_state_dict(state["reward_scaler"])
-            self.updates = int(state.get("updates", 0))
-            self.critic.load_state_dict(state["critic"])
-            self.critic_target.load_state_dict(state["critic_target"])
             with torch.no_grad():
                 self.log_alpha.copy_(state["log_alpha"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.target_noise.set_state(state["noise"][0])
-            self.policy_noise.set_state(state["noise"][1])
+            self.updates = int(state.get("updates", 0))
+            for generator, saved in zip((self.target_noise, self.policy_noise), state["noise"]):
+                generator.set_state(saved)

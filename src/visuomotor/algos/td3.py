@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from visuomotor.algos.base import Agent, OffPolicyConfig, Policy
+from visuomotor.algos.base import Agent, OffPolicyConfig, Policy, TDConfig
 from visuomotor.buffers.replay import Batch
 from visuomotor.nets import distributional, simba
 from visuomotor.nets.families import NetConfig, ValueSupportConfig, critic_ensemble
@@ -49,17 +49,11 @@ from visuomotor.nets.normalizer import EmpiricalNormalizer
 
 
 @dataclass
-class TD3Config(OffPolicyConfig, NetConfig, ValueSupportConfig):
+class TD3Config(OffPolicyConfig, TDConfig, NetConfig, ValueSupportConfig):
     """TD3 hyperparameters; defaults from Fujimoto et al. 2018 (the authors' repository)."""
 
     learning_starts: int = 25_000
     """Env steps of uniform random actions before the first update (the authors' start_timesteps)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    n_step: int = 1
-    """Returns over n steps in the critics' target (1 = the paper's; ResFiT uses 3)."""
-    tau: float = 0.005
-    """Polyak step of the target networks (taken with each policy update)."""
     actor_lr: float = 3e-4
     """Adam learning rate of the policy."""
     critic_lr: float = 3e-4
@@ -87,14 +81,13 @@ class TD3Config(OffPolicyConfig, NetConfig, ValueSupportConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("actor_lr", "critic_lr", "policy_freq", "num_critics", "n_step"):
+        self.validate_td()
+        for name in ("actor_lr", "critic_lr", "policy_freq", "num_critics"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("policy_noise", "noise_clip", "exploration_noise", "critic_warmup", "action_l2"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1] and tau in (0, 1], got {self.gamma}, {self.tau}")
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ValueError(f"hidden must be positive widths, got {self.hidden}")
         self.validate_net()
@@ -136,9 +129,7 @@ class TD3(Agent):
     config_cls = TD3Config
     learns_on_policies = True  # a residual learner (--base-policy; ResFiT) or JSRL's learner
 
-    def __init__(self, observation_space, action_space, cfg: TD3Config | None = None, device="cpu"):
-        cfg = cfg or self.config_cls()
-        cfg.validate()
+    def __init__(self, observation_space, action_space, cfg: TD3Config, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
         if len(observation_space.shape) != 1:
             raise ValueError(f"{type(self).__name__.lower()} learns from flat state observations, "

@@ -105,7 +105,7 @@ class TD3BC(TD3):
     online_finetuning = True
     learns_on_policies = False
 
-    def __init__(self, observation_space, action_space, cfg: TD3BCConfig | None = None, device="cpu"):
+    def __init__(self, observation_space, action_space, cfg: TD3BCConfig, device="cpu"):
         super().__init__(observation_space, action_space, cfg, device)
         self.eval_actor = None
         if self.cfg.mcep:

@@ -20,6 +20,28 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Mo
     return nn.Sequential(*layers)
 
 
+def hidden_cast(params, dtype: torch.dtype) -> list[torch.Tensor]:
+    """(weight, bias, ...) with every layer but the output layer (the last pair) cast to ``dtype``; the
+    cast passes gradients back to the originals."""
+    params = list(params)
+    return [p.to(dtype) for p in params[:-2]] + params[-2:]
+
+
+class ReLUMLP(nn.Sequential):
+    """``mlp``'s ReLU network (the same layers, initialization and state_dict) computed by
+    ``relu_mlp_forward``; with ``bf16`` (``nets.switches.bf16``) its hidden layers compute in bfloat16
+    from the float32 weights and the output layer stays float32."""
+
+    bf16 = False
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int):
+        super().__init__(*mlp(in_dim, hidden, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        params = list(self.parameters())
+        return relu_mlp_forward(x, hidden_cast(params, torch.bfloat16) if self.bf16 else params)[0]
+
+
 def ensemble_affine(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """x @ w + b for every ensemble member (x [n, B, in], w [n, in, out], b [n, 1, out]), in w's dtype.
     A single output column (a critic's Q) is a multiply-and-sum, which takes x in any precision
@@ -119,7 +141,11 @@ class EnsembleMLP(nn.Module):
     """``n`` MLPs with identical shapes, one batched matmul per layer for all of them.
 
     ``layer_norm=True`` puts a LayerNorm (per-member affine) after every hidden layer's matmul,
-    before the activation, as RLPD's critics; ``activation`` relu or silu (FastSAC's critics)."""
+    before the activation, as RLPD's critics; ``activation`` relu or silu (FastSAC's critics). With
+    ``bf16`` (``nets.switches.bf16``) every layer but the output layer computes in bfloat16 from the
+    float32 weights."""
+
+    bf16 = False
 
     def __init__(self, n: int, in_dim: int, hidden: Sequence[int], out_dim: int, layer_norm: bool = False,
                  activation: str = "relu"):
@@ -149,7 +175,7 @@ class EnsembleMLP(nn.Module):
         not these weights).
         """
         if params is None:
-            params = self.flat_params()
+            params = hidden_cast(self.flat_params(), torch.bfloat16) if self.bf16 else self.flat_params()
         if not _column(params[0]):  # into the first layer's precision once, before sharing it
             x = x.to(params[0].dtype)
         if x.dim() == 2:

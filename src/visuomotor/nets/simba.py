@@ -127,7 +127,10 @@ class HyperHead(nn.Module):
 
 class SimbaV2Net(nn.Module):
     """Embedding, ``blocks`` LERP blocks, and one ``HyperHead`` per entry of ``heads`` (their outputs
-    concatenated: the actor's mean and log-std heads, or the critic's value logits)."""
+    concatenated: the actor's mean and log-std heads, or the critic's value logits). With ``bf16``
+    (``nets.switches.bf16``) it computes under bf16 autocast."""
+
+    bf16 = False
 
     def __init__(self, in_dim: int, width: int, blocks: int, heads: Sequence[int], c_shift: float = 3.0):
         super().__init__()
@@ -136,8 +139,9 @@ class SimbaV2Net(nn.Module):
         self.heads = nn.ModuleList(HyperHead(width, k) for k in heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.blocks(self.embed(x))
-        return torch.cat([head(h) for head in self.heads], -1)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            h = self.blocks(self.embed(x))
+            return torch.cat([head(h) for head in self.heads], -1)
 
 
 class SimbaBlock(nn.Module):
@@ -155,7 +159,10 @@ class SimbaBlock(nn.Module):
 
 
 class SimbaNet(nn.Module):
-    """Linear embedding, ``blocks`` pre-LayerNorm residual blocks, a final LayerNorm, a linear head."""
+    """Linear embedding, ``blocks`` pre-LayerNorm residual blocks, a final LayerNorm, a linear head; with
+    ``bf16`` (``nets.switches.bf16``) under bf16 autocast."""
+
+    bf16 = False
 
     def __init__(self, in_dim: int, width: int, blocks: int, out_dim: int):
         super().__init__()
@@ -168,7 +175,8 @@ class SimbaNet(nn.Module):
             nn.init.zeros_(fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.norm(self.blocks(self.embed(x))))
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.head(self.norm(self.blocks(self.embed(x))))
 
 
 def take_in(t, normalizer: nn.Module | None, reward_scaler: RewardScaler | None, obs_dim: int, device) -> None:
@@ -196,15 +204,16 @@ class NetEnsemble(nn.Module):
     """``n`` independent networks of one kind: x [B, in] (shared) or [n, B, in] -> [n, B, out].
 
     ``params`` (in ``flat_params`` order) replaces the members' parameters for one call, as
-    ``EnsembleMLP`` takes them (detached copies for a loss that must not move these weights)."""
+    ``EnsembleMLP`` takes them (detached copies for a loss that must not move these weights). With
+    ``bf16`` (``nets.switches.bf16``) the members compute under bf16 autocast; the output is float32."""
+
+    bf16 = False
 
     def __init__(self, n: int, make):
         super().__init__()
         self.members = nn.ModuleList(make() for _ in range(n))
         self.n = n
         self._names = [name for name, _ in self.named_parameters()]
-        self.autocast = False
-        """Compute under bf16 autocast (the output returned in float32)."""
 
     def flat_params(self) -> list[torch.Tensor]:
         return list(self.parameters())
@@ -212,7 +221,7 @@ class NetEnsemble(nn.Module):
     def forward(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         if params is not None:
             return torch.func.functional_call(self, dict(zip(self._names, params)), (x,))
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             if x.dim() == 2:
                 out = [m(x) for m in self.members]
             else:

@@ -14,7 +14,7 @@ from visuomotor.algos.base import Agent, EnvSpec, Policy
 from visuomotor.envs import make_env
 from visuomotor.errors import VisuomotorError
 from visuomotor.train.checkpoint import load_agent_state, load_checkpoint
-from visuomotor.train.config import TrainConfig, load_config
+from visuomotor.train.config import TrainConfig, load_config, resolve
 
 
 def build_agent(cfg: TrainConfig, spec: EnvSpec, device: torch.device, algo_cfg=None, teacher: bool = True) -> Agent:
@@ -95,6 +95,7 @@ def load_agent(run_dir: str | Path, checkpoint: str = "latest", device: str = "c
     cfg, resolved = load_config(cfg_path)
     if cfg.algo not in ALGORITHMS:
         raise VisuomotorError(f"run {run_dir} used algo {cfg.algo!r}, unknown to this version")
+    cfg = resolve(cfg)  # (a run stores its resolved config; one written before a field existed has it None)
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=device)
     env = make_env(cfg.env, seed=cfg.seed, **cfg.env_kwargs())
     spec = EnvSpec(env.observation_space, env.action_space, critic_obs_dim=resolved.get("critic_obs_dim") or None)

@@ -306,6 +306,10 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.algo not in ALGORITHMS:
         raise VisuomotorError(f"unknown algo {cfg.algo!r}; choose one of: {', '.join(ALGORITHMS)}")
     validate_env_id(cfg.env)
+    try:
+        cfg.algo_config().validate_names()  # (before anything resolves the config by them)
+    except ValueError as e:
+        raise VisuomotorError(f"--{cfg.algo}: {e}") from None
     for name in ("steps", "eval_every", "checkpoint_every", "log_every"):
         if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
             raise VisuomotorError(f"--{name.replace('_', '-')} must be > 0, got {getattr(cfg, name)}")
@@ -384,7 +388,7 @@ def validate(cfg: TrainConfig) -> None:
                 if isinstance(v, float) and not math.isfinite(v):
                     raise VisuomotorError(f"--{section}{f.name.replace('_', '-')} must be a finite number, got {v}")
     try:
-        acfg.validate()
+        resolve(cfg).algo_config().validate()
     except ValueError as e:
         raise VisuomotorError(f"--{cfg.algo}: {e}") from None
     resolve_device(cfg.device)

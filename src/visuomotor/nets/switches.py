@@ -1,0 +1,52 @@
+"""Switches on networks that leave their parameters and what they compute unchanged.
+
+- ``frozen(*modules)``: the modules' parameters take no gradient for the duration (a loss that reaches
+  through a network to its input, e.g. SAC's policy loss through the critics, without moving it).
+- ``bf16(*modules)``: networks that declare a ``bf16`` attribute (``nets.mlp.ReLUMLP`` and
+  ``EnsembleMLP``: hidden layers in bfloat16 from float32 weights, output layer in float32; the simba
+  nets: under bf16 autocast, output in float32) compute so for the duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from torch import nn
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """No gradient reaches the modules' parameters inside the block (gradients still flow through them to
+    their inputs); each parameter's ``requires_grad`` is restored after it."""
+    params = [p for m in modules for p in m.parameters()]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before):
+            p.requires_grad_(flag)
+
+
+def bf16_capable(*modules: nn.Module) -> list[nn.Module]:
+    """The submodules that compute in bf16 when switched (those with a ``bf16`` attribute)."""
+    return [m for module in modules for m in module.modules() if hasattr(m, "bf16")]
+
+
+@contextlib.contextmanager
+def bf16(*modules: nn.Module, on: bool = True) -> Iterator[None]:
+    """The networks among ``modules`` compute in bf16 inside the block (module doc); a no-op with ``on`` False."""
+    if not on:
+        yield
+        return
+    nets = bf16_capable(*modules)
+    before = [m.bf16 for m in nets]
+    for m in nets:
+        m.bf16 = True
+    try:
+        yield
+    finally:
+        for m, flag in zip(nets, before):
+            m.bf16 = flag
