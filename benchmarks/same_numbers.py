@@ -54,12 +54,19 @@ CASES: dict[str, list[str]] = {
     "drqv2": [*CARTPOLE, "--algo", "drqv2", "--steps", "250", "--eval-every", "250", "--drqv2.learning-starts", "60",
               "--drqv2.batch-size", "16", "--drqv2.hidden-dim", "32", "--drqv2.feature-dim", "16",
               "--drqv2.buffer-size", "2000", "--pixel-size", "48"],
+    "drm": [*CARTPOLE, "--algo", "drm", "--steps", "250", "--eval-every", "250", "--drm.learning-starts", "60",
+            "--drm.batch-size", "16", "--drm.hidden-dim", "32", "--drm.feature-dim", "16",
+            "--drm.buffer-size", "2000", "--pixel-size", "48"],
     "ppo": [*CARTPOLE, "--algo", "ppo", "--steps", "2048", "--eval-every", "2048", "--num-envs", "4",
             "--ppo.hidden", "32", "32"],
     "distill": [*CARTPOLE, "--algo", "distill", "--teacher", "{sac}", "--steps", "300", "--eval-every", "300",
                 "--distill.batch-size", "16", "--distill.hidden", "16", "16", "--distill.buffer-size", "2000",
                 "--distill.learning-starts", "40"],
 }
+# bf16 compute (emulated where the CPU has no bf16: slower, the same numbers on every run)
+for _name, _algo in (("sac-simbav2", "sac"), ("fasttd3", "fasttd3"), ("fastsac", "fastsac"), ("drqv2", "drqv2"),
+                     ("drm", "drm"), ("distill", "distill")):
+    CASES[f"{_name}-bf16"] = [*CASES[_name], f"--{_algo}.bf16", "True"]
 IGNORED = ("time", "seconds", "perf/")  # (columns of wall-clock measurements)
 
 
@@ -121,7 +128,7 @@ def main() -> None:
                    help="checkpoint key prefixes the new code names differently (e.g. actor.body.=actor.)")
     args = p.parse_args()
     names = args.only or list(CASES)
-    if "distill" in names and "sac" not in names:
+    if any(n.startswith("distill") for n in names) and "sac" not in names:
         names = ["sac", *names]
     out = args.out or Path(tempfile.mkdtemp(prefix="same_numbers_"))
     bad = 0

@@ -155,3 +155,22 @@ def test_the_family_branch_check_finds_one(tmp_path):
     (tmp_path / "algos").mkdir()
     (tmp_path / "algos" / "x.py").write_text("def f(cfg):\n    return cfg.net != 'mlp'\n")
     assert len(family_branches(tmp_path)) == 1
+
+
+def precision_contexts(src: Path) -> list[str]:
+    """Under algos/, ``torch.autocast(...)`` calls: an algorithm's losses hold no precision code, its bf16
+    switch wraps them from outside (``nets.switches``)."""
+    return [f"{where}: {ast.unparse(node)}" for where, node in nodes(src)
+            if "algos" in where.split(":")[0].split("/") and isinstance(node, ast.Call)
+            and ast.unparse(node.func).endswith("autocast")]
+
+
+def test_no_algorithm_opens_a_precision_context():
+    assert precision_contexts(SRC) == []
+
+
+def test_the_precision_context_check_finds_one(tmp_path):
+    (tmp_path / "algos").mkdir()
+    (tmp_path / "algos" / "x.py").write_text("import torch\ndef loss(x):\n    with torch.autocast('cpu'):\n"
+                                             "        return x\n")
+    assert len(precision_contexts(tmp_path)) == 1

@@ -7,7 +7,6 @@ import types
 
 import gymnasium as gym
 import numpy as np
-import pytest
 import torch
 
 from tests.test_resume import COMMON, straight_and_split

@@ -325,12 +325,13 @@ class Agent(ABC):
                             gamma=self.gamma())
 
     def n_step(self) -> int:
-        """The n of the replay's n-step returns (1 unless the algorithm's config says otherwise)."""
-        return 1
+        """The n of the replay's n-step returns: the config's for an algorithm that learns by temporal
+        differences (``TDConfig``), else 1."""
+        return self.cfg.n_step if isinstance(self.cfg, TDConfig) else 1
 
     def gamma(self) -> float:
-        """The discount the replay's n-step returns use."""
-        return 0.99
+        """The discount the replay's n-step returns use: the config's (``TDConfig``), else 0.99."""
+        return self.cfg.gamma if isinstance(self.cfg, TDConfig) else 0.99
 
     def build_storage(self, spec: EnvSpec, capacity: int, seed: int) -> None:
         """Build this agent's storage for ``spec`` (default: a replay of ``capacity`` transitions; for N

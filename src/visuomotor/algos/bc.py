@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, AlgoConfig, Kind, Observes, Policy
+from visuomotor.nets import switches
 from visuomotor.nets.mlp import mlp
 
 
@@ -88,16 +89,15 @@ class BCPolicy(nn.Module):
             in_dim = int(np.prod(obs_shape))
         self.net = mlp(in_dim, cfg.hidden, act_dim)
 
-    def forward(self, obs: torch.Tensor, bf16: bool = False) -> torch.Tensor:
-        """Observations -> actions; ``bf16``: the networks under bf16 autocast (the output in float32)."""
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations -> actions (float32; a caller's bf16 switch wraps this call, ``nets.switches``)."""
         if self.pixels:
             from visuomotor.algos.drqv2 import encode
 
-            h = encode(self.encoder, obs, bf16)  # (channels-last on a CPU)
+            h = encode(self.encoder, obs)  # (channels-last on a CPU)
         else:
             h = obs
-        with torch.autocast(h.device.type, dtype=torch.bfloat16, enabled=bf16):
-            return torch.tanh(self.net(self.trunk(h) if self.pixels else h)).float()
+        return torch.tanh(self.net(self.trunk(h) if self.pixels else h)).float()
 
 
 class BCActing(Policy):
@@ -109,7 +109,7 @@ class BCActing(Policy):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float() if self.policy.pixels else obs.float().reshape(obs.shape[0], -1)
-        return self.policy(x, self.bf16)
+        return switches.autocast_bf16(self.policy, self.bf16, x.device)(x)
 
     def contents(self) -> dict:
         pixels = {"pixel_scaling": "uint8 x -> x / 255 - 0.5", "encoder": "DrQ-v2's conv encoder"} \
@@ -134,6 +134,10 @@ class BC(Agent):
         self.bf16 = False  # bf16 autocast of the policy network (a subclass's choice)
         self.overlay_images: torch.Tensor | None = None  # (built at the first overlaid batch)
 
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The policy network's actions for prepared inputs, under the bf16 switch (``nets.switches``)."""
+        return switches.autocast_bf16(self.policy_net, self.bf16, self.device)(x)
+
     def _obs(self, obs: torch.Tensor) -> torch.Tensor:
         return obs.float() if self.policy_net.pixels else obs.float().reshape(obs.shape[0], -1)
 
@@ -141,7 +145,7 @@ class BC(Agent):
     def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
         o = torch.as_tensor(np.asarray(obs), device=self.device)
         single = o.dim() == len(self.obs_shape)
-        a = self.policy_net(self._obs(o.unsqueeze(0) if single else o), self.bf16).cpu().numpy()
+        a = self.predict(self._obs(o.unsqueeze(0) if single else o)).cpu().numpy()
         return a[0] if single else a
 
     def policy(self) -> BCActing:

@@ -185,7 +185,7 @@ class Distill(BC):
     def update(self, batch=None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         batch = self.sample() if batch is None else batch
-        pred = self.policy_net(self.training_input(batch.obs), self.bf16)
+        pred = self.predict(self.training_input(batch.obs))
         loss = distillation_loss(pred, batch.action.to(self.device), cfg.loss, cfg.huber_delta)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.drqv2 import DRQV2_TASKS, Actor, Critic, DrQv2, DrQv2Config, clipped_noise_action
+from visuomotor.nets import switches
 from visuomotor.nets.conv import ConvEncoder, orthogonal_init, trunk
 
 
@@ -141,19 +142,20 @@ class DrM(DrQv2):
 
     def target_value(self, next_h: torch.Tensor, std: float) -> torch.Tensor:
         min_q = super().target_value(next_h, std)
-        with self._autocast():
-            v = self.value(next_h).float()
+        v = self.value(next_h).float()
         lam = self._lambda()
         return lam * v + (1.0 - lam) * min_q
+
+    def value_loss(self, h: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The expectile loss of V(f(o)) toward min_i Qbar_i(f(o), a) on detached features ``h``."""
+        with torch.no_grad():
+            q_target = self.critic_target(h, action).float().amin(0)
+        return expectile_loss(q_target - self.value(h).float(), self.cfg.expectile)
 
     def after_update(self, h: torch.Tensor, action: torch.Tensor, actor_linear: list | None) -> dict:
         cfg = self.cfg
         self.beta = dormant_ratio(actor_linear, cfg.dormant_threshold)
-        with torch.no_grad(), self._autocast():
-            q_target = self.critic_target(h, action).float().amin(0)
-        with self._autocast():
-            v = self.value(h).float()
-        value_loss = expectile_loss(q_target - v, cfg.expectile)
+        value_loss = switches.autocast_bf16(self.value_loss, self.bf16, self.device)(h, action)
         self.value_opt.zero_grad(set_to_none=True)
         value_loss.backward()
         self.value_opt.step()

@@ -22,6 +22,7 @@ critics are a twin ensemble evaluated with batched matmuls.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, Observes, OffPolicyConfig, Policy, TDConfig
-from visuomotor.nets import hardware
+from visuomotor.nets import hardware, switches
 from visuomotor.nets.conv import ConvEncoder, orthogonal_init, random_shift, trunk
 from visuomotor.nets.mlp import EnsembleMLP
 from visuomotor.nets.schedules import parse_schedule
@@ -183,14 +184,13 @@ def clipped_noise_action(mean: torch.Tensor, std: float, clip: float | None,
     return x - x.detach() + clamped.detach()
 
 
-def encode(encoder: nn.Module, obs: torch.Tensor, bf16: bool) -> torch.Tensor:
+def encode(encoder: nn.Module, obs: torch.Tensor, bf16: bool = False) -> torch.Tensor:
     """Frame stacks (uint8 [B, C, H, W], or float 0..255) -> features [B, repr_dim] in float32; on a CPU
     in channels-last layout, with bf16 autocast when ``bf16``."""
     x = obs
     if x.dim() == 4 and x.device.type == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        return encoder(x).float()
+    return switches.autocast_bf16(encoder, bf16, x.device)(x).float()
 
 
 class DrQv2Policy(Policy):
@@ -202,8 +202,7 @@ class DrQv2Policy(Policy):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         h = encode(self.encoder, obs, self.bf16)
-        with torch.autocast(h.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self.actor(h).float()
+        return switches.autocast_bf16(self.actor, self.bf16, h.device)(h).float()
 
     def contents(self) -> dict:
         return {"pixel_scaling": "uint8 x -> x / 255 - 0.5", "encoder": "DrQ-v2's 4 conv layers 3x3 (32 channels)",
@@ -243,15 +242,17 @@ class DrQv2(Agent):
         self.noise = torch.Generator(device=self.device)  # augmentation and update noise
         self.noise.manual_seed(int(torch.randint(0, 2**62, (1,))))
         self.step = 0
+        self.acting = DrQv2Policy(self.encoder, self.actor, self.bf16)  # (exploring adds noise to its actions)
+        # the speed switch, from outside the losses: bf16 autocast (nets.switches)
+        bf16 = functools.partial(switches.autocast_bf16, on=self.bf16, device=self.device)
+        self._encode, self._critic_loss, self._actor_loss = bf16(self.encode), bf16(self.critic_loss), bf16(self.actor_loss)
 
     def set_step(self, step: int) -> None:
         self.step = int(step)
 
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-
-    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
-        return encode(self.encoder, obs.to(self.device, non_blocking=True), self.bf16)
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Frame stacks -> features f(o) [B, repr_dim] (float32)."""
+        return encode(self.encoder, obs.to(self.device, non_blocking=True))
 
     # ---- acting -------------------------------------------------------------------------------
     def policy(self) -> DrQv2Policy:
@@ -266,9 +267,7 @@ class DrQv2(Agent):
         single = o.dim() == 3
         if single:
             o = o.unsqueeze(0)
-        h = self._encode(o)
-        with self._autocast():
-            mean = self.actor(h).float()
+        mean = self.acting(o.to(self.device, non_blocking=True))
         a = clipped_noise_action(mean, self.exploration_std(), None).clamp(-1, 1) if explore else mean
         a = a.cpu().numpy()
         return a[0] if single else a
@@ -284,21 +283,30 @@ class DrQv2(Agent):
 
     def target_value(self, next_h: torch.Tensor, std: float) -> torch.Tensor:
         """V(o') in y = R + d V(o'): min over the target critics at a noisy next action."""
-        with self._autocast():
-            next_a = clipped_noise_action(self.actor(next_h).float(), std, self.cfg.stddev_clip, self.noise)
-            return self.critic_target(next_h, next_a).float().amin(0)
+        next_a = clipped_noise_action(self.actor(next_h).float(), std, self.cfg.stddev_clip, self.noise)
+        return self.critic_target(next_h, next_a).float().amin(0)
 
     def after_update(self, h: torch.Tensor, action: torch.Tensor, actor_linear: list | None) -> dict:
         """Hook after the actor step (features detached): extra learning and metrics; none here."""
         return {}
 
-    def critic_step(self, h, action, reward, discount, next_h, std: float):
-        """One step of critics and encoder on J_Q; returns (J_Q, Q [n, B], target y)."""
+    def critic_loss(self, h, action, reward, discount, next_h, std: float):
+        """J_Q = sum_i E[(Q_i(f(o), a) - y)^2], y = R + d V(o'); returns (J_Q, Q [n, B], y)."""
         with torch.no_grad():
             target = reward + discount * self.target_value(next_h, std)
-        with self._autocast():
-            q = self.critic(h, action).float()
-        critic_loss = (q - target).pow(2).mean(-1).sum()
+        q = self.critic(h, action).float()
+        return (q - target).pow(2).mean(-1).sum(), q, target
+
+    def actor_loss(self, h, std: float):
+        """J_pi = -E[min_i Q_i(f(o), a)] at a noisy action of the actor, on detached features ``h``; also the
+        actor's Linear outputs when ``collect_actor_outputs`` (else None)."""
+        actor_linear: list | None = [] if self.collect_actor_outputs else None
+        pi_a = clipped_noise_action(self.actor(h, actor_linear).float(), std, self.cfg.stddev_clip, self.noise)
+        return -self.critic(h, pi_a).float().amin(0).mean(), actor_linear
+
+    def critic_step(self, h, action, reward, discount, next_h, std: float):
+        """One step of critics and encoder on J_Q; returns (J_Q, Q [n, B], target y)."""
+        critic_loss, q, target = self._critic_loss(h, action, reward, discount, next_h, std)
         self.encoder_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -309,11 +317,7 @@ class DrQv2(Agent):
     def actor_step(self, h, std: float):
         """One step of the actor on detached features against the (updated) critics; returns
         (J_pi, the actor's Linear outputs when ``collect_actor_outputs`` else None)."""
-        actor_linear: list | None = [] if self.collect_actor_outputs else None
-        with self._autocast():
-            pi_a = clipped_noise_action(self.actor(h, actor_linear).float(), std, self.cfg.stddev_clip, self.noise)
-            q_pi = self.critic(h, pi_a).float().amin(0)
-        actor_loss = -q_pi.mean()
+        actor_loss, actor_linear = self._actor_loss(h, std)
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_opt.step()

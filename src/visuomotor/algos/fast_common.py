@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, EnvSpec, OffPolicyConfig, Policy, TDConfig
-from visuomotor.nets import hardware
+from visuomotor.nets import hardware, switches
 from visuomotor.nets.families import NetConfig, critic_ensemble
 from visuomotor.nets.normalizer import EmpiricalNormalizer
 
@@ -135,8 +135,7 @@ class FastPolicy(Policy):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = self.normalizer(obs.float().reshape(obs.shape[0], -1))
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self.action(x).float()
+        return switches.autocast_bf16(self.action, self.bf16, x.device)(x).float()
 
     def contents(self) -> dict:
         norm = isinstance(self.normalizer, EmpiricalNormalizer)
@@ -170,24 +169,18 @@ class FastAgent(Agent):
     def from_spec(cls, spec: EnvSpec, cfg, device) -> FastAgent:
         return cls(spec.observation_space, spec.action_space, cfg, device, num_envs=spec.num_envs)
 
-    def n_step(self) -> int:
-        return self.cfg.n_step
-
-    def gamma(self) -> float:
-        return self.cfg.gamma
-
     def describe(self) -> dict:
         c = self.cfg
         return {"bf16": self.bf16, "compile": bool(c.compile), "buffer_size": c.buffer_size,
                 "learning_starts": c.learning_starts, "update_every": c.update_every}
 
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-
-    def compiled(self, loss_fn):
-        """``loss_fn`` compiled whole (``hardware.compiled_or_eager``) where ``compile`` is on, else itself:
-        the losses are functions of their inputs and the networks, their randomness drawn outside."""
-        return hardware.compiled_or_eager(loss_fn) if self.cfg.compile else loss_fn
+    def sped_up(self, loss_fn):
+        """``loss_fn`` under the config's speed switches, applied from outside: bf16 autocast
+        (``nets.switches.autocast_bf16``), and compiled whole (``hardware.compiled_or_eager``) where
+        ``compile`` is on. The losses are functions of their inputs and the networks, their randomness
+        drawn outside."""
+        fn = switches.autocast_bf16(loss_fn, self.bf16, self.device)
+        return hardware.compiled_or_eager(fn) if self.cfg.compile else fn
 
     def gaussian(self, shape) -> torch.Tensor:
         """Standard-normal noise of ``shape`` from the agent's generator (float32)."""

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from visuomotor.algos.fast_common import FastAgent, FastConfig, FastPolicy
-from visuomotor.nets import distributional
+from visuomotor.nets import distributional, switches
 from visuomotor.nets.distributions import squashed_gaussian_from_noise
 from visuomotor.nets.mlp import mlp
 
@@ -185,15 +185,16 @@ class FastSAC(FastAgent):
         zero = torch.zeros((), device=self.device)
         self.last_policy = {"losses/actor": zero, "losses/entropy": zero}
         self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
-        self._critic_loss, self._policy_loss = self.compiled(self.critic_loss), self.compiled(self.policy_loss)
+        self._critic_loss, self._policy_loss = self.sped_up(self.critic_loss), self.sped_up(self.policy_loss)
+        self.acting = self.policy()
+        self._explore = switches.autocast_bf16(self.draw_action, self.bf16, self.device)  # (acting as it learns)
 
     def describe(self) -> dict:
         return {**super().describe(), "target_entropy": self.target_entropy}
 
     def sample_with(self, obs: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """a = tanh(mean + std eps) ~ pi(.|s) and log pi(a|s) for normalized s and standard-normal ``eps``."""
-        with self._autocast():
-            mean, log_std = self.actor(obs)
+        mean, log_std = self.actor(obs)
         return squashed_gaussian_from_noise(mean, log_std, eps, epsilon=1e-6)  # (the authors' log correction)
 
     def draw_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,19 +209,14 @@ class FastSAC(FastAgent):
     def act(self, obs, explore: bool) -> np.ndarray:
         """Exploring: a sample of the policy (the normalizer takes in these observations); else tanh(mean)."""
         o, single = self.observations(obs, explore)
-        if explore:
-            a = self.draw_action(self.normalizer(o))[0]
-        else:
-            with self._autocast():
-                a = torch.tanh(self.actor(self.normalizer(o))[0])
+        a = self._explore(self.normalizer(o))[0] if explore else self.acting(o)
         a = a.float().cpu().numpy()
         return a[0] if single else a
 
     # ---- learning -----------------------------------------------------------------------------
     def q_values(self, obs: torch.Tensor, action: torch.Tensor, weights=None) -> torch.Tensor:
         """Each critic's logits [n, B, K] (float32)."""
-        with self._autocast():
-            return self.critic(torch.cat([obs, action], -1), weights).float()
+        return self.critic(torch.cat([obs, action], -1), weights).float()
 
     def critic_loss(self, obs, action, next_obs, reward, discount, alpha, eps):
         """J_Q summed over the critics, each against the projection of R - d alpha log pi(a'|s') + d z under
@@ -228,8 +224,7 @@ class FastSAC(FastAgent):
         and log pi(a'|s'). A function of its inputs and the networks (``compile`` compiles it)."""
         with torch.no_grad():
             next_a, next_logp = self.sample_with(next_obs, eps)
-            with self._autocast():
-                probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)).float(), -1)
+            probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)).float(), -1)
             target = torch.stack([distributional.project(p, reward - discount * alpha * next_logp, discount, self.z)
                                   for p in probs])  # each critic its own target critic's
         logits = self.q_values(obs, action)

@@ -133,7 +133,8 @@ class FastTD3(FastAgent):
         self.noise_scales = self.draw_scales(self.num_envs)  # (self.noise: exploration, scales, smoothing)
         self.last_actor_loss = torch.zeros((), device=self.device)
         self._online, self._target = self.critic.flat_params(), self.critic_target.flat_params()
-        self._critic_loss, self._policy_loss = self.compiled(self.critic_loss), self.compiled(self.policy_loss)
+        self._critic_loss, self._policy_loss = self.sped_up(self.critic_loss), self.sped_up(self.policy_loss)
+        self.acting = self.policy()  # (the exploring actions add noise to its)
 
     # ---- acting -------------------------------------------------------------------------------
     def draw_scales(self, n: int) -> torch.Tensor:
@@ -148,8 +149,7 @@ class FastTD3(FastAgent):
     def act(self, obs, explore: bool) -> np.ndarray:
         """Exploring: pi(s_e) + sigma_e eps per env (the normalizer takes in these observations)."""
         o, single = self.observations(obs, explore)
-        with self._autocast():
-            a = self.actor(self.normalizer(o)).float()
+        a = self.acting(o)
         if explore:
             scales = self.noise_scales if len(a) == len(self.noise_scales) else self.noise_scales[:1]
             a = (a + torch.randn(a.shape, generator=self.noise, device=self.device) * scales).clamp(-1.0, 1.0)
@@ -167,7 +167,7 @@ class FastTD3(FastAgent):
         """The projected target distribution(s) [2, B, K] for the smoothing noise's standard-normal draw
         ``eps`` [B, |A|]: with clipped double Q the one of the lower mean for both."""
         cfg = self.cfg
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad():
             next_a = self.actor(next_obs).float()
             next_a = (next_a + (eps * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip)).clamp(-1.0, 1.0)
             logits = self.critic_target(torch.cat([next_obs, next_a], -1)).float()  # [2, B, K]
@@ -183,15 +183,13 @@ class FastTD3(FastAgent):
         """J_Q = sum_i CE(m, Q_i(s, a)) and the critics' logits (detached). A function of its inputs and
         the networks (``compile`` compiles it)."""
         target = self.critic_target_dist(reward, discount, next_obs, eps)
-        with self._autocast():
-            logits = self.critic(torch.cat([obs, action], -1)).float()
+        logits = self.critic(torch.cat([obs, action], -1)).float()
         return distributional.cross_entropy(logits, target).mean(-1).sum(), logits.detach()
 
     def policy_loss(self, obs, critic_w):
         """J_pi = -E[min_i Q_i(s, pi(s))] (mean_i without clipped double Q) through the critics' detached
         weights ``critic_w``."""
-        with self._autocast():
-            q = self.critic(torch.cat([obs, self.actor(obs).float()], -1), critic_w)
+        q = self.critic(torch.cat([obs, self.actor(obs).float()], -1), critic_w)
         values = distributional.expected(q.float(), self.z)  # [2, B]
         return -(values.amin(0) if self.cfg.use_cdq else values.mean(0)).mean()
 

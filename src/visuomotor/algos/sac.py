@@ -41,8 +41,9 @@ from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig, Policy, TDConfig
 from visuomotor.algos.sac_fast import SACSpeedConfig, SpeedPath
+from visuomotor.algos.simba_recipe import LinearDecay, RunningInputs, SimbaRecipeConfig, optimizer
 from visuomotor.buffers.replay import Batch
-from visuomotor.nets import distributional, simba
+from visuomotor.nets import distributional
 from visuomotor.nets.distributions import squashed_gaussian_log_prob, squashed_gaussian_sample
 from visuomotor.nets.families import FAMILIES, NetConfig, ValueSupportConfig, critic_ensemble
 from visuomotor.nets.mlp import ReLUMLP
@@ -51,7 +52,7 @@ from visuomotor.nets.switches import frozen
 
 
 @dataclass
-class SACConfig(SACSpeedConfig, OffPolicyConfig, TDConfig, NetConfig, ValueSupportConfig):
+class SACConfig(SACSpeedConfig, SimbaRecipeConfig, OffPolicyConfig, TDConfig, NetConfig, ValueSupportConfig):
     """SAC hyperparameters; defaults from Haarnoja et al. 2018 (table 1). Fields left None take the
     preset's value: ``sac`` (the paper) or ``rlpd`` (Ball et al. 2023, for learning with prior data)."""
 
@@ -71,16 +72,6 @@ class SACConfig(SACSpeedConfig, OffPolicyConfig, TDConfig, NetConfig, ValueSuppo
     """Adam's epsilon (the authors' TensorFlow default, and SB3's for SAC: torch's own default)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the policy and of each critic (mlp)."""
-    obs_normalization: bool | None = None
-    """Normalize observations by running mean and variance (kept with the policy and exported); None = on
-    with simba and simbav2, off with mlp."""
-    weight_decay: float | None = None
-    """AdamW weight decay of the networks (0 = Adam); None = 0.01 with simba, 0 otherwise."""
-    lr_final_ratio: float | None = None
-    """The learning rates decay linearly to this fraction of their start over ``lr_decay_updates``;
-    None = 0.5 with simbav2 (1e-4 to 5e-5, the authors' config), 1 (constant) otherwise."""
-    lr_decay_updates: int | None = None
-    """Updates over which the learning rates decay; None = all of the run's updates (set per run)."""
     num_critics: int | None = None
     """Critics in the ensemble (sac 2, rlpd 10)."""
     critic_subset: int | None = None
@@ -112,7 +103,7 @@ class SACConfig(SACSpeedConfig, OffPolicyConfig, TDConfig, NetConfig, ValueSuppo
         if self.net not in FAMILIES or self.preset not in SAC_PRESETS:
             return self  # (validate names the bad value)
         values = {**NET_DEFAULTS.get(self.net, NET_DEFAULTS["mlp"]), **SAC_PRESETS[self.preset],
-                  "obs_normalization": self.family().running_normalization}
+                  **self.recipe_defaults()}
         fill = {k: v for k, v in values.items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
 
@@ -128,11 +119,7 @@ class SACConfig(SACSpeedConfig, OffPolicyConfig, TDConfig, NetConfig, ValueSuppo
         super().validate()
         if not 0 <= self.critic_subset <= self.num_critics:
             raise ValueError(f"critic_subset must be in [0, num_critics={self.num_critics}], got {self.critic_subset}")
-        if self.weight_decay < 0 or not 0 < self.lr_final_ratio <= 1:
-            raise ValueError(f"need weight_decay >= 0 and lr_final_ratio in (0, 1], got {self.weight_decay}, "
-                             f"{self.lr_final_ratio}")
-        if self.lr_decay_updates is not None and self.lr_decay_updates < 1:
-            raise ValueError(f"lr_decay_updates must be >= 1, got {self.lr_decay_updates}")
+        self.validate_recipe()
         if self.actor_q not in ("min", "mean"):
             raise ValueError(f"actor_q must be min or mean, got {self.actor_q!r}")
         if self.num_critics < 1 or self.init_alpha <= 0:
@@ -148,10 +135,8 @@ SAC_PRESETS: dict[str, dict] = {
 }
 _SIMBA = dict(actor_lr=1e-4, critic_lr=1e-4, alpha_lr=1e-4, init_alpha=0.01, log_std_min=-10.0)
 NET_DEFAULTS: dict[str, dict] = {  # each network family's papers' settings for the fields left None
-    "mlp": dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, init_alpha=1.0, log_std_min=-20.0,
-                weight_decay=0.0, lr_final_ratio=1.0),
-    "simba": dict(_SIMBA, weight_decay=0.01, lr_final_ratio=1.0),  # SimBa: AdamW, constant lr
-    "simbav2": dict(_SIMBA, weight_decay=0.0, lr_final_ratio=0.5),  # SimbaV2: Adam, lr 1e-4 -> 5e-5
+    "mlp": dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, init_alpha=1.0, log_std_min=-20.0),
+    "simba": _SIMBA, "simbav2": _SIMBA,
 }
 ENTROPY_RATIO: dict[str, float] = {"simba": 0.5, "simbav2": 0.5}
 """The default entropy target -ratio |A| per network family (the simba papers' -|A|/2; else the paper's -|A|)."""
@@ -216,8 +201,10 @@ class SAC(Agent):
         self.critic_target.requires_grad_(False)
         self.distributional = self.family.distributional
         self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
-        self.normalizer = (EmpiricalNormalizer(obs_dim) if cfg.obs_normalization else nn.Identity()).to(self.device)
-        self.reward_scaler = simba.RewardScaler(cfg.gamma, cfg.g_max).to(self.device) if self.distributional else None
+        # the Simba papers' running observation statistics and (simbav2) reward scale (algos/simba_recipe.py)
+        self.inputs = RunningInputs(obs_dim, cfg.obs_normalization, self.distributional, cfg.gamma, cfg.g_max,
+                                    self.device)
+        self.normalizer = self.inputs.normalizer
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)), device=self.device))
         self.log_alpha.requires_grad_(cfg.autotune_alpha)
         default_entropy = -act_dim * ENTROPY_RATIO.get(cfg.net, 1.0)
@@ -227,14 +214,8 @@ class SAC(Agent):
                   {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}]
         if cfg.autotune_alpha:
             groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr, "weight_decay": 0.0})
-        fused = self.device.type in ("cpu", "cuda")
-        if cfg.weight_decay:
-            self.optimizer = torch.optim.AdamW(groups, eps=cfg.adam_eps, weight_decay=cfg.weight_decay, fused=fused)
-        else:
-            if len({g["lr"] for g in groups}) == 1:  # one group, one fused kernel launch per step
-                groups = [{"params": [p for g in groups for p in g["params"]], "lr": groups[0]["lr"]}]
-            self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, fused=fused)
-        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.optimizer = optimizer(groups, cfg, cfg.adam_eps, self.device)  # (AdamW with weight decay)
+        self.lr = LinearDecay(self.optimizer, cfg)
         self.updates = 0
         # the update's noise: one generator for the target's draws and one for the policy's, so that
         # each loss draws the same numbers in whatever order (or threads) the two are computed
@@ -269,18 +250,11 @@ class SAC(Agent):
     def observe(self, t) -> None:
         """Store the step; the observation statistics and (simbav2) the reward scale take it in."""
         super().observe(t)
-        normalizer = self.normalizer if self.cfg.obs_normalization else None
-        simba.take_in(t, normalizer, self.reward_scaler, self.obs_dim, self.device)
+        self.inputs.observe(t)
 
     def describe(self) -> dict:
         return {"target_entropy": self.target_entropy, **self.speed.describe(),
                 "lr_decay_updates": self.cfg.lr_decay_updates}
-
-    def n_step(self) -> int:
-        return self.cfg.n_step
-
-    def gamma(self) -> float:
-        return self.cfg.gamma
 
     def zero_policy_output(self) -> None:
         """Zero the rows of the policy's output layer that give the action mean: the deterministic
@@ -331,13 +305,10 @@ class SAC(Agent):
     def categorical_critic_loss(self, batch: Batch, alpha, eps, pick) -> tuple[torch.Tensor, torch.Tensor]:
         """simbav2: the cross-entropy of each critic's logits to the projection of
         r + gamma^n (1 - d) (z - alpha log pi(a'|s')) under the target critic of the lower mean."""
-        logits, next_logp = self.target_at_next(batch.next_obs, eps, pick)
-        with torch.no_grad():
-            probs = distributional.lower_mean(torch.softmax(logits, -1), self.z)  # per sample, of n critics
-            d = batch.bootstrap_discount(self.cfg.gamma)
-            target = distributional.project(probs, batch.reward - d * alpha * next_logp, d, self.z)
+        next_logits, next_logp = self.target_at_next(batch.next_obs, eps, pick)
+        d = batch.bootstrap_discount(self.cfg.gamma)
         logits = self.critic(torch.cat([batch.obs, batch.action], -1)).float()
-        loss = distributional.cross_entropy(logits, target.unsqueeze(0)).mean(-1).sum()
+        loss = distributional.clipped_double_loss(logits, next_logits, batch.reward - d * alpha * next_logp, d, self.z)
         return loss, distributional.expected(logits.detach(), self.z).mean()
 
     def policy_losses(self, batch: Batch, alpha) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -396,17 +367,9 @@ class SAC(Agent):
 
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
         batch = self.sample() if batch is None else batch
-        cfg = self.cfg
-        if cfg.lr_final_ratio != 1.0 and cfg.lr_decay_updates:  # linear decay to lr_final_ratio, then constant
-            f = 1.0 - (1.0 - cfg.lr_final_ratio) * min(1.0, self.updates / cfg.lr_decay_updates)
-            for group, lr in zip(self.optimizer.param_groups, self.base_lrs):
-                group["lr"] = lr * f
+        self.lr.set(self.updates)  # (simbav2: decaying learning rates)
         self.updates += 1
-        if cfg.obs_normalization or self.reward_scaler is not None:  # the losses see normalized inputs
-            reward = batch.reward / self.reward_scaler.denominator() if self.reward_scaler is not None else batch.reward
-            batch = dataclasses.replace(batch, obs=self.normalizer(batch.obs), next_obs=self.normalizer(batch.next_obs),
-                                        reward=reward)
-        return self.speed(batch)
+        return self.speed(self.inputs.batch(batch))  # the losses see normalized (and scaled) inputs
 
     def seed(self, seed: int) -> None:
         """Seed the update's two noise generators (next actions of the target; policy actions)."""
@@ -416,21 +379,18 @@ class SAC(Agent):
     # ---- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {**{k: getattr(self, k).state_dict() for k in ("actor", "critic", "critic_target", "optimizer")},
-                "log_alpha": self.log_alpha.detach().clone(), "normalizer": self.normalizer.state_dict(),
-                "noise": [self.target_noise.get_state(), self.policy_noise.get_state()], "updates": self.updates,
-                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler is not None else {}}
+                "log_alpha": self.log_alpha.detach().clone(), **self.inputs.state(),
+                "noise": [self.target_noise.get_state(), self.policy_noise.get_state()], "updates": self.updates}
 
     def policy_state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
-        self.normalizer.load_state_dict(state.get("normalizer", {}))
+        self.inputs.load(state)
         if "critic" in state:  # (a policy's state holds no more)
             for k in ("critic", "critic_target", "optimizer"):
                 getattr(self, k).load_state_dict(state[k])
-            if self.reward_scaler is not None:
-                self.reward_scaler.load_state_dict(state["reward_scaler"])
             with torch.no_grad():
                 self.log_alpha.copy_(state["log_alpha"])
             self.updates = int(state.get("updates", 0))

@@ -65,10 +65,8 @@ class SACSpeedConfig:
 
     def for_run(self, updates: int, device: torch.device):
         """``compile`` None decided for a run of ``updates`` updates on ``device``: on where compiling
-        pays for itself (see the field); ``lr_decay_updates`` None: all of them."""
-        cfg = self
-        if cfg.lr_decay_updates is None:
-            cfg = dataclasses.replace(cfg, lr_decay_updates=max(1, updates))
+        pays for itself (see the field)."""
+        cfg = super().for_run(updates, device)  # (the next config in SACConfig's bases)
         if cfg.compile is not None:
             return cfg
         hand_derived = cfg.manual_grad is not False and cfg.manual_grad_applies()  # (compiling autograd's was slower)
@@ -110,9 +108,12 @@ class SpeedPath:
             self.fn = halves.update
         else:
             self.fn = torch.compile(agent.plain_update) if cfg.compile else agent.plain_update
+        self.nets = switches.bf16_capable(*self.nets) if self.bf16 else []  # (collected once)
 
     def __call__(self, batch):
-        with switches.bf16(*self.nets, on=self.bf16):
+        if not self.nets:
+            return self.fn(batch)
+        with switches.bf16_on(self.nets):
             return self.fn(batch)
 
     def describe(self) -> dict:

@@ -193,12 +193,6 @@ class TD3(Agent):
     def policy(self) -> TD3Policy:
         return TD3Policy(self.normalizer, self.acting_policy())
 
-    def n_step(self) -> int:
-        return self.cfg.n_step
-
-    def gamma(self) -> float:
-        return self.cfg.gamma
-
     def zero_policy_output(self) -> None:
         """Zero the policy's output layer (and its target's): pi(s) = tanh(0) = 0 for every s, the
         residual learner's start (gradients still reach the layer through its inputs)."""
@@ -217,17 +211,13 @@ class TD3(Agent):
             noise = (torch.randn(batch.action.shape, generator=self.noise, device=self.device) * cfg.policy_noise
                      ).clamp(-cfg.noise_clip, cfg.noise_clip)
             next_a = (self.actor_target(next_obs) + noise).clamp(-1.0, 1.0)
-            if self.distributional:  # the projected target distribution of the lower-mean target critic
-                probs = torch.softmax(self.critic_target(torch.cat([next_obs, next_a], -1)), -1)
-                target = distributional.project(distributional.lower_mean(probs, self.z), batch.reward,
-                                                batch.bootstrap_discount(cfg.gamma), self.z)
-            else:
-                target = batch.reward + batch.bootstrap_discount(cfg.gamma) * self.q(
-                    self.critic_target, next_obs, next_a).amin(0)
-        if self.distributional:
+            next_out = self.critic_target(torch.cat([next_obs, next_a], -1))
+        d = batch.bootstrap_discount(cfg.gamma)
+        if self.distributional:  # against the projected distribution of the lower-mean target critic
             logits = self.critic(torch.cat([obs, batch.action], -1))
-            loss = distributional.cross_entropy(logits, target.unsqueeze(0)).mean(-1).sum()
+            loss = distributional.clipped_double_loss(logits, next_out, batch.reward, d, self.z)
             return loss, distributional.expected(logits.detach(), self.z)
+        target = batch.reward + d * next_out.squeeze(-1).amin(0)
         q = self.q(self.critic, obs, batch.action)
         return (q - target).pow(2).mean(-1).sum(), q.detach()
 

@@ -56,3 +56,13 @@ def expected(logits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """-sum_i m_i log q_i per row of ``logits`` [..., K] against target probabilities [..., K]."""
     return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def clipped_double_loss(logits: torch.Tensor, next_logits: torch.Tensor, reward: torch.Tensor,
+                        discount: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Clipped double Q for distributional critics: the cross-entropy of each critic's ``logits`` [n, B, K]
+    to the projection of R + d Z under the next-state distribution of the lower mean among the target's
+    ``next_logits`` [m, B, K], averaged over the batch and summed over the n critics."""
+    with torch.no_grad():
+        target = project(lower_mean(torch.softmax(next_logits, -1), z), reward, discount, z)
+    return cross_entropy(logits, target.unsqueeze(0)).mean(-1).sum()

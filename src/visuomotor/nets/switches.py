@@ -2,6 +2,9 @@
 
 - ``frozen(*modules)``: the modules' parameters take no gradient for the duration (a loss that reaches
   through a network to its input, e.g. SAC's policy loss through the critics, without moving it).
+- ``autocast_bf16(fn, on, device)``: a function (a loss) computed under bf16 autocast: the matmuls and
+  convolutions of the networks it calls in bfloat16 from their float32 weights; what a loss does with
+  their outputs (cast back by ``.float()``) stays float32.
 - ``bf16(*modules)``: networks that declare a ``bf16`` attribute (``nets.mlp.ReLUMLP`` and
   ``EnsembleMLP``: hidden layers in bfloat16 from float32 weights, output layer in float32; the simba
   nets: under bf16 autocast, output in float32) compute so for the duration.
@@ -10,8 +13,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
+import torch
 from torch import nn
 
 
@@ -41,7 +46,13 @@ def bf16(*modules: nn.Module, on: bool = True) -> Iterator[None]:
     if not on:
         yield
         return
-    nets = bf16_capable(*modules)
+    with bf16_on(bf16_capable(*modules)):
+        yield
+
+
+@contextlib.contextmanager
+def bf16_on(nets: list[nn.Module]) -> Iterator[None]:
+    """``bf16`` for networks already collected by ``bf16_capable`` (a hot path collects them once)."""
     before = [m.bf16 for m in nets]
     for m in nets:
         m.bf16 = True
@@ -50,3 +61,17 @@ def bf16(*modules: nn.Module, on: bool = True) -> Iterator[None]:
     finally:
         for m, flag in zip(nets, before):
             m.bf16 = flag
+
+
+def autocast_bf16(fn: Callable, on: bool, device) -> Callable:
+    """``fn`` computing under bf16 autocast on ``device`` (module doc), or ``fn`` itself with ``on`` False."""
+    if not on:
+        return fn
+    device_type = torch.device(device).type
+
+    @functools.wraps(fn)
+    def under_bf16(*args, **kwargs):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            return fn(*args, **kwargs)
+
+    return under_bf16
