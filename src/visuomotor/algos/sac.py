@@ -199,6 +199,7 @@ class SAC(Agent):
         self.critic, self.critic_target = (self.make_critic().to(self.device) for _ in range(2))
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
+        self.polyak_pairs = list(self.critic_target.parameters()), list(self.critic.parameters())  # (Qbar, Q)
         self.distributional = self.family.distributional
         self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
         # the Simba papers' running observation statistics and (simbav2) reward scale (algos/simba_recipe.py)
@@ -363,7 +364,7 @@ class SAC(Agent):
     @torch.no_grad()
     def polyak(self) -> None:
         """Qbar <- (1 - tau) Qbar + tau Q."""
-        torch._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.cfg.tau)
+        torch._foreach_lerp_(*self.polyak_pairs, self.cfg.tau)
 
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
         batch = self.sample() if batch is None else batch

@@ -38,7 +38,7 @@ class ReLUMLP(nn.Sequential):
         super().__init__(*mlp(in_dim, hidden, out_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        params = list(self.parameters())
+        params = [p for m in self._modules.values() if isinstance(m, nn.Linear) for p in (m.weight, m.bias)]
         return relu_mlp_forward(x, hidden_cast(params, torch.bfloat16) if self.bf16 else params)[0]
 
 
