@@ -119,6 +119,7 @@ class DrM(DrQv2):
         cfg = self.cfg
         self.value = ValueNet(self.encoder.repr_dim, cfg.feature_dim, cfg.hidden_dim).to(self.device)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr, fused=self.device.type in ("cpu", "cuda"))
+        self._value_loss = switches.autocast_bf16(self.value_loss, self.bf16, self.device)  # (as DrQ-v2's losses)
         self.beta = torch.ones((), device=self.device)  # dormant ratio of the last update (1: all dormant)
         self.awaken_step: int | None = None
         self.last_perturb = 0
@@ -155,7 +156,7 @@ class DrM(DrQv2):
     def after_update(self, h: torch.Tensor, action: torch.Tensor, actor_linear: list | None) -> dict:
         cfg = self.cfg
         self.beta = dormant_ratio(actor_linear, cfg.dormant_threshold)
-        value_loss = switches.autocast_bf16(self.value_loss, self.bf16, self.device)(h, action)
+        value_loss = self._value_loss(h, action)
         self.value_opt.zero_grad(set_to_none=True)
         value_loss.backward()
         self.value_opt.step()

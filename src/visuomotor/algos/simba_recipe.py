@@ -98,13 +98,15 @@ class LinearDecay:
 
 class RunningInputs(nn.Module):
     """What the losses see of the data: observations through ``normalizer`` (running statistics with
-    ``obs_normalization``, else the identity) and rewards divided by ``reward_scaler``'s scale (with a
-    distributional family; else as they are). Both take in every stored step."""
+    ``normalize``, else ``fixed``: the algorithm's own fixed statistics, or the identity) and rewards
+    divided by ``reward_scaler``'s scale (with ``scale_rewards``, a distributional family; else as they
+    are). The running statistics take in every stored step."""
 
-    def __init__(self, obs_dim: int, normalize: bool, scale_rewards: bool, gamma: float, g_max: float, device):
+    def __init__(self, obs_dim: int, normalize: bool, scale_rewards: bool, gamma: float, g_max: float, device,
+                 fixed: nn.Module | None = None):
         super().__init__()
         self.obs_dim, self.running, self.device = obs_dim, normalize, device
-        self.normalizer = (EmpiricalNormalizer(obs_dim) if normalize else nn.Identity()).to(device)
+        self.normalizer = (EmpiricalNormalizer(obs_dim) if normalize else fixed if fixed is not None else nn.Identity()).to(device)
         self.reward_scaler = simba.RewardScaler(gamma, g_max).to(device) if scale_rewards else None
 
     def observe(self, t) -> None:
@@ -113,7 +115,7 @@ class RunningInputs(nn.Module):
 
     def batch(self, batch):
         """The batch as the losses see it (itself when nothing is normalized or scaled)."""
-        if not self.running and self.reward_scaler is None:
+        if isinstance(self.normalizer, nn.Identity) and self.reward_scaler is None:
             return batch
         reward = batch.reward / self.reward_scaler.denominator() if self.reward_scaler is not None else batch.reward
         return dataclasses.replace(batch, obs=self.normalizer(batch.obs), next_obs=self.normalizer(batch.next_obs),

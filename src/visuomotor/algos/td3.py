@@ -32,7 +32,6 @@ on the unit sphere after every optimizer step. TD3's own learning settings stay.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
 
 
@@ -41,8 +40,9 @@ import torch
 from torch import nn
 
 from visuomotor.algos.base import Agent, OffPolicyConfig, Policy, TDConfig
+from visuomotor.algos.simba_recipe import RunningInputs
 from visuomotor.buffers.replay import Batch
-from visuomotor.nets import distributional, simba
+from visuomotor.nets import distributional
 from visuomotor.nets.families import NetConfig, ValueSupportConfig, critic_ensemble
 from visuomotor.nets.mlp import mlp
 from visuomotor.nets.normalizer import EmpiricalNormalizer
@@ -136,17 +136,18 @@ class TD3(Agent):
                              f"got shape {observation_space.shape}")
         obs_dim, act_dim = int(observation_space.shape[0]), int(np.prod(action_space.shape))
         self.obs_dim, self.act_dim = obs_dim, act_dim
-        # simba nets: running statistics; mlp: fixed ones (the identity, or TD3+BC's dataset statistics)
         self.family = cfg.family()
-        self.running_norm = self.family.running_normalization
-        self.normalizer = (EmpiricalNormalizer(obs_dim) if self.running_norm else StateNormalizer(obs_dim)).to(self.device)
+        self.distributional = self.family.distributional
+        # simba nets: running statistics (and simbav2 the reward scale, algos/simba_recipe.py); mlp: fixed
+        # statistics (the identity, or TD3+BC's dataset statistics)
+        self.inputs = RunningInputs(obs_dim, self.family.running_normalization, self.distributional, cfg.gamma,
+                                    cfg.g_max, self.device, fixed=StateNormalizer(obs_dim))
+        self.normalizer = self.inputs.normalizer
         self.actor = self.make_policy()
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic = self.make_critic().to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.distributional = self.family.distributional
         self.z = distributional.support(-cfg.g_max, cfg.g_max, cfg.num_atoms, self.device)
-        self.reward_scaler = simba.RewardScaler(cfg.gamma, cfg.g_max).to(self.device) if self.distributional else None
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
         self.noise = torch.Generator(device=self.device)
@@ -171,8 +172,7 @@ class TD3(Agent):
     def observe(self, t) -> None:
         """Store the step; running observation statistics and (simbav2) the reward scale take it in."""
         super().observe(t)
-        normalizer = self.normalizer if self.running_norm else None
-        simba.take_in(t, normalizer, self.reward_scaler, self.obs_dim, self.device)
+        self.inputs.observe(t)
 
     # ---- acting -------------------------------------------------------------------------------
     def acting_policy(self) -> nn.Module:
@@ -247,9 +247,8 @@ class TD3(Agent):
     def update(self, batch: Batch | None = None) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         batch = self.sample() if batch is None else batch
-        obs, next_obs = self.normalizer(batch.obs), self.normalizer(batch.next_obs)
-        if self.reward_scaler is not None:
-            batch = dataclasses.replace(batch, reward=batch.reward / self.reward_scaler.denominator())
+        batch = self.inputs.batch(batch)  # normalized observations (and simbav2's scaled rewards)
+        obs, next_obs = batch.obs, batch.next_obs
         critic_loss, q = self.critic_loss(obs, next_obs, batch)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -270,17 +269,16 @@ class TD3(Agent):
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "actor_target": self.actor_target.state_dict(),
                 "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-                "normalizer": self.normalizer.state_dict(), "actor_opt": self.actor_opt.state_dict(),
+                **self.inputs.state(), "actor_opt": self.actor_opt.state_dict(),
                 "critic_opt": self.critic_opt.state_dict(), "noise": self.noise.get_state(),
-                "updates": self.updates,
-                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler is not None else {}}
+                "updates": self.updates}
 
     def policy_state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "normalizer": self.normalizer.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
-        self.normalizer.load_state_dict(state["normalizer"])
+        self.inputs.load(state)
         if "critic" in state:
             self.actor_target.load_state_dict(state["actor_target"])
             self.critic.load_state_dict(state["critic"])
@@ -289,5 +287,3 @@ class TD3(Agent):
             self.critic_opt.load_state_dict(state["critic_opt"])
             self.noise.set_state(state["noise"])
             self.updates = int(state["updates"])
-            if self.reward_scaler is not None:
-                self.reward_scaler.load_state_dict(state["reward_scaler"])
